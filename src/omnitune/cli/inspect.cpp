@@ -1,0 +1,114 @@
+// omnitune inspect <checkpoint-dir|file.safetensors>: what a checkpoint holds, without loading it.
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "omnitune/cli/commands.h"
+#include "omnitune/io/checkpoint_summary.h"
+
+namespace omnitune {
+
+namespace {
+
+struct InspectOptions {
+  std::string path;
+  bool json = false;
+  bool summary_only = false;
+};
+
+std::string with_commas(uint64_t n) {
+  std::string digits = std::to_string(n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+std::string human_bytes(uint64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 4) v /= 1024, ++u;
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(u == 0 ? 0 : 2) << v << " " << units[u];
+  return out.str();
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string out = "[";
+  for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
+  return out + "]";
+}
+
+nlohmann::json count_json(const TensorCount& c) {
+  return {{"tensors", c.tensors}, {"parameters", c.parameters}, {"bytes", c.bytes}};
+}
+
+void print_json(const SafetensorsCheckpoint& ckpt, const CheckpointSummary& s, bool summary_only) {
+  nlohmann::json out = {{"path", ckpt.path()}, {"files", ckpt.shards().size()}, {"total", count_json(s.total)}};
+  for (const auto& [dtype, c] : s.by_dtype) out["dtypes"][dtype] = count_json(c);
+  if (s.qwen3_omni)
+    for (const auto& [tower, c] : s.by_tower) out["towers"][tower] = count_json(c);
+  if (!summary_only) {
+    out["tensors"] = nlohmann::json::array();
+    for (const auto& name : ckpt.names()) {
+      const TensorEntry& t = ckpt.entry(name);
+      out["tensors"].push_back({{"name", name}, {"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"bytes", t.nbytes()}});
+    }
+  }
+  std::cout << out.dump(2) << "\n";
+}
+
+void print_text(const SafetensorsCheckpoint& ckpt, const CheckpointSummary& s, bool summary_only) {
+  if (!summary_only) {
+    size_t width = 0;
+    for (const auto& name : ckpt.names()) width = std::max(width, name.size());
+    for (const auto& name : ckpt.names()) {
+      const TensorEntry& t = ckpt.entry(name);
+      std::cout << std::left << std::setw(static_cast<int>(width) + 2) << name << std::setw(9) << dtype_name(t.dtype)
+                << shape_text(t.shape) << "\n";
+    }
+    std::cout << "\n";
+  }
+  std::cout << ckpt.path() << ": " << ckpt.shards().size() << " file(s), " << with_commas(s.total.tensors) << " tensors, "
+            << with_commas(s.total.parameters) << " parameters, " << human_bytes(s.total.bytes) << "\n";
+  for (const auto& [dtype, c] : s.by_dtype)
+    std::cout << "  " << std::left << std::setw(9) << dtype << std::right << std::setw(8) << c.tensors << " tensors "
+              << std::setw(18) << with_commas(c.parameters) << " parameters\n";
+  if (!s.qwen3_omni) return;
+  std::cout << "Qwen3-Omni towers:\n";
+  for (const auto& tower : qwen3_omni_towers()) {
+    auto it = s.by_tower.find(tower);
+    if (it == s.by_tower.end()) continue;
+    const TensorCount& c = it->second;
+    std::cout << "  " << std::left << std::setw(9) << tower << std::right << std::setw(8) << c.tensors << " tensors "
+              << std::setw(18) << with_commas(c.parameters) << " parameters " << std::setw(12) << human_bytes(c.bytes) << "\n";
+  }
+}
+
+}  // namespace
+
+Subcommand register_inspect(CLI::App& app) {
+  auto options = std::make_shared<InspectOptions>();
+  CLI::App* sub = app.add_subcommand("inspect", "List the tensors of a safetensors file or checkpoint directory, with totals "
+                                                "and, for Qwen3-Omni, parameters per tower (nothing is loaded into memory)");
+  sub->add_option("path", options->path, "A .safetensors file or a directory (sharded with model.safetensors.index.json)")
+      ->required();
+  sub->add_flag("--json", options->json, "Print JSON instead of a table");
+  sub->add_flag("--summary", options->summary_only, "Print only the totals, not every tensor");
+  return {sub, [options] {
+            SafetensorsCheckpoint ckpt(options->path);
+            CheckpointSummary s = summarize(ckpt);
+            if (options->json)
+              print_json(ckpt, s, options->summary_only);
+            else
+              print_text(ckpt, s, options->summary_only);
+            return 0;
+          }};
+}
+
+}  // namespace omnitune

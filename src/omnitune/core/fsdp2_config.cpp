@@ -1,0 +1,70 @@
+#include "omnitune/core/fsdp2_config.h"
+
+#include "omnitune/core/closest_match.h"
+#include "omnitune/core/config_file.h"
+#include "omnitune/core/config_reader.h"
+
+namespace omnitune {
+
+Precision parse_precision(const std::string& text, const std::string& where) {
+  if (text == "bf16" || text == "bfloat16" || text == "torch.bfloat16") return Precision::kBFloat16;
+  if (text == "fp32" || text == "float32" || text == "float" || text == "torch.float32") return Precision::kFloat32;
+  if (text == "fp16" || text == "float16" || text == "half" || text == "torch.float16") return Precision::kFloat16;
+  throw Error(where + ": unknown dtype '" + text + "'" + did_you_mean(text, {"bf16", "bfloat16", "fp32", "float32", "fp16", "float16"}) +
+              "; valid: bf16, fp32, fp16");
+}
+
+const char* precision_name(Precision p) {
+  switch (p) {
+    case Precision::kFloat32: return "fp32";
+    case Precision::kBFloat16: return "bf16";
+    case Precision::kFloat16: return "fp16";
+  }
+  return "?";
+}
+
+Fsdp2Config load_fsdp2_config(const std::string& yaml_path) {
+  nlohmann::json root = load_yaml_file(yaml_path);
+  if (root.is_null()) root = nlohmann::json::object();  // an empty file means all defaults
+  ConfigReader in(root, yaml_path);
+  Fsdp2Config c;
+
+  if (in.has("sharding_size")) {
+    const nlohmann::json& v = in.raw("sharding_size");
+    if (v.is_string()) {
+      if (v.get<std::string>() != "auto") in.fail("sharding_size", "expected 'auto' or a positive integer, got " + describe_json(v));
+    } else {
+      c.sharding_size = json_as<int>(v, in.where("sharding_size"));
+      if (*c.sharding_size < 1) in.fail("sharding_size", "must be >= 1");
+    }
+  } else if (root.contains("sharding_size")) {
+    c.sharding_size = 1;  // explicit null: no sharding, as in the seed
+  }
+  c.reshard_after_forward = in.get("reshard_after_forward", c.reshard_after_forward);
+  auto precision = [&](const std::string& key, Precision fallback) {
+    auto text = in.optional<std::string>(key);
+    return text ? parse_precision(*text, in.where(key)) : fallback;
+  };
+  c.param_dtype = precision("param_dtype", c.param_dtype);
+  c.reduce_dtype = precision("reduce_dtype", c.reduce_dtype);
+  if (auto text = in.optional<std::string>("output_dtype")) c.output_dtype = parse_precision(*text, in.where("output_dtype"));
+  c.cast_forward_inputs = in.get("cast_forward_inputs", c.cast_forward_inputs);
+  c.num_to_forward_prefetch = in.get("num_to_forward_prefetch", c.num_to_forward_prefetch);
+  c.num_to_backward_prefetch = in.get("num_to_backward_prefetch", c.num_to_backward_prefetch);
+  if (c.num_to_forward_prefetch < 0) in.fail("num_to_forward_prefetch", "must be >= 0");
+  if (c.num_to_backward_prefetch < 0) in.fail("num_to_backward_prefetch", "must be >= 0");
+  c.offload_to_cpu = in.get("offload_to_cpu", c.offload_to_cpu);
+  c.pin_memory = in.get("pin_memory", c.pin_memory);
+  c.ignored_modules = in.get("ignored_modules", c.ignored_modules);
+
+  // Generic Fsdp2Config keys that the seed's Qwen3-Omni wrapping never reads.
+  for (const char* key : {"recompute_modules", "use_reentrant", "sub_modules_to_wrap", "align_fsdp_param_groups",
+                          "expert_parallel_size", "reshard_local_experts", "moe_modules"}) {
+    in.accept(key);
+    if (root.contains(key)) c.ignored.push_back(key);
+  }
+  in.finish();
+  return c;
+}
+
+}  // namespace omnitune

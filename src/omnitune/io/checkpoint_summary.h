@@ -1,0 +1,36 @@
+// io/checkpoint_summary: what a checkpoint holds, in totals, by dtype and, for Qwen3-Omni, by tower
+// (audio, vision, text, lm_head, talker, code2wav) — the numbers `omnitune inspect` prints.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "omnitune/io/safetensors_checkpoint.h"
+
+namespace omnitune {
+
+struct TensorCount {
+  int64_t tensors = 0;
+  int64_t parameters = 0;
+  uint64_t bytes = 0;
+  void add(const TensorEntry& t);
+};
+
+struct CheckpointSummary {
+  TensorCount total;
+  std::map<std::string, TensorCount> by_dtype;
+  std::map<std::string, TensorCount> by_tower;  // empty when no Qwen3-Omni names are present
+  bool qwen3_omni = false;
+};
+
+// Tower of a Qwen3-Omni tensor name: "audio" (thinker.audio_tower.*), "vision" (thinker.visual.*),
+// "text" (thinker.model.*), "lm_head", "talker", "code2wav"; the `thinker.` prefix is optional.
+// "other" for anything else.
+std::string qwen3_omni_tower(const std::string& name);
+const std::vector<std::string>& qwen3_omni_towers();  // in display order
+
+CheckpointSummary summarize(const SafetensorsCheckpoint& checkpoint);
+
+}  // namespace omnitune

@@ -1,0 +1,147 @@
+#include "omnitune/io/safetensors_checkpoint.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "omnitune/core/closest_match.h"
+#include "omnitune/core/config_file.h"
+#include "omnitune/core/error.h"
+#include "omnitune/io/atomic_file.h"
+
+namespace fs = std::filesystem;
+
+namespace omnitune {
+
+SafetensorsCheckpoint::SafetensorsCheckpoint(const std::string& path) : path_(path) {
+  if (!fs::exists(path)) throw Error(path + ": no such file or directory");
+  if (!fs::is_directory(path)) {
+    add_shard(path);
+  } else if (fs::path index = fs::path(path) / kIndexFileName; fs::exists(index)) {
+    nlohmann::json root = load_json_file(index.string());
+    auto map = root.find("weight_map");
+    if (!root.is_object() || map == root.end() || !map->is_object())
+      throw Error(index.string() + ": missing the 'weight_map' object");
+    std::map<std::string, std::string> expected;  // tensor -> file, from the index
+    for (const auto& item : map->items()) {
+      if (!item.value().is_string()) throw Error(index.string() + ": weight_map['" + item.key() + "'] must be a file name");
+      std::string file = item.value().get<std::string>();
+      if (file.empty() || file.find('/') != std::string::npos || file == "." || file == "..")
+        throw Error(index.string() + ": weight_map['" + item.key() + "'] = '" + file + "' is not a file name in the directory");
+      expected[item.key()] = file;
+    }
+    std::map<std::string, size_t> shard_of_file;
+    for (const auto& [tensor, file] : expected) {
+      if (shard_of_file.count(file)) continue;
+      fs::path shard = fs::path(path) / file;
+      if (!fs::exists(shard))
+        throw Error(index.string() + ": points at missing shard '" + file + "' (for tensor '" + tensor + "')");
+      shard_of_file[file] = shards_.size();
+      add_shard(shard.string());
+    }
+    for (const auto& [tensor, file] : expected) {
+      auto it = where_.find(tensor);
+      if (it == where_.end() || it->second != shard_of_file[file])
+        throw Error(index.string() + ": lists tensor '" + tensor + "' in '" + file + "', but that shard does not hold it");
+    }
+    for (const auto& [tensor, shard] : where_)
+      if (!expected.count(tensor))
+        throw Error(shards_[shard]->path() + ": holds tensor '" + tensor + "' that " + kIndexFileName + " does not list");
+  } else {
+    std::vector<std::string> files;
+    for (const auto& e : fs::directory_iterator(path))
+      if (e.path().extension() == ".safetensors") files.push_back(e.path().string());
+    if (files.empty()) throw Error(path + ": no .safetensors files in this directory");
+    if (files.size() > 1)
+      throw Error(cat(path, ": ", files.size(), " .safetensors files but no ", kIndexFileName, " saying which tensors they hold"));
+    add_shard(files[0]);
+  }
+  for (const auto& [name, shard] : where_) names_.push_back(name);
+}
+
+void SafetensorsCheckpoint::add_shard(const std::string& file) {
+  shards_.push_back(std::make_unique<SafetensorsFile>(file));
+  for (const auto& t : shards_.back()->tensors()) {
+    auto [it, inserted] = where_.emplace(t.name, shards_.size() - 1);
+    if (!inserted)
+      throw Error("tensor '" + t.name + "' is in both " + shards_[it->second]->path() + " and " + file);
+  }
+}
+
+const TensorEntry& SafetensorsCheckpoint::entry(const std::string& name) const {
+  return file_of(name).at(name);
+}
+
+const SafetensorsFile& SafetensorsCheckpoint::file_of(const std::string& name) const {
+  auto it = where_.find(name);
+  if (it == where_.end()) throw Error(path_ + ": no tensor '" + name + "'" + did_you_mean(name, names_));
+  return *shards_[it->second];
+}
+
+uint64_t SafetensorsCheckpoint::total_bytes() const {
+  uint64_t total = 0;
+  for (const auto& shard : shards_)
+    for (const auto& t : shard->tensors()) total += t.nbytes();
+  return total;
+}
+
+std::vector<std::string> write_sharded_safetensors(const std::string& dir, const std::vector<TensorBytes>& tensors,
+                                                   uint64_t max_shard_bytes,
+                                                   const std::map<std::string, std::string>& metadata) {
+  if (!fs::is_directory(dir)) throw Error(dir + ": output directory does not exist");
+  std::vector<std::vector<TensorBytes>> groups(1);
+  uint64_t group_bytes = 0, total = 0;
+  for (const auto& t : tensors) {
+    if (!groups.back().empty() && group_bytes + t.nbytes > max_shard_bytes) {
+      groups.emplace_back();
+      group_bytes = 0;
+    }
+    groups.back().push_back(t);
+    group_bytes += t.nbytes;
+    total += t.nbytes;
+  }
+  std::vector<std::string> written;
+  if (groups.size() == 1) {
+    written.push_back((fs::path(dir) / kSingleFileName).string());
+    write_safetensors(written.back(), groups[0], metadata);
+    return written;
+  }
+  nlohmann::json weight_map = nlohmann::json::object();
+  for (size_t i = 0; i < groups.size(); ++i) {
+    char name[64];
+    std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", i + 1, groups.size());
+    written.push_back((fs::path(dir) / name).string());
+    write_safetensors(written.back(), groups[i], metadata);
+    for (const auto& t : groups[i]) weight_map[t.name] = name;
+  }
+  nlohmann::json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
+  written.push_back((fs::path(dir) / kIndexFileName).string());
+  write_file_atomic(written.back(), index.dump(2) + "\n");
+  return written;
+}
+
+uint64_t parse_byte_size(const std::string& text) {
+  size_t pos = 0;
+  double number = 0;
+  try {
+    number = std::stod(text, &pos);
+  } catch (const std::exception&) {
+    throw Error("size '" + text + "' is not a number with an optional unit (e.g. 4GB, 500MB)");
+  }
+  std::string unit = text.substr(pos);
+  static const std::map<std::string, double> kUnits = {
+      {"", 1},          {"B", 1},          {"KB", 1e3},          {"MB", 1e6},          {"GB", 1e9},         {"TB", 1e12},
+      {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
+  auto it = kUnits.find(unit);
+  if (it == kUnits.end() || number <= 0 || !std::isfinite(number)) {
+    std::vector<std::string> names;
+    for (const auto& [k, v] : kUnits) names.push_back(k);
+    throw Error("size '" + text + "': expected a positive number with unit B, KB, MB, GB, TB, KiB, MiB, GiB or TiB" +
+                did_you_mean(unit, names));
+  }
+  return static_cast<uint64_t>(number * it->second);
+}
+
+}  // namespace omnitune

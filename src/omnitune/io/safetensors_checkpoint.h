@@ -1,0 +1,54 @@
+// io/safetensors_checkpoint: a set of tensors stored as one safetensors file or as a directory of
+// shards with `model.safetensors.index.json` (the Hugging Face layout), read and written as a whole.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "omnitune/io/safetensors_file.h"
+
+namespace omnitune {
+
+inline constexpr const char* kIndexFileName = "model.safetensors.index.json";
+inline constexpr const char* kSingleFileName = "model.safetensors";
+
+class SafetensorsCheckpoint {
+ public:
+  // `path`: a .safetensors file; a directory with model.safetensors.index.json; or a directory with a
+  // single .safetensors file. The index is checked against the shards both ways.
+  explicit SafetensorsCheckpoint(const std::string& path);
+
+  const std::string& path() const { return path_; }
+  const std::vector<std::string>& names() const { return names_; }  // sorted
+  bool contains(const std::string& name) const { return where_.count(name) > 0; }
+  const TensorEntry& entry(const std::string& name) const;  // Error with the closest name when absent
+  const SafetensorsFile& file_of(const std::string& name) const;
+  std::span<uint8_t> bytes(const std::string& name) const { return file_of(name).bytes(entry(name)); }
+  const std::vector<std::unique_ptr<SafetensorsFile>>& shards() const { return shards_; }
+  uint64_t total_bytes() const;  // sum of all tensor bytes
+
+ private:
+  void add_shard(const std::string& file);
+  std::string path_;
+  std::vector<std::unique_ptr<SafetensorsFile>> shards_;
+  std::map<std::string, size_t> where_;  // tensor -> shard
+  std::vector<std::string> names_;
+};
+
+// Writes `tensors` into directory `dir` (which must exist) the way Hugging Face does: one
+// model.safetensors when everything fits in `max_shard_bytes`, else model-0000i-of-0000N.safetensors
+// shards plus model.safetensors.index.json (written last). Tensors stay in the given order; a tensor
+// larger than the limit gets a shard of its own. Every file is written atomically.
+// Returns the files written.
+std::vector<std::string> write_sharded_safetensors(const std::string& dir, const std::vector<TensorBytes>& tensors,
+                                                   uint64_t max_shard_bytes,
+                                                   const std::map<std::string, std::string>& metadata = {});
+
+// "4GB", "500MB", "1.5GiB", "123" (bytes) -> bytes; decimal units are powers of 1000 as in HF.
+uint64_t parse_byte_size(const std::string& text);
+
+}  // namespace omnitune
