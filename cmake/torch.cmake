@@ -26,3 +26,8 @@ if(TARGET torch_cuda)
 else()
   set(OMNITUNE_TORCH_LIBS ${TORCH_LIBRARIES})
 endif()
+
+# libtorch_cpu.so exports its own statically linked copy of std::filesystem, which crashes when it
+# wins symbol lookup (e.g. std::filesystem::remove_all calls a null pointer). Put the system
+# libstdc++ first in every binary's load order so its definitions are the ones found.
+add_link_options("LINKER:--push-state,--no-as-needed,-lstdc++,--pop-state")

@@ -46,7 +46,7 @@ void ProgressBar::advance(int64_t n) {
   done_ += n;
   double now = options_.clock();
   double interval = tty_ ? kRedrawSeconds : options_.interval_s;
-  if (now - last_report_s_ >= interval) {
+  if (done_ < total_ && now - last_report_s_ >= interval) {  // the last step is drawn by finish()
     last_report_s_ = now;
     report(false);
   }
