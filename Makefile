@@ -1,0 +1,36 @@
+# OmniTune: the two commands of the README and a few developer targets. Each installs what is
+# missing first (scripts/setup.sh: Debian packages, the project venv with the pinned torch wheel).
+BUILD ?= build
+JOBS ?= $(shell nproc)
+
+.PHONY: test build setup configure fuzz bench-gemm test-asan clean
+
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+build: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+configure: setup
+	@test -f $(BUILD)/build.ninja || cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+setup:
+	@scripts/setup.sh
+
+# libFuzzer + ASan/UBSan on the safetensors header parser; FUZZ_SECONDS bounds the run.
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# This machine's GEMM roofline (fp32 and bf16; CUDA devices too when present).
+bench-gemm: build
+	$(BUILD)/bench/gemm_peak
+
+# The C++ unit tests built with AddressSanitizer + UndefinedBehaviorSanitizer.
+test-asan: setup
+	@test -f build-asan/build.ninja || cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DOMNITUNE_SANITIZE=ON
+	cmake --build build-asan -j $(JOBS) --target omnitune_tests
+	ASAN_OPTIONS=detect_leaks=0 build-asan/tests/omnitune_tests
+
+clean:
+	rm -rf $(BUILD) build-fuzz build-asan
