@@ -21,7 +21,7 @@ python=${PYTHON:-python3}
 want=$(sha256sum requirements.txt | cut -d' ' -f1)
 stamp=.venv/.requirements.sha256
 if [[ ! -x .venv/bin/python || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
-  echo "setup: creating .venv with requirements.txt (torch wheel: a few GB, a few minutes)"
+  echo "setup: installing requirements.txt into .venv (first time: about 3 GB of wheels, a few minutes)"
   [[ -x .venv/bin/python ]] || "$python" -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
   echo "$want" > "$stamp"
