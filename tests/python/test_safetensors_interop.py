@@ -15,7 +15,7 @@ from huggingface_hub import save_torch_state_dict
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-COPY = os.environ["SAFETENSORS_COPY"]
+COPY = os.path.join(os.environ["OMNITUNE_TOOLS_DIR"], "safetensors_copy_tool")
 
 DTYPES = {
     "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,

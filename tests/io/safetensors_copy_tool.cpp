@@ -1,5 +1,5 @@
 // Test helper for tests/python/test_safetensors_interop.py:
-//   safetensors_copy <in file|dir> <out.safetensors> <values.safetensors> [<out-dir> <max-shard-bytes>]
+//   safetensors_copy_tool <in file|dir> <out.safetensors> <values.safetensors> [<out-dir> <max-shard-bytes>]
 // reads every tensor through OmniTune (zero-copy at::Tensor views), writes them back unchanged to
 // <out.safetensors> (keeping __metadata__ of a single-file input), writes each as float64 to
 // <values.safetensors> (so Python can check how every dtype was interpreted) and, when asked, as a
@@ -14,7 +14,7 @@
 
 int main(int argc, char** argv) {
   if (argc != 4 && argc != 6) {
-    std::cerr << "usage: safetensors_copy <in> <out.safetensors> <values.safetensors> [<out-dir> <max-shard-bytes>]\n";
+    std::cerr << "usage: safetensors_copy_tool <in> <out.safetensors> <values.safetensors> [<out-dir> <max-shard-bytes>]\n";
     return 2;
   }
   try {

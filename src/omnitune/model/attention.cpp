@@ -1,0 +1,165 @@
+#include "omnitune/model/attention.h"
+
+#include <ATen/ATen.h>
+
+#include "omnitune/core/closest_match.h"
+#include "omnitune/core/error.h"
+
+namespace omnitune {
+
+AttnImpl parse_attn_impl(const std::string& text, const std::string& where) {
+  if (text == "eager") return AttnImpl::kEager;
+  if (text == "sdpa") return AttnImpl::kSdpa;
+  if (text == "flash_attention_2") return AttnImpl::kFlashAttention2;
+  throw Error(where + ": unknown attn_implementation '" + text + "'" +
+              did_you_mean(text, {"eager", "sdpa", "flash_attention_2"}) + "; valid: eager, sdpa, flash_attention_2");
+}
+
+AttnLayout parse_attn_layout(const std::string& text, const std::string& where) {
+  if (text == "BNSD") return AttnLayout::kBNSD;
+  if (text == "BSND") return AttnLayout::kBSND;
+  if (text == "TND") return AttnLayout::kTND;
+  throw Error(where + ": unknown attn_layout '" + text + "'" + did_you_mean(text, {"BNSD", "BSND", "TND"}) +
+              "; valid: BNSD, BSND, TND");
+}
+
+const char* attn_impl_name(AttnImpl impl) {
+  switch (impl) {
+    case AttnImpl::kEager: return "eager";
+    case AttnImpl::kSdpa: return "sdpa";
+    case AttnImpl::kFlashAttention2: return "flash_attention_2";
+  }
+  return "?";
+}
+
+const char* attn_layout_name(AttnLayout layout) {
+  switch (layout) {
+    case AttnLayout::kBNSD: return "BNSD";
+    case AttnLayout::kBSND: return "BSND";
+    case AttnLayout::kTND: return "TND";
+  }
+  return "?";
+}
+
+void check_backend(const AttentionBackend& backend, bool device_is_cuda, const std::string& tower) {
+  if (backend.impl == AttnImpl::kFlashAttention2 && !device_is_cuda)
+    throw Error(tower + ": attn_implementation 'flash_attention_2' needs a CUDA device; on the CPU use 'sdpa' or 'eager'");
+  if (backend.impl == AttnImpl::kFlashAttention2 && backend.layout != AttnLayout::kTND)
+    throw Error(tower + ": attn_implementation 'flash_attention_2' runs packed sequences: set attn_layout 'TND'");
+}
+
+namespace {
+
+// softmax(q k^T * scale + mask) v with the softmax in fp32, as the reference's eager path.
+// q: [B, H, S, D], k, v: [B, H, S', D], mask: bool, broadcastable to [B, H, S, S'] (true = attend).
+at::Tensor eager(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask, double scale) {
+  at::Tensor scores = at::matmul(q, k.transpose(-1, -2)) * scale;
+  if (mask.defined()) scores = scores.masked_fill(mask.logical_not(), -std::numeric_limits<float>::infinity());
+  at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
+  return at::matmul(probs, v);
+}
+
+at::Tensor run(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask, double scale,
+               AttnImpl impl) {
+  if (impl == AttnImpl::kEager) return eager(q, k, v, mask, scale);
+  return at::scaled_dot_product_attention(q, k, v, mask, 0.0, false, scale);
+}
+
+// [B, Hkv, S, D] -> [B, Hkv * groups, S, D]: kv head g serves q heads g*groups .. g*groups+groups-1.
+at::Tensor repeat_kv(const at::Tensor& x, int64_t groups) {
+  if (groups == 1) return x;
+  auto s = x.sizes();
+  return x.unsqueeze(2).expand({s[0], s[1], groups, s[2], s[3]}).reshape({s[0], s[1] * groups, s[2], s[3]});
+}
+
+at::Tensor flash_varlen(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const std::vector<int64_t>& cu,
+                        bool causal, double scale) {
+  at::Tensor cu_t = at::tensor(std::vector<int32_t>(cu.begin(), cu.end()), at::kInt).to(q.device());
+  int64_t max_len = 0;
+  for (size_t i = 0; i + 1 < cu.size(); ++i) max_len = std::max(max_len, cu[i + 1] - cu[i]);
+  auto out = at::_flash_attention_forward(q, k, v, cu_t, cu_t, max_len, max_len, 0.0, causal, false, scale);
+  return std::get<0>(out);
+}
+
+}  // namespace
+
+at::Tensor segment_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                             const std::vector<int64_t>& cu_seqlens, double scale, const AttentionBackend& backend) {
+  const int64_t segments = static_cast<int64_t>(cu_seqlens.size()) - 1;
+  if (segments < 1 || cu_seqlens.front() != 0 || cu_seqlens.back() != q.size(0))
+    throw Error(cat("segment_attention: cu_seqlens must run from 0 to ", q.size(0)));
+  if (backend.impl == AttnImpl::kFlashAttention2) return flash_varlen(q, k, v, cu_seqlens, false, scale);
+
+  if (backend.layout == AttnLayout::kTND) {  // one kernel call per segment, no padding
+    std::vector<at::Tensor> outs;
+    for (int64_t i = 0; i < segments; ++i) {
+      auto slice = [&](const at::Tensor& x) { return x.slice(0, cu_seqlens[i], cu_seqlens[i + 1]).transpose(0, 1).unsqueeze(0); };
+      outs.push_back(run(slice(q), slice(k), slice(v), at::Tensor(), scale, backend.impl).squeeze(0).transpose(0, 1));
+    }
+    return at::cat(outs, 0);
+  }
+
+  // Padded batch of segments [n, H, L, D] with a key mask; BSND builds it as [n, L, H, D] and views it.
+  int64_t max_len = 0;
+  for (int64_t i = 0; i < segments; ++i) max_len = std::max(max_len, cu_seqlens[i + 1] - cu_seqlens[i]);
+  const int64_t heads = q.size(1), dim = q.size(2);
+  std::vector<int64_t> lengths(segments);
+  at::Tensor index = at::empty({q.size(0)}, at::kLong);
+  auto* idx = index.data_ptr<int64_t>();
+  for (int64_t i = 0; i < segments; ++i) {
+    lengths[i] = cu_seqlens[i + 1] - cu_seqlens[i];
+    for (int64_t t = cu_seqlens[i]; t < cu_seqlens[i + 1]; ++t) idx[t] = i * max_len + (t - cu_seqlens[i]);
+  }
+  index = index.to(q.device());
+  auto pad = [&](const at::Tensor& x) {  // [T, H, D] -> [n, H, L, D]
+    at::Tensor padded = at::zeros({segments * max_len, heads, dim}, x.options()).index_copy(0, index, x);
+    at::Tensor bsnd = padded.view({segments, max_len, heads, dim});
+    return backend.layout == AttnLayout::kBSND ? bsnd.transpose(1, 2) : bsnd.permute({0, 2, 1, 3}).contiguous();
+  };
+  at::Tensor valid = at::arange(max_len, at::kLong).unsqueeze(0) < at::tensor(lengths, at::kLong).unsqueeze(1);  // [n, L]
+  at::Tensor mask = valid.to(q.device()).view({segments, 1, 1, max_len});
+  at::Tensor out = run(pad(q), pad(k), pad(v), mask, scale, backend.impl);  // [n, H, L, D]
+  return out.transpose(1, 2).reshape({segments * max_len, heads, dim}).index_select(0, index);
+}
+
+at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& attention_mask,
+                            double scale, const AttentionBackend& backend) {
+  const int64_t batch = q.size(0), seq = q.size(2), groups = q.size(1) / k.size(1);
+  if (backend.layout == AttnLayout::kTND || backend.impl == AttnImpl::kFlashAttention2) {
+    // Packed: each sample's real tokens (a prefix with right padding) attend causally among themselves.
+    at::Tensor lengths = attention_mask.defined() ? attention_mask.sum(1).cpu() : at::full({batch}, seq, at::kLong);
+    at::Tensor out = at::zeros_like(q);
+    for (int64_t b = 0; b < batch; ++b) {
+      int64_t n = lengths[b].item<int64_t>();
+      if (n == 0) continue;
+      if (attention_mask.defined() && attention_mask[b].slice(0, 0, n).sum().item<int64_t>() != n)
+        throw Error("attn_layout 'TND' needs right-padded batches (attention_mask = 1...1 0...0)");
+      at::Tensor qb = q[b].slice(1, 0, n), kb = repeat_kv(k.slice(0, b, b + 1).slice(2, 0, n), groups)[0],
+                 vb = repeat_kv(v.slice(0, b, b + 1).slice(2, 0, n), groups)[0];
+      at::Tensor ob;
+      if (backend.impl == AttnImpl::kFlashAttention2) {
+        ob = flash_varlen(qb.transpose(0, 1), kb.transpose(0, 1), vb.transpose(0, 1), {0, n}, true, scale).transpose(0, 1);
+      } else {
+        at::Tensor causal = at::ones({n, n}, q.options().dtype(at::kBool)).tril();
+        ob = run(qb.unsqueeze(0), kb.unsqueeze(0), vb.unsqueeze(0), causal, scale, backend.impl)[0];
+      }
+      out[b].slice(1, 0, n).copy_(ob);
+    }
+    return out;
+  }
+  at::Tensor mask = at::ones({seq, seq}, q.options().dtype(at::kBool)).tril().view({1, 1, seq, seq});
+  if (attention_mask.defined()) {
+    mask = mask & attention_mask.to(at::kBool).view({batch, 1, 1, seq});
+    // A query row with no visible key (left padding) would give NaN; let it see itself instead.
+    at::Tensor empty_row = mask.any(-1, true).logical_not();
+    mask = mask | (empty_row & at::eye(seq, q.options().dtype(at::kBool)).view({1, 1, seq, seq}));
+  }
+  at::Tensor kr = repeat_kv(k, groups), vr = repeat_kv(v, groups);
+  if (backend.layout == AttnLayout::kBSND) {  // same math on [B, S, H, D] storage
+    kr = kr.transpose(1, 2).contiguous().transpose(1, 2);
+    vr = vr.transpose(1, 2).contiguous().transpose(1, 2);
+  }
+  return run(q, kr, vr, mask, scale, backend.impl);
+}
+
+}  // namespace omnitune

@@ -1,0 +1,145 @@
+#include "omnitune/model/config.h"
+
+#include <filesystem>
+
+#include "omnitune/core/config_file.h"
+#include "omnitune/core/config_reader.h"
+
+namespace omnitune {
+
+bool TextConfig::is_moe_layer(int64_t layer) const {
+  for (int64_t l : mlp_only_layers)
+    if (l == layer) return false;
+  return num_experts > 0 && (layer + 1) % decoder_sparse_step == 0;
+}
+
+namespace {
+
+// A key whose value must be what we implement (else the model would silently compute something else).
+template <class T>
+void require_value(ConfigReader& in, const std::string& key, const T& supported, const std::string& what) {
+  if (in.has(key) && in.required<T>(key) != supported) in.fail(key, "only " + what + " is supported");
+}
+
+void require_null(ConfigReader& in, const std::string& key) {
+  if (in.has(key)) in.fail(key, "must be null: " + key + " is not supported");
+}
+
+AudioConfig read_audio(ConfigReader in) {
+  AudioConfig c;
+  c.num_mel_bins = in.get("num_mel_bins", c.num_mel_bins);
+  c.d_model = in.get("d_model", c.d_model);
+  c.encoder_layers = in.get("encoder_layers", c.encoder_layers);
+  c.encoder_attention_heads = in.get("encoder_attention_heads", c.encoder_attention_heads);
+  c.encoder_ffn_dim = in.get("encoder_ffn_dim", c.encoder_ffn_dim);
+  c.downsample_hidden_size = in.get("downsample_hidden_size", c.downsample_hidden_size);
+  c.output_dim = in.get("output_dim", c.output_dim);
+  c.max_source_positions = in.get("max_source_positions", c.max_source_positions);
+  c.n_window = in.get("n_window", c.n_window);
+  c.n_window_infer = in.get("n_window_infer", c.n_window_infer);
+  c.conv_chunksize = in.get("conv_chunksize", c.conv_chunksize);
+  require_value<std::string>(in, "activation_function", "gelu", "activation_function 'gelu'");
+  require_value<bool>(in, "scale_embedding", false, "scale_embedding false");
+  if (c.d_model % c.encoder_attention_heads != 0) in.fail("d_model", "must be divisible by encoder_attention_heads");
+  if (c.n_window_infer % (2 * c.n_window) != 0) in.fail("n_window_infer", "must be a multiple of 2 * n_window");
+  return c;
+}
+
+VisionConfig read_vision(ConfigReader in) {
+  VisionConfig c;
+  c.depth = in.get("depth", c.depth);
+  c.hidden_size = in.get("hidden_size", c.hidden_size);
+  c.num_heads = in.get("num_heads", c.num_heads);
+  c.intermediate_size = in.get("intermediate_size", c.intermediate_size);
+  c.in_channels = in.get("in_channels", c.in_channels);
+  c.patch_size = in.get("patch_size", c.patch_size);
+  c.temporal_patch_size = in.get("temporal_patch_size", c.temporal_patch_size);
+  c.spatial_merge_size = in.get("spatial_merge_size", c.spatial_merge_size);
+  c.out_hidden_size = in.get("out_hidden_size", c.out_hidden_size);
+  c.num_position_embeddings = in.get("num_position_embeddings", c.num_position_embeddings);
+  c.deepstack_visual_indexes = in.get("deepstack_visual_indexes", c.deepstack_visual_indexes);
+  require_value<std::string>(in, "hidden_act", "gelu_pytorch_tanh", "hidden_act 'gelu_pytorch_tanh'");
+  if (c.hidden_size % c.num_heads != 0 || (c.hidden_size / c.num_heads) % 4 != 0)
+    in.fail("num_heads", "hidden_size / num_heads must be a multiple of 4 (2-D rotary)");
+  for (int64_t i : c.deepstack_visual_indexes)
+    if (i < 0 || i >= c.depth) in.fail("deepstack_visual_indexes", "index " + std::to_string(i) + " is not a block");
+  return c;
+}
+
+TextConfig read_text(ConfigReader in) {
+  TextConfig c;
+  c.vocab_size = in.get("vocab_size", c.vocab_size);
+  c.hidden_size = in.get("hidden_size", c.hidden_size);
+  c.num_hidden_layers = in.get("num_hidden_layers", c.num_hidden_layers);
+  c.num_attention_heads = in.get("num_attention_heads", c.num_attention_heads);
+  c.num_key_value_heads = in.get("num_key_value_heads", c.num_key_value_heads);
+  c.head_dim = in.get("head_dim", c.hidden_size / c.num_attention_heads);
+  c.intermediate_size = in.get("intermediate_size", c.intermediate_size);
+  c.moe_intermediate_size = in.get("moe_intermediate_size", c.moe_intermediate_size);
+  c.num_experts = in.get("num_experts", c.num_experts);
+  c.num_experts_per_tok = in.get("num_experts_per_tok", c.num_experts_per_tok);
+  c.norm_topk_prob = in.get("norm_topk_prob", c.norm_topk_prob);
+  c.decoder_sparse_step = in.get("decoder_sparse_step", c.decoder_sparse_step);
+  c.mlp_only_layers = in.get("mlp_only_layers", c.mlp_only_layers);
+  c.rms_norm_eps = in.get("rms_norm_eps", c.rms_norm_eps);
+  c.output_router_logits = in.get("output_router_logits", c.output_router_logits);
+  c.router_aux_loss_coef = in.get("router_aux_loss_coef", c.router_aux_loss_coef);
+  c.attention_bias = in.get("attention_bias", c.attention_bias);
+  require_value<std::string>(in, "hidden_act", "silu", "hidden_act 'silu'");
+  require_null(in, "sliding_window");
+  require_value<bool>(in, "use_sliding_window", false, "use_sliding_window false");
+  require_value<int64_t>(in, "shared_expert_intermediate_size", 0, "0 (no shared expert in the thinker)");
+
+  // Rope: transformers-5 `rope_parameters` (theta inside) or the checkpoint's `rope_scaling` + `rope_theta`.
+  const char* rope_key = in.has("rope_parameters") ? "rope_parameters" : in.has("rope_scaling") ? "rope_scaling" : nullptr;
+  if (in.has("rope_theta")) c.rope_theta = in.required<double>("rope_theta");
+  if (rope_key) {
+    ConfigReader rope = in.object(rope_key);
+    if (rope.has("rope_theta")) c.rope_theta = rope.required<double>("rope_theta");
+    c.mrope_section = rope.get("mrope_section", c.mrope_section);
+    for (const char* type_key : {"rope_type", "type"})
+      if (rope.has(type_key) && rope.required<std::string>(type_key) != "default")
+        rope.fail(type_key, "only the 'default' rope type is supported");
+    for (const char* flag : {"interleaved", "mrope_interleaved"})
+      if (rope.has(flag) && !rope.required<bool>(flag)) rope.fail(flag, "only interleaved M-RoPE is supported");
+  }
+  if (c.mrope_section.size() != 3) in.fail(rope_key ? rope_key : "rope_parameters", "mrope_section must have 3 entries");
+  if (2 * (c.mrope_section[0] + c.mrope_section[1] + c.mrope_section[2]) != c.head_dim)
+    in.fail(rope_key ? rope_key : "head_dim", "mrope_section must sum to head_dim / 2");
+  if (c.num_attention_heads % c.num_key_value_heads != 0)
+    in.fail("num_key_value_heads", "must divide num_attention_heads");
+  if (c.num_experts_per_tok > c.num_experts) in.fail("num_experts_per_tok", "must not exceed num_experts");
+  return c;
+}
+
+}  // namespace
+
+ThinkerConfig load_thinker_config(const std::string& path) {
+  std::string file = std::filesystem::is_directory(path) ? (std::filesystem::path(path) / "config.json").string() : path;
+  nlohmann::json root = load_json_file(file);
+  ConfigReader top(root, file);
+  bool full = top.has("thinker_config");
+  if (!full && top.get<std::string>("model_type", "") != "qwen3_omni_moe_thinker")
+    throw Error(file + ": not a Qwen3-Omni config (no 'thinker_config' and model_type is not 'qwen3_omni_moe_thinker')");
+  ConfigReader in = full ? top.object("thinker_config") : top;
+
+  ThinkerConfig c;
+  c.audio = read_audio(in.object("audio_config"));
+  c.vision = read_vision(in.object("vision_config"));
+  c.text = read_text(in.object("text_config"));
+  c.audio_token_id = in.required<int64_t>("audio_token_id");
+  c.image_token_id = in.required<int64_t>("image_token_id");
+  c.video_token_id = in.required<int64_t>("video_token_id");
+  c.audio_start_token_id = in.required<int64_t>("audio_start_token_id");
+  c.audio_end_token_id = in.get<int64_t>("audio_end_token_id", c.audio_start_token_id + 1);
+  c.vision_start_token_id = in.required<int64_t>("vision_start_token_id");
+  c.vision_end_token_id = in.get<int64_t>("vision_end_token_id", c.vision_start_token_id + 1);
+  c.position_id_per_seconds = in.required<double>("position_id_per_seconds");
+  c.tie_word_embeddings = in.get("tie_word_embeddings", c.tie_word_embeddings);
+  if (c.vision.out_hidden_size != c.text.hidden_size)
+    in.fail("vision_config", "out_hidden_size must equal text_config.hidden_size");
+  if (c.audio.output_dim != c.text.hidden_size) in.fail("audio_config", "output_dim must equal text_config.hidden_size");
+  return c;
+}
+
+}  // namespace omnitune
