@@ -62,7 +62,9 @@ at::Tensor eager(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, 
 at::Tensor run(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask, double scale,
                AttnImpl impl) {
   if (impl == AttnImpl::kEager) return eager(q, k, v, mask, scale);
-  return at::scaled_dot_product_attention(q, k, v, mask, 0.0, false, scale);
+  std::optional<at::Tensor> attn_mask;  // an undefined tensor must be passed as "no mask"
+  if (mask.defined()) attn_mask = mask;
+  return at::scaled_dot_product_attention(q, k, v, attn_mask, 0.0, false, scale);
 }
 
 // [B, Hkv, S, D] -> [B, Hkv * groups, S, D]: kv head g serves q heads g*groups .. g*groups+groups-1.

@@ -1,0 +1,40 @@
+#include "omnitune/model/layers.h"
+
+#include <ATen/ATen.h>
+
+#include "omnitune/model/param_init.h"
+
+namespace omnitune {
+
+LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias) {
+  weight = register_parameter("weight", param_empty({out, in}));
+  if (with_bias) bias = register_parameter("bias", param_zeros({out}));
+}
+
+at::Tensor LinearImpl::forward(const at::Tensor& x) { return at::linear(x, weight, bias); }
+
+RMSNormImpl::RMSNormImpl(int64_t size, double eps_) : eps(eps_) { weight = register_parameter("weight", param_ones({size})); }
+
+at::Tensor RMSNormImpl::forward(const at::Tensor& x) {
+  at::Tensor x32 = x.to(at::kFloat);
+  at::Tensor normed = x32 * at::rsqrt(x32.pow(2).mean(-1, true) + eps);
+  return weight * normed.to(x.scalar_type());
+}
+
+LayerNormImpl::LayerNormImpl(int64_t size, double eps_) : eps(eps_) {
+  weight = register_parameter("weight", param_ones({size}));
+  bias = register_parameter("bias", param_zeros({size}));
+}
+
+at::Tensor LayerNormImpl::forward(const at::Tensor& x) { return at::layer_norm(x, {weight.size(0)}, weight, bias, eps); }
+
+ConvWeightsImpl::ConvWeightsImpl(std::vector<int64_t> weight_shape) {
+  weight = register_parameter("weight", param_empty(weight_shape));
+  bias = register_parameter("bias", param_zeros({weight_shape[0]}));
+}
+
+EmbeddingImpl::EmbeddingImpl(int64_t num, int64_t dim) { weight = register_parameter("weight", param_empty({num, dim})); }
+
+at::Tensor EmbeddingImpl::forward(const at::Tensor& ids) { return at::embedding(weight, ids); }
+
+}  // namespace omnitune

@@ -1,0 +1,105 @@
+#include "omnitune/model/moe.h"
+
+#include <ATen/ATen.h>
+
+#include "omnitune/core/closest_match.h"
+#include "omnitune/core/error.h"
+#include "omnitune/model/param_init.h"
+
+namespace omnitune {
+
+MoeImpl parse_moe_impl(const std::string& text, const std::string& where) {
+  if (text == "grouped") return MoeImpl::kGrouped;
+  if (text == "loop") return MoeImpl::kLoop;
+  throw Error(where + ": unknown MoE implementation '" + text + "'" + did_you_mean(text, {"grouped", "loop"}) +
+              "; valid: grouped, loop");
+}
+
+ExpertsImpl::ExpertsImpl(int64_t num_experts, int64_t hidden, int64_t intermediate) {
+  gate_up_proj = register_parameter("gate_up_proj", param_empty({num_experts, hidden, 2 * intermediate}));
+  down_proj = register_parameter("down_proj", param_empty({num_experts, intermediate, hidden}));
+}
+
+SparseMoeImpl::SparseMoeImpl(int64_t hidden, int64_t intermediate, int64_t num_experts, int64_t top_k, bool norm_topk_prob)
+    : num_experts_(num_experts), top_k_(top_k), intermediate_(intermediate), norm_topk_prob_(norm_topk_prob) {
+  gate = register_module("gate", Linear(hidden, num_experts, false));
+  experts = register_module("experts", Experts(num_experts, hidden, intermediate));
+}
+
+at::Tensor SparseMoeImpl::forward(const at::Tensor& x, MoeImpl impl, at::Tensor* router_logits) {
+  at::Tensor logits = gate->forward(x);                     // [T, E]
+  if (router_logits) *router_logits = logits;
+  at::Tensor probs = at::softmax(logits, -1, at::kFloat);   // [T, E] fp32
+  auto [weights, indices] = at::topk(probs, top_k_, -1);    // [T, k]
+  if (norm_topk_prob_) weights = weights / weights.sum(-1, true);
+  weights = weights.to(logits.scalar_type());
+  return impl == MoeImpl::kGrouped ? grouped(x, weights, indices) : loop(x, weights, indices);
+}
+
+namespace {
+// SwiGLU of one expert on its tokens: [n, H] -> [n, H].
+at::Tensor expert_ffn(const at::Tensor& x, const at::Tensor& gate_up, const at::Tensor& down, int64_t inter) {
+  at::Tensor h = at::matmul(x, gate_up);  // [n, 2I]
+  return at::matmul(at::silu(h.slice(-1, 0, inter)) * h.slice(-1, inter), down);
+}
+}  // namespace
+
+at::Tensor SparseMoeImpl::grouped(const at::Tensor& x, const at::Tensor& weights, const at::Tensor& indices) {
+  // Sort the T*k (token, slot) pairs by expert; stable, so each expert's tokens stay in order.
+  at::Tensor flat = indices.reshape(-1);                               // [T*k]
+  at::Tensor order = at::argsort(flat, /*stable=*/true);               // [T*k]
+  at::Tensor token = at::floor_divide(order, top_k_);                  // [T*k] token of each sorted slot
+  at::Tensor slot_weight = weights.reshape(-1).index_select(0, order); // [T*k]
+  at::Tensor xs = x.index_select(0, token);                            // [T*k, H]
+  at::Tensor counts = at::bincount(flat, {}, num_experts_).cpu();      // [E]
+  const int64_t* count = counts.data_ptr<int64_t>();
+
+  at::Tensor ys;  // [T*k, H]
+  // One fused kernel on the GPU (bf16, 16-byte aligned rows); one GEMM per expert slice elsewhere.
+  bool fused = xs.is_cuda() && xs.scalar_type() == at::kBFloat16 && x.size(1) % 8 == 0 && intermediate_ % 8 == 0;
+  if (fused) {
+    at::Tensor offs = at::cumsum(counts, 0).to(at::kInt).to(xs.device());
+    at::Tensor h = at::_grouped_mm(xs, experts->gate_up_proj, offs);  // [T*k, 2I]
+    at::Tensor act = at::silu(h.slice(-1, 0, intermediate_)) * h.slice(-1, intermediate_);
+    ys = at::_grouped_mm(act, experts->down_proj, offs);
+  } else {
+    std::vector<at::Tensor> parts;
+    int64_t start = 0;
+    for (int64_t e = 0; e < num_experts_; ++e) {
+      if (count[e] == 0) continue;
+      parts.push_back(expert_ffn(xs.slice(0, start, start + count[e]), experts->gate_up_proj[e], experts->down_proj[e],
+                                 intermediate_));
+      start += count[e];
+    }
+    ys = at::cat(parts, 0);
+  }
+  ys = ys * slot_weight.unsqueeze(-1);
+  // Each token sums its k expert outputs in ascending expert order, as the reference does.
+  return at::zeros_like(x).index_add(0, token, ys.to(x.scalar_type()));
+}
+
+at::Tensor SparseMoeImpl::loop(const at::Tensor& x, const at::Tensor& weights, const at::Tensor& indices) {
+  at::Tensor out = at::zeros_like(x);
+  at::Tensor hit = at::bincount(indices.reshape(-1), {}, num_experts_).cpu();
+  for (int64_t e = 0; e < num_experts_; ++e) {
+    if (hit[e].item<int64_t>() == 0) continue;
+    at::Tensor where = (indices == e).nonzero();  // [n, 2] (token, slot), token-major
+    at::Tensor token = where.select(1, 0), slot = where.select(1, 1);
+    at::Tensor y = expert_ffn(x.index_select(0, token), experts->gate_up_proj[e], experts->down_proj[e], intermediate_);
+    y = y * weights.index({token, slot}).unsqueeze(-1);
+    out = out.index_add(0, token, y.to(out.scalar_type()));
+  }
+  return out;
+}
+
+DenseMlpImpl::DenseMlpImpl(int64_t hidden, int64_t intermediate) {
+  gate_proj = register_module("gate_proj", Linear(hidden, intermediate, false));
+  up_proj = register_module("up_proj", Linear(hidden, intermediate, false));
+  down_proj = register_module("down_proj", Linear(intermediate, hidden, false));
+}
+
+at::Tensor DenseMlpImpl::forward(const at::Tensor& x) {
+  return down_proj->forward(at::silu(gate_proj->forward(x)) * up_proj->forward(x));
+}
+
+}  // namespace omnitune

@@ -1,0 +1,55 @@
+// model/moe: the sparse Mixture-of-Experts feed-forward of the text decoder (softmax router, top-k,
+// renormalised weights, SwiGLU experts). Experts are stored merged:
+//   experts.gate_up_proj [E, H, 2I]  (x @ gate_up_proj[e] = [gate | up])
+//   experts.down_proj    [E, I, H]
+// which is also the layout of at::_grouped_mm. Two execution paths give the same result:
+//   grouped - token slots sorted by expert, one GEMM per expert slice (CUDA bf16/sm90: one _grouped_mm)
+//   loop    - the reference's per-expert loop
+// Experts that get no tokens still get a (zero) gradient slice: the merged tensors always have one.
+#pragma once
+
+#include <string>
+
+#include <torch/nn/module.h>
+
+#include "omnitune/model/layers.h"
+
+namespace omnitune {
+
+enum class MoeImpl { kGrouped, kLoop };
+MoeImpl parse_moe_impl(const std::string& text, const std::string& where);
+
+class ExpertsImpl : public torch::nn::Module {
+ public:
+  ExpertsImpl(int64_t num_experts, int64_t hidden, int64_t intermediate);
+  at::Tensor gate_up_proj, down_proj;
+};
+TORCH_MODULE(Experts);
+
+class SparseMoeImpl : public torch::nn::Module {
+ public:
+  SparseMoeImpl(int64_t hidden, int64_t intermediate, int64_t num_experts, int64_t top_k, bool norm_topk_prob);
+  // x [T, H] -> [T, H]; router_logits (when given) receives the gate's logits [T, E].
+  at::Tensor forward(const at::Tensor& x, MoeImpl impl, at::Tensor* router_logits = nullptr);
+
+  Linear gate{nullptr};  // weight [E, H], no bias
+  Experts experts{nullptr};
+
+ private:
+  at::Tensor grouped(const at::Tensor& x, const at::Tensor& weights, const at::Tensor& indices);
+  at::Tensor loop(const at::Tensor& x, const at::Tensor& weights, const at::Tensor& indices);
+  int64_t num_experts_, top_k_, intermediate_;
+  bool norm_topk_prob_;
+};
+TORCH_MODULE(SparseMoe);
+
+// The dense SwiGLU MLP of `mlp_only_layers` (gate_proj, up_proj, down_proj; no bias).
+class DenseMlpImpl : public torch::nn::Module {
+ public:
+  DenseMlpImpl(int64_t hidden, int64_t intermediate);
+  at::Tensor forward(const at::Tensor& x);  // [..., H] -> [..., H]
+  Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+};
+TORCH_MODULE(DenseMlp);
+
+}  // namespace omnitune

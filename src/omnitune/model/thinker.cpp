@@ -1,0 +1,124 @@
+#include "omnitune/model/thinker.h"
+
+#include <ATen/ATen.h>
+
+#include "omnitune/core/error.h"
+#include "omnitune/model/rope_index.h"
+
+namespace omnitune {
+
+ThinkerImpl::ThinkerImpl(const ThinkerConfig& c, const ThinkerRunOptions& o) : config(c), options(o) {
+  audio_tower = register_module("audio_tower", AudioEncoder(c.audio, o.audio_attention));
+  visual = register_module("visual", VisionEncoder(c.vision, o.vision_attention));
+  model = register_module("model", TextModel(c.text));
+  lm_head = register_module("lm_head", Linear(c.text.hidden_size, c.text.vocab_size, false));
+  if (c.tie_word_embeddings) throw Error("config: tie_word_embeddings=true is not supported (Qwen3-Omni unties lm_head)");
+}
+
+at::Tensor ThinkerImpl::scatter_features(const at::Tensor& embeds, const at::Tensor& mask, const at::Tensor& features,
+                                         const char* what) {
+  int64_t slots = mask.sum().item<int64_t>();
+  if (slots != features.size(0))
+    throw Error(cat(what, " features and tokens do not match: ", slots, " placeholder tokens in input_ids but the ", what,
+                    " inputs give ", features.size(0), " features"));
+  return embeds.masked_scatter(mask.unsqueeze(-1), features.to(embeds.scalar_type()));
+}
+
+ThinkerOutputs ThinkerImpl::forward(const ThinkerInputs& in) {
+  if (!in.input_ids.defined() || in.input_ids.dim() != 2) throw Error("input_ids must be given as [batch, sequence]");
+  at::Tensor embeds = model->embed(in.input_ids);  // [B, S, H]
+  auto pad_mask = [&](int64_t id) { return in.input_ids == id; };
+
+  if (in.input_features.defined()) {
+    if (!in.feature_attention_mask.defined()) throw Error("input_features given without feature_attention_mask");
+    at::Tensor lens = in.feature_attention_mask.sum(1);
+    embeds = scatter_features(embeds, pad_mask(config.audio_token_id), audio_tower->forward(in.input_features, lens), "audio");
+  }
+  VisionOutput image, video;
+  at::Tensor image_mask, video_mask;
+  if (in.pixel_values.defined()) {
+    image = visual->forward(in.pixel_values, in.image_grid_thw);
+    image_mask = pad_mask(config.image_token_id);
+    embeds = scatter_features(embeds, image_mask, image.tokens, "image");
+  }
+  if (in.pixel_values_videos.defined()) {
+    video = visual->forward(in.pixel_values_videos, in.video_grid_thw);
+    video_mask = pad_mask(config.video_token_id);
+    embeds = scatter_features(embeds, video_mask, video.tokens, "video");
+  }
+
+  // DeepStack features of images and videos, joined in token order over the visual positions.
+  at::Tensor visual_mask;
+  std::vector<at::Tensor> deepstack;
+  if (image_mask.defined() && video_mask.defined()) {
+    visual_mask = image_mask | video_mask;
+    at::Tensor is_image = image_mask.masked_select(visual_mask), is_video = video_mask.masked_select(visual_mask);
+    for (size_t k = 0; k < image.deepstack.size(); ++k) {
+      at::Tensor joint = at::zeros({is_image.size(0), image.deepstack[k].size(1)}, image.deepstack[k].options());
+      joint = joint.index_put({is_image}, image.deepstack[k]).index_put({is_video}, video.deepstack[k]);
+      deepstack.push_back(joint);
+    }
+  } else if (image_mask.defined()) {
+    visual_mask = image_mask;
+    deepstack = image.deepstack;
+  } else if (video_mask.defined()) {
+    visual_mask = video_mask;
+    deepstack = video.deepstack;
+  }
+
+  ThinkerOutputs out;
+  if (in.attention_mask.defined()) {
+    RopeIndexInputs r;
+    r.input_ids = in.input_ids;
+    r.attention_mask = in.attention_mask;
+    r.image_grid_thw = in.image_grid_thw;
+    r.video_grid_thw = in.video_grid_thw;
+    r.video_second_per_grid = in.video_second_per_grid;
+    if (in.feature_attention_mask.defined()) r.audio_seqlens = in.feature_attention_mask.sum(1);
+    r.use_audio_in_video = in.use_audio_in_video;
+    out.position_ids = get_rope_index(config, r);
+  } else {
+    out.position_ids = at::arange(in.input_ids.size(1), in.input_ids.options()).view({1, 1, -1}).expand({3, in.input_ids.size(0), -1});
+  }
+
+  TextRunOptions text_options{options.text_attention, options.moe, options.bf16_position_ids};
+  bool want_aux = config.text.output_router_logits;
+  TextOutput text = model->forward(embeds, in.attention_mask, out.position_ids, visual_mask, deepstack, text_options, want_aux);
+  out.logits = lm_head->forward(text.hidden);  // [B, S, V]
+  if (in.labels.defined()) out.loss = causal_lm_loss(out.logits, in.labels);
+  if (want_aux) {
+    out.aux_loss = router_aux_loss(text.router_logits, config.text.num_experts, config.text.num_experts_per_tok, in.attention_mask);
+    if (out.loss.defined()) out.loss = out.loss + config.text.router_aux_loss_coef * out.aux_loss.to(out.loss.scalar_type());
+  }
+  return out;
+}
+
+at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& labels) {
+  if (labels.sizes() != logits.sizes().slice(0, 2)) throw Error(cat("labels shape ", labels.sizes(), " does not match input_ids"));
+  at::Tensor shifted = at::constant_pad_nd(labels, {0, 1}, -100).slice(1, 1);  // [B, S]: labels[t+1], -100 at the end
+  return at::cross_entropy_loss(logits.to(at::kFloat).reshape({-1, logits.size(-1)}), shifted.reshape(-1), {},
+                                at::Reduction::Mean, -100);
+}
+
+at::Tensor router_aux_loss(const std::vector<at::Tensor>& router_logits, int64_t num_experts, int64_t top_k,
+                           const at::Tensor& attention_mask) {
+  at::Tensor logits = at::cat(router_logits, 0);                        // [L*B*S, E]
+  at::Tensor probs = at::softmax(logits, -1);                           // [L*B*S, E] (logits dtype)
+  at::Tensor selected = std::get<1>(at::topk(probs, top_k, -1));        // [L*B*S, k]
+  at::Tensor expert_mask = at::one_hot(selected, num_experts).to(at::kFloat);  // [L*B*S, k, E]
+  at::Tensor tokens_per_expert, prob_per_expert;
+  if (!attention_mask.defined()) {
+    tokens_per_expert = expert_mask.mean(0);  // [k, E]
+    prob_per_expert = probs.mean(0);          // [E]
+  } else {
+    const int64_t layers = logits.size(0) / attention_mask.numel();
+    at::Tensor m = attention_mask.unsqueeze(0).expand({layers, attention_mask.size(0), attention_mask.size(1)}).reshape({-1});
+    at::Tensor slot_mask = m.view({-1, 1, 1}).expand_as(expert_mask).to(expert_mask.scalar_type());
+    tokens_per_expert = (expert_mask * slot_mask).sum(0) / slot_mask.sum(0);
+    at::Tensor row_mask = m.view({-1, 1}).expand_as(probs).to(probs.scalar_type());
+    prob_per_expert = (probs * row_mask).sum(0) / row_mask.sum(0);
+  }
+  return (tokens_per_expert * prob_per_expert.unsqueeze(0)).sum() * num_experts;
+}
+
+}  // namespace omnitune

@@ -1,0 +1,70 @@
+// model/thinker: Qwen3OmniMoeThinkerForConditionalGeneration — the audio and vision towers, their
+// features merged at the <|audio_pad|>/<|image_pad|>/<|video_pad|> tokens, the text decoder with
+// DeepStack, the untied lm_head, the causal-LM loss and the router auxiliary loss. Parameter names are
+// the HF names without the `thinker.` prefix (experts merged, see moe.h).
+#pragma once
+
+#include <torch/nn/module.h>
+
+#include "omnitune/model/audio_encoder.h"
+#include "omnitune/model/config.h"
+#include "omnitune/model/layers.h"
+#include "omnitune/model/text_decoder.h"
+#include "omnitune/model/vision_encoder.h"
+
+namespace omnitune {
+
+// The forward arguments, named as in transformers. Any may be undefined except input_ids.
+struct ThinkerInputs {
+  at::Tensor input_ids;               // [B, S] int64
+  at::Tensor attention_mask;          // [B, S] 1 = real token
+  at::Tensor labels;                  // [B, S] int64, -100 = ignored
+  at::Tensor pixel_values;            // [N_img_patches, patch_dim]
+  at::Tensor image_grid_thw;          // [n_images, 3] int64
+  at::Tensor pixel_values_videos;     // [N_vid_patches, patch_dim]
+  at::Tensor video_grid_thw;          // [n_videos, 3] int64
+  at::Tensor video_second_per_grid;   // [n_videos] float
+  at::Tensor input_features;          // [n_audios, mel, T] float
+  at::Tensor feature_attention_mask;  // [n_audios, T] 1 = valid frame
+  bool use_audio_in_video = false;
+};
+
+struct ThinkerOutputs {
+  at::Tensor logits;        // [B, S, V] (model dtype)
+  at::Tensor position_ids;  // [3, B, S]
+  at::Tensor loss;          // scalar fp32, when labels were given (includes coef * aux_loss when enabled)
+  at::Tensor aux_loss;      // scalar, when the config enables router logits
+};
+
+struct ThinkerRunOptions {
+  AttentionBackend text_attention, vision_attention, audio_attention;
+  MoeImpl moe = MoeImpl::kGrouped;
+  bool bf16_position_ids = false;
+};
+
+class ThinkerImpl : public torch::nn::Module {
+ public:
+  ThinkerImpl(const ThinkerConfig& config, const ThinkerRunOptions& options = {});
+  ThinkerOutputs forward(const ThinkerInputs& in);
+
+  AudioEncoder audio_tower{nullptr};
+  VisionEncoder visual{nullptr};
+  TextModel model{nullptr};
+  Linear lm_head{nullptr};
+  ThinkerConfig config;
+  ThinkerRunOptions options;
+
+ private:
+  // Writes each tower's features into the embeddings at its pad tokens (count checked).
+  at::Tensor scatter_features(const at::Tensor& embeds, const at::Tensor& mask, const at::Tensor& features, const char* what);
+};
+TORCH_MODULE(Thinker);
+
+// HF ForCausalLMLoss: fp32 cross-entropy of logits[t] against labels[t+1], mean over labels != -100.
+at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& labels);
+
+// HF load_balancing_loss_func over the MoE layers' router logits (each [B*S, E]).
+at::Tensor router_aux_loss(const std::vector<at::Tensor>& router_logits, int64_t num_experts, int64_t top_k,
+                           const at::Tensor& attention_mask);
+
+}  // namespace omnitune
