@@ -1,4 +1,7 @@
 // omnitune inspect <checkpoint-dir|file.safetensors>: what a checkpoint holds, without loading it.
+#include <ATen/ATen.h>
+
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -7,7 +10,10 @@
 #include <nlohmann/json.hpp>
 
 #include "omnitune/cli/commands.h"
+#include "omnitune/core/error.h"
 #include "omnitune/io/checkpoint_summary.h"
+#include "omnitune/model/hf_checkpoint.h"
+#include "omnitune/model/param_init.h"
 
 namespace omnitune {
 
@@ -90,17 +96,59 @@ void print_text(const SafetensorsCheckpoint& ckpt, const CheckpointSummary& s, b
   }
 }
 
+bool has_weights(const std::filesystem::path& dir) {
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().extension() == ".safetensors") return true;
+  return false;
+}
+
+// A directory with config.json and no weights: build the thinker on the meta device (no memory for
+// weights) and count what its Hugging Face checkpoint would hold.
+void print_config_summary(const std::string& dir, bool json) {
+  ThinkerConfig config = load_thinker_config(dir);
+  MetaInit meta;
+  Thinker thinker(config);
+  std::map<std::string, TensorCount> towers;
+  TensorCount total;
+  for (const auto& [name, t] : hf_thinker_tensors(*thinker, at::kBFloat16)) {
+    TensorEntry entry{name, DType::kBF16, t.sizes().vec(), 0, static_cast<uint64_t>(t.numel()) * 2};
+    towers[qwen3_omni_tower(name)].add(entry);
+    total.add(entry);
+  }
+  if (json) {
+    nlohmann::json out = {{"path", dir}, {"from_config", true}, {"total", count_json(total)}};
+    for (const auto& [tower, c] : towers) out["towers"][tower] = count_json(c);
+    std::cout << out.dump(2) << "\n";
+    return;
+  }
+  std::cout << dir << ": no weights; the thinker built from config.json (meta device, nothing allocated) has "
+            << with_commas(total.parameters) << " parameters in " << with_commas(total.tensors)
+            << " checkpoint tensors (" << human_bytes(total.bytes) << " in bf16)\n";
+  for (const auto& tower : qwen3_omni_towers()) {
+    auto it = towers.find(tower);
+    if (it == towers.end()) continue;
+    std::cout << "  " << std::left << std::setw(9) << tower << std::right << std::setw(8) << it->second.tensors
+              << " tensors " << std::setw(18) << with_commas(it->second.parameters) << " parameters\n";
+  }
+}
+
 }  // namespace
 
 Subcommand register_inspect(CLI::App& app) {
   auto options = std::make_shared<InspectOptions>();
   CLI::App* sub = app.add_subcommand("inspect", "List the tensors of a safetensors file or checkpoint directory, with totals "
-                                                "and, for Qwen3-Omni, parameters per tower (nothing is loaded into memory)");
+                                                "and, for Qwen3-Omni, parameters per tower (nothing is loaded into memory); "
+                                                "for a directory with only config.json, the counts of the model it describes");
   sub->add_option("path", options->path, "A .safetensors file or a directory (sharded with model.safetensors.index.json)")
       ->required();
   sub->add_flag("--json", options->json, "Print JSON instead of a table");
   sub->add_flag("--summary", options->summary_only, "Print only the totals, not every tensor");
   return {sub, [options] {
+            if (std::filesystem::is_directory(options->path) && !has_weights(options->path) &&
+                std::filesystem::exists(std::filesystem::path(options->path) / "config.json")) {
+              print_config_summary(options->path, options->json);
+              return 0;
+            }
             SafetensorsCheckpoint ckpt(options->path);
             CheckpointSummary s = summarize(ckpt);
             if (options->json)

@@ -1,0 +1,105 @@
+// omnitune forward: one forward (and optionally backward) pass of the thinker on a batch stored as
+// safetensors with the Hugging Face forward argument names — the parity contract with transformers.
+#include <ATen/ATen.h>
+
+#include <CLI/CLI.hpp>
+
+#include "omnitune/cli/commands.h"
+#include "omnitune/core/closest_match.h"
+#include "omnitune/core/error.h"
+#include "omnitune/core/log.h"
+#include "omnitune/io/torch_tensors.h"
+#include "omnitune/model/hf_checkpoint.h"
+
+namespace omnitune {
+
+namespace {
+
+struct ForwardOptions {
+  std::string model_dir, batch_path, out_path, dtype = "fp32", attn = "sdpa", layout = "BNSD", moe = "grouped";
+  bool grads = false, bf16_position_ids = false;
+};
+
+const std::vector<std::string> kBatchNames = {
+    "input_ids",       "attention_mask", "labels",                "pixel_values",   "image_grid_thw",
+    "pixel_values_videos", "video_grid_thw", "video_second_per_grid", "input_features", "feature_attention_mask"};
+
+ThinkerInputs read_batch(const std::string& path) {
+  SafetensorsFile file(path);
+  ThinkerInputs in;
+  for (const auto& t : file.tensors())
+    if (std::find(kBatchNames.begin(), kBatchNames.end(), t.name) == kBatchNames.end())
+      throw Error(path + ": unknown batch tensor '" + t.name + "'" + did_you_mean(t.name, kBatchNames));
+  auto get = [&](const char* name) { return file.find(name) ? read_tensor(file, *file.find(name)) : at::Tensor(); };
+  in.input_ids = get("input_ids");
+  if (!in.input_ids.defined()) throw Error(path + ": the batch has no 'input_ids'");
+  in.attention_mask = get("attention_mask");
+  in.labels = get("labels");
+  in.pixel_values = get("pixel_values");
+  in.image_grid_thw = get("image_grid_thw");
+  in.pixel_values_videos = get("pixel_values_videos");
+  in.video_grid_thw = get("video_grid_thw");
+  in.video_second_per_grid = get("video_second_per_grid");
+  in.input_features = get("input_features");
+  in.feature_attention_mask = get("feature_attention_mask");
+  auto flag = file.metadata().find("use_audio_in_video");
+  if (flag != file.metadata().end()) {
+    if (flag->second != "true" && flag->second != "false")
+      throw Error(path + ": metadata use_audio_in_video must be \"true\" or \"false\", got \"" + flag->second + "\"");
+    in.use_audio_in_video = flag->second == "true";
+  }
+  return in;
+}
+
+int run_forward(const ForwardOptions& o) {
+  if (o.dtype != "fp32" && o.dtype != "bf16") throw Error("--dtype: '" + o.dtype + "' is not fp32 or bf16");
+  ThinkerRunOptions run;
+  AttentionBackend backend{parse_attn_impl(o.attn, "--attn"), parse_attn_layout(o.layout, "--attn-layout")};
+  check_backend(backend, false, "--attn");
+  run.text_attention = run.vision_attention = run.audio_attention = backend;
+  run.moe = parse_moe_impl(o.moe, "--moe-impl");
+  run.bf16_position_ids = o.bf16_position_ids;
+
+  ThinkerConfig config = load_thinker_config(o.model_dir);
+  Thinker thinker(config, run);
+  LoadReport report = load_hf_thinker(*thinker, o.model_dir);
+  log_debug(cat("forward: loaded ", report.loaded, " tensors, ignored ", report.ignored_talker, " talker/code2wav tensors"));
+  if (o.dtype == "bf16") thinker->to(at::kBFloat16);
+
+  ThinkerInputs in = read_batch(o.batch_path);
+  if (o.grads && !in.labels.defined()) throw Error("--grads needs 'labels' in the batch (gradients are of the loss)");
+  std::optional<at::NoGradGuard> no_grad;
+  if (!o.grads) no_grad.emplace();
+  ThinkerOutputs out = thinker->forward(in);
+
+  NamedTensors result = {{"logits", out.logits.to(at::kFloat)}, {"position_ids", out.position_ids}};
+  if (out.loss.defined()) result.emplace_back("loss", out.loss.to(at::kFloat));
+  if (out.aux_loss.defined()) result.emplace_back("aux_loss", out.aux_loss.to(at::kFloat));
+  if (o.grads) {
+    out.loss.backward();
+    for (auto& [name, g] : hf_thinker_tensors(*thinker, at::kFloat, true)) result.emplace_back("grad." + name, g);
+  }
+  save_tensors(o.out_path, result);
+  return 0;
+}
+
+}  // namespace
+
+Subcommand register_forward(CLI::App& app) {
+  auto o = std::make_shared<ForwardOptions>();
+  CLI::App* sub = app.add_subcommand("forward", "Run the thinker on one batch (HF forward argument names) and write logits, "
+                                                "position ids, loss and optionally every parameter gradient");
+  sub->add_option("--model", o->model_dir, "Hugging Face checkpoint directory (config.json + safetensors)")->required();
+  sub->add_option("--batch", o->batch_path, "safetensors with input_ids, attention_mask, labels, pixel_values, ...")->required();
+  sub->add_option("--out", o->out_path, "Output safetensors")->required();
+  sub->add_flag("--grads", o->grads, "Backward of the loss; write grad.<HF tensor name> (fp32) for every parameter");
+  sub->add_option("--dtype", o->dtype, "fp32 or bf16 (weights and compute)")->capture_default_str();
+  sub->add_option("--attn", o->attn, "Attention for all towers: eager, sdpa, flash_attention_2")->capture_default_str();
+  sub->add_option("--attn-layout", o->layout, "BNSD, BSND or TND")->capture_default_str();
+  sub->add_option("--moe-impl", o->moe, "grouped or loop")->capture_default_str();
+  sub->add_flag("--bf16-position-ids", o->bf16_position_ids,
+                "Round position ids to bf16 before RoPE (reproduces the seed's LLaMA-Factory-aligned numbers)");
+  return {sub, [o] { return run_forward(*o); }};
+}
+
+}  // namespace omnitune
