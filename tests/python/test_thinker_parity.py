@@ -153,7 +153,13 @@ class ThinkerParity(unittest.TestCase):
         where = f"{label}/{name} {' '.join(extra)}"
         self.assertTrue(torch.equal(ours["position_ids"], pos.to(ours["position_ids"].dtype)), where)
         self.assertEqual(ours["position_ids"].dtype, pos.dtype, where)
-        self.assertLessEqual(rel(ours["logits"], ref.logits.detach()), 1e-5, where)
+        if "--loss-chunk" in extra:  # fused lm_head + loss: no logits by design
+            self.assertNotIn("logits", ours, where)
+        elif "TND" in extra:  # packed attention leaves padded positions at zero: compare real tokens only
+            real = batch["attention_mask"].bool()
+            self.assertLessEqual(rel(ours["logits"][real], ref.logits.detach()[real]), 1e-5, where)
+        else:
+            self.assertLessEqual(rel(ours["logits"], ref.logits.detach()), 1e-5, where)
         self.assertLessEqual(abs(ours["loss"].item() - ref.loss.item()), 1e-5, where)
         if ref.aux_loss is not None:
             self.assertLessEqual(abs(ours["aux_loss"].item() - ref.aux_loss.item()), 1e-5, where)
@@ -168,8 +174,8 @@ class ThinkerParity(unittest.TestCase):
             bound = 1e-4 * (g.norm().item() + 1e-3 * whole)
             worst = max(worst, err / bound)
             self.assertLessEqual(err, bound, f"{where}: grad {k}")
-        print(f"{where}: logits rel {rel(ours['logits'], ref.logits.detach()):.2e}, "
-              f"|dloss| {abs(ours['loss'].item() - ref.loss.item()):.2e}, worst grad err/bound {worst:.3f}", flush=True)
+        print(f"{where}: |dloss| {abs(ours['loss'].item() - ref.loss.item()):.2e}, worst grad err/bound {worst:.3f}",
+              flush=True)
         return worst
 
     def test_fp32_tiny(self):
@@ -187,7 +193,8 @@ class ThinkerParity(unittest.TestCase):
     def test_backends_and_moe_paths(self):
         cfg = self.models["tiny"][1]
         batch = self.batches(cfg)["mixed_batch"]
-        for extra in (["--attn", "eager"], ["--attn-layout", "BSND"], ["--moe-impl", "loop"]):
+        for extra in (["--attn", "eager"], ["--attn-layout", "BSND"], ["--attn-layout", "TND"], ["--moe-impl", "loop"],
+                      ["--loss-chunk", "5"]):
             with self.subTest(extra=extra):
                 self.check_fp32("tiny", "mixed_batch", batch, tuple(extra))
 

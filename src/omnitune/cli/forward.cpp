@@ -18,6 +18,7 @@ namespace {
 struct ForwardOptions {
   std::string model_dir, batch_path, out_path, dtype = "fp32", attn = "sdpa", layout = "BNSD", moe = "grouped";
   bool grads = false, bf16_position_ids = false;
+  int64_t loss_chunk = 0;
 };
 
 const std::vector<std::string> kBatchNames = {
@@ -59,6 +60,8 @@ int run_forward(const ForwardOptions& o) {
   run.text_attention = run.vision_attention = run.audio_attention = backend;
   run.moe = parse_moe_impl(o.moe, "--moe-impl");
   run.bf16_position_ids = o.bf16_position_ids;
+  if (o.loss_chunk < 0) throw Error("--loss-chunk must be >= 0");
+  run.loss_chunk_rows = o.loss_chunk;
 
   ThinkerConfig config = load_thinker_config(o.model_dir);
   Thinker thinker(config, run);
@@ -72,7 +75,8 @@ int run_forward(const ForwardOptions& o) {
   if (!o.grads) no_grad.emplace();
   ThinkerOutputs out = thinker->forward(in);
 
-  NamedTensors result = {{"logits", out.logits.to(at::kFloat)}, {"position_ids", out.position_ids}};
+  NamedTensors result = {{"position_ids", out.position_ids}};
+  if (out.logits.defined()) result.emplace_back("logits", out.logits.to(at::kFloat));
   if (out.loss.defined()) result.emplace_back("loss", out.loss.to(at::kFloat));
   if (out.aux_loss.defined()) result.emplace_back("aux_loss", out.aux_loss.to(at::kFloat));
   if (o.grads) {
@@ -97,6 +101,9 @@ Subcommand register_forward(CLI::App& app) {
   sub->add_option("--attn", o->attn, "Attention for all towers: eager, sdpa, flash_attention_2")->capture_default_str();
   sub->add_option("--attn-layout", o->layout, "BNSD, BSND or TND")->capture_default_str();
   sub->add_option("--moe-impl", o->moe, "grouped or loop")->capture_default_str();
+  sub->add_option("--loss-chunk", o->loss_chunk,
+                  "With labels: fused lm_head + loss in chunks of N rows, no logits computed or written (0 = off)")
+      ->capture_default_str();
   sub->add_flag("--bf16-position-ids", o->bf16_position_ids,
                 "Round position ids to bf16 before RoPE (reproduces the seed's LLaMA-Factory-aligned numbers)");
   return {sub, [o] { return run_forward(*o); }};

@@ -37,10 +37,12 @@ at::Tensor SparseMoeImpl::forward(const at::Tensor& x, MoeImpl impl, at::Tensor*
 }
 
 namespace {
-// SwiGLU of one expert on its tokens: [n, H] -> [n, H].
+// SwiGLU of one expert on its tokens: [n, H] -> [n, H]. gate_up [H, 2I], down [I, H] are views from
+// unbind(0) of the merged tensors: their backward stacks all experts' gradients once, instead of one
+// full-size zero tensor per expert slice.
 at::Tensor expert_ffn(const at::Tensor& x, const at::Tensor& gate_up, const at::Tensor& down, int64_t inter) {
-  at::Tensor h = at::matmul(x, gate_up);  // [n, 2I]
-  return at::matmul(at::silu(h.slice(-1, 0, inter)) * h.slice(-1, inter), down);
+  auto halves = at::matmul(x, gate_up).view({x.size(0), 2, inter}).unbind(1);  // gate, up: [n, I] each
+  return at::matmul(at::silu(halves[0]) * halves[1], down);
 }
 }  // namespace
 
@@ -63,14 +65,10 @@ at::Tensor SparseMoeImpl::grouped(const at::Tensor& x, const at::Tensor& weights
     at::Tensor act = at::silu(h.slice(-1, 0, intermediate_)) * h.slice(-1, intermediate_);
     ys = at::_grouped_mm(act, experts->down_proj, offs);
   } else {
-    std::vector<at::Tensor> parts;
-    int64_t start = 0;
-    for (int64_t e = 0; e < num_experts_; ++e) {
-      if (count[e] == 0) continue;
-      parts.push_back(expert_ffn(xs.slice(0, start, start + count[e]), experts->gate_up_proj[e], experts->down_proj[e],
-                                 intermediate_));
-      start += count[e];
-    }
+    std::vector<at::Tensor> gate_up = experts->gate_up_proj.unbind(0), down = experts->down_proj.unbind(0);
+    std::vector<at::Tensor> parts = xs.split_with_sizes(c10::IntArrayRef(count, num_experts_));  // [n_e, H] each
+    for (int64_t e = 0; e < num_experts_; ++e)
+      if (count[e] > 0) parts[e] = expert_ffn(parts[e], gate_up[e], down[e], intermediate_);
     ys = at::cat(parts, 0);
   }
   ys = ys * slot_weight.unsqueeze(-1);
@@ -81,11 +79,12 @@ at::Tensor SparseMoeImpl::grouped(const at::Tensor& x, const at::Tensor& weights
 at::Tensor SparseMoeImpl::loop(const at::Tensor& x, const at::Tensor& weights, const at::Tensor& indices) {
   at::Tensor out = at::zeros_like(x);
   at::Tensor hit = at::bincount(indices.reshape(-1), {}, num_experts_).cpu();
+  std::vector<at::Tensor> gate_up = experts->gate_up_proj.unbind(0), down = experts->down_proj.unbind(0);
   for (int64_t e = 0; e < num_experts_; ++e) {
     if (hit[e].item<int64_t>() == 0) continue;
     at::Tensor where = (indices == e).nonzero();  // [n, 2] (token, slot), token-major
     at::Tensor token = where.select(1, 0), slot = where.select(1, 1);
-    at::Tensor y = expert_ffn(x.index_select(0, token), experts->gate_up_proj[e], experts->down_proj[e], intermediate_);
+    at::Tensor y = expert_ffn(x.index_select(0, token), gate_up[e], down[e], intermediate_);
     y = y * weights.index({token, slot}).unsqueeze(-1);
     out = out.index_add(0, token, y.to(out.scalar_type()));
   }

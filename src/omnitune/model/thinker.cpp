@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "omnitune/core/error.h"
+#include "omnitune/model/fused_lm_loss.h"
 #include "omnitune/model/rope_index.h"
 
 namespace omnitune {
@@ -84,8 +85,12 @@ ThinkerOutputs ThinkerImpl::forward(const ThinkerInputs& in) {
   TextRunOptions text_options{options.text_attention, options.moe, options.bf16_position_ids};
   bool want_aux = config.text.output_router_logits;
   TextOutput text = model->forward(embeds, in.attention_mask, out.position_ids, visual_mask, deepstack, text_options, want_aux);
-  out.logits = lm_head->forward(text.hidden);  // [B, S, V]
-  if (in.labels.defined()) out.loss = causal_lm_loss(out.logits, in.labels);
+  if (in.labels.defined() && options.loss_chunk_rows > 0) {
+    out.loss = fused_causal_lm_loss(text.hidden, lm_head->weight, in.labels, options.loss_chunk_rows);
+  } else {
+    out.logits = lm_head->forward(text.hidden);  // [B, S, V]
+    if (in.labels.defined()) out.loss = causal_lm_loss(out.logits, in.labels);
+  }
   if (want_aux) {
     out.aux_loss = router_aux_loss(text.router_logits, config.text.num_experts, config.text.num_experts_per_tok, in.attention_mask);
     if (out.loss.defined()) out.loss = out.loss + config.text.router_aux_loss_coef * out.aux_loss.to(out.loss.scalar_type());

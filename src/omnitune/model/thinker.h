@@ -30,7 +30,7 @@ struct ThinkerInputs {
 };
 
 struct ThinkerOutputs {
-  at::Tensor logits;        // [B, S, V] (model dtype)
+  at::Tensor logits;        // [B, S, V] (model dtype); undefined with loss_chunk_rows > 0
   at::Tensor position_ids;  // [3, B, S]
   at::Tensor loss;          // scalar fp32, when labels were given (includes coef * aux_loss when enabled)
   at::Tensor aux_loss;      // scalar, when the config enables router logits
@@ -40,6 +40,9 @@ struct ThinkerRunOptions {
   AttentionBackend text_attention, vision_attention, audio_attention;
   MoeImpl moe = MoeImpl::kGrouped;
   bool bf16_position_ids = false;
+  // > 0: with labels, compute the loss with fused_causal_lm_loss in chunks of this many rows and no
+  // logits (training); 0: full logits as the reference returns them.
+  int64_t loss_chunk_rows = 0;
 };
 
 class ThinkerImpl : public torch::nn::Module {

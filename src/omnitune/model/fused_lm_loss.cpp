@@ -1,0 +1,60 @@
+#include "omnitune/model/fused_lm_loss.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <limits>
+
+namespace omnitune {
+
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// rows [N, H] (the hidden states that have a target), weight [V, H], targets [N] int64.
+struct LinearCrossEntropy : public torch::autograd::Function<LinearCrossEntropy> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& rows, const at::Tensor& weight, const at::Tensor& targets,
+                            int64_t chunk_rows) {
+    const int64_t n = rows.size(0);
+    at::Tensor grad_rows = at::empty_like(rows);                                 // [N, H]
+    at::Tensor grad_weight = at::zeros(weight.sizes(), weight.options().dtype(at::kFloat));  // [V, H] fp32 accumulator
+    at::Tensor loss_sum = at::zeros({}, rows.options().dtype(at::kFloat));
+    for (int64_t start = 0; start < n; start += chunk_rows) {
+      const int64_t end = std::min(n, start + chunk_rows);
+      at::Tensor h = rows.slice(0, start, end);                                  // [c, H]
+      at::Tensor t = targets.slice(0, start, end).unsqueeze(1);                  // [c, 1]
+      at::Tensor logp = at::log_softmax(at::matmul(h, weight.t()).to(at::kFloat), -1);  // [c, V]
+      loss_sum -= logp.gather(1, t).sum();
+      at::Tensor grad = logp.exp_();                                             // softmax, in place
+      grad.scatter_add_(1, t, at::full_like(t, -1.0, grad.options()));           // - one-hot
+      grad.div_(static_cast<double>(n));
+      at::Tensor g = grad.to(weight.scalar_type());
+      grad_rows.slice(0, start, end).copy_(at::matmul(g, weight));               // [c, H]
+      grad_weight.addmm_(g.t().to(at::kFloat), h.to(at::kFloat));                // [V, H]
+    }
+    ctx->save_for_backward({grad_rows, grad_weight.to(weight.scalar_type())});
+    return loss_sum / static_cast<double>(n);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_output) {
+    auto saved = ctx->get_saved_variables();
+    at::Tensor scale = grad_output[0];
+    return {saved[0] * scale.to(saved[0].scalar_type()), saved[1] * scale.to(saved[1].scalar_type()), at::Tensor(),
+            at::Tensor()};
+  }
+};
+
+}  // namespace
+
+at::Tensor fused_causal_lm_loss(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels,
+                                int64_t chunk_rows) {
+  at::Tensor shifted = at::constant_pad_nd(labels, {0, 1}, -100).slice(1, 1).reshape(-1);  // [B*S] labels[t+1]
+  at::Tensor keep = (shifted != -100).nonzero().squeeze(1);                                // [N]
+  if (keep.numel() == 0)  // as the reference: the mean over no tokens is NaN
+    return hidden.sum() * std::numeric_limits<float>::quiet_NaN();
+  at::Tensor rows = hidden.reshape({-1, hidden.size(-1)}).index_select(0, keep);           // [N, H]
+  return LinearCrossEntropy::apply(rows, weight, shifted.index_select(0, keep), chunk_rows);
+}
+
+}  // namespace omnitune
