@@ -3,7 +3,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: test build setup configure fuzz bench-gemm test-asan clean
+.PHONY: test build setup configure fuzz bench-gemm bench-thinker test-asan clean
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
@@ -25,6 +25,10 @@ fuzz: setup
 # This machine's GEMM roofline (fp32 and bf16; CUDA devices too when present).
 bench-gemm: build
 	$(BUILD)/bench/gemm_peak
+
+# Forward+backward of the thinker, OmniTune vs transformers eager, same weights and batch.
+bench-thinker: build
+	.venv/bin/python bench/thinker_vs_transformers.py --build $(BUILD)
 
 # The C++ unit tests built with AddressSanitizer + UndefinedBehaviorSanitizer.
 test-asan: setup

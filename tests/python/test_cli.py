@@ -6,7 +6,7 @@ import unittest
 import torch
 
 OMNITUNE = os.environ["OMNITUNE_BIN"]
-SUBCOMMANDS = ["inspect"]
+SUBCOMMANDS = ["inspect", "init-model", "forward"]
 
 
 def run(*args):
@@ -37,6 +37,11 @@ class Cli(unittest.TestCase):
         self.assertEqual(r.stderr, "error: /nonexistent/ckpt: no such file or directory\n")
         self.assertNotEqual(run("inspekt").returncode, 0)
         self.assertNotEqual(run("inspect").returncode, 0)  # missing path
+        r = run("forward", "--model", "m", "--batch", "b", "--out", "o", "--attn", "flash_attention_2")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("'flash_attention_2' needs a CUDA device", r.stderr)
+        r = run("forward", "--model", "m", "--batch", "b", "--out", "o", "--text-attn", "sdpaa")
+        self.assertIn("unknown attn_implementation 'sdpaa' (did you mean 'sdpa'?)", r.stderr)
         r = run("--log-level", "verbose", "inspect", "x")
         self.assertEqual(r.returncode, 1)
         self.assertIn("unknown log level 'verbose'", r.stderr)

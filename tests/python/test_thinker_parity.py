@@ -194,9 +194,30 @@ class ThinkerParity(unittest.TestCase):
         cfg = self.models["tiny"][1]
         batch = self.batches(cfg)["mixed_batch"]
         for extra in (["--attn", "eager"], ["--attn-layout", "BSND"], ["--attn-layout", "TND"], ["--moe-impl", "loop"],
-                      ["--loss-chunk", "5"]):
+                      ["--loss-chunk", "5"], ["--text-attn", "eager:BNSD", "--vision-attn", "sdpa:TND", "--audio-attn", "eager"]):
             with self.subTest(extra=extra):
                 self.check_fp32("tiny", "mixed_batch", batch, tuple(extra))
+
+    def test_bf16_position_ids_option(self):
+        """--bf16-position-ids equals the reference fed position ids rounded to bf16 (the seed's alignment)."""
+        model_dir, cfg = self.models["tiny"]
+        gen = torch.Generator().manual_seed(5)
+        b = Builder(cfg, gen)
+        b.row(b.text(40), b.image(1, 4, 4), b.text(560))  # positions past 512: bf16 keeps multiples of 4
+        batch = b.build()
+        work = tempfile.mkdtemp(dir=self.tmp.name)
+        tensors = {k: v for k, v in batch.items() if k != "use_audio_in_video"}
+        save_file(tensors, os.path.join(work, "batch.safetensors"))
+        outs = {}
+        for flag in ([], ["--bf16-position-ids"]):
+            out = os.path.join(work, f"out{len(flag)}.safetensors")
+            run("forward", "--model", model_dir, "--batch", os.path.join(work, "batch.safetensors"), "--out", out, *flag)
+            outs[len(flag)] = load_file(out)
+        thinker = Qwen3OmniMoeForConditionalGeneration.from_pretrained(model_dir, dtype=torch.float32).thinker
+        pos, _ = thinker.get_rope_index(batch["input_ids"], batch["image_grid_thw"], None, batch["attention_mask"])
+        ref = thinker(**tensors, position_ids=pos.to(torch.bfloat16).float()).logits.detach()
+        self.assertLessEqual(rel(outs[1]["logits"], ref), 1e-5)
+        self.assertGreater(rel(outs[0]["logits"], ref), 1e-4)  # the rounding really changes the result
 
     def test_bf16_loss(self):
         cfg = self.models["tiny"][1]

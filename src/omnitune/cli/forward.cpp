@@ -17,6 +17,7 @@ namespace {
 
 struct ForwardOptions {
   std::string model_dir, batch_path, out_path, dtype = "fp32", attn = "sdpa", layout = "BNSD", moe = "grouped";
+  std::string text_attn, vision_attn, audio_attn;  // per-tower overrides "impl" or "impl:layout"
   bool grads = false, bf16_position_ids = false;
   int64_t loss_chunk = 0;
 };
@@ -55,9 +56,20 @@ ThinkerInputs read_batch(const std::string& path) {
 int run_forward(const ForwardOptions& o) {
   if (o.dtype != "fp32" && o.dtype != "bf16") throw Error("--dtype: '" + o.dtype + "' is not fp32 or bf16");
   ThinkerRunOptions run;
-  AttentionBackend backend{parse_attn_impl(o.attn, "--attn"), parse_attn_layout(o.layout, "--attn-layout")};
-  check_backend(backend, false, "--attn");
-  run.text_attention = run.vision_attention = run.audio_attention = backend;
+  AttentionBackend all{parse_attn_impl(o.attn, "--attn"), parse_attn_layout(o.layout, "--attn-layout")};
+  auto tower = [&](const std::string& spec, const std::string& flag) {
+    if (spec.empty()) return all;
+    size_t colon = spec.find(':');
+    AttentionBackend b = all;
+    b.impl = parse_attn_impl(spec.substr(0, colon), flag);
+    if (colon != std::string::npos) b.layout = parse_attn_layout(spec.substr(colon + 1), flag);
+    check_backend(b, false, flag);
+    return b;
+  };
+  run.text_attention = tower(o.text_attn, "--text-attn");
+  run.vision_attention = tower(o.vision_attn, "--vision-attn");
+  run.audio_attention = tower(o.audio_attn, "--audio-attn");
+  check_backend(all, false, "--attn");
   run.moe = parse_moe_impl(o.moe, "--moe-impl");
   run.bf16_position_ids = o.bf16_position_ids;
   if (o.loss_chunk < 0) throw Error("--loss-chunk must be >= 0");
@@ -100,6 +112,9 @@ Subcommand register_forward(CLI::App& app) {
   sub->add_option("--dtype", o->dtype, "fp32 or bf16 (weights and compute)")->capture_default_str();
   sub->add_option("--attn", o->attn, "Attention for all towers: eager, sdpa, flash_attention_2")->capture_default_str();
   sub->add_option("--attn-layout", o->layout, "BNSD, BSND or TND")->capture_default_str();
+  sub->add_option("--text-attn", o->text_attn, "Text decoder attention, overriding --attn: IMPL or IMPL:LAYOUT");
+  sub->add_option("--vision-attn", o->vision_attn, "Vision encoder attention, overriding --attn: IMPL or IMPL:LAYOUT");
+  sub->add_option("--audio-attn", o->audio_attn, "Audio encoder attention, overriding --attn: IMPL or IMPL:LAYOUT");
   sub->add_option("--moe-impl", o->moe, "grouped or loop")->capture_default_str();
   sub->add_option("--loss-chunk", o->loss_chunk,
                   "With labels: fused lm_head + loss in chunks of N rows, no logits computed or written (0 = off)")
