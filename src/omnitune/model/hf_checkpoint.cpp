@@ -5,6 +5,7 @@
 #include <set>
 
 #include "omnitune/core/error.h"
+#include "omnitune/model/load_module.h"
 
 namespace omnitune {
 
@@ -18,34 +19,6 @@ bool starts_with(const std::string& s, const std::string& prefix) { return s.rfi
 const std::string kGateUp = "mlp.experts.gate_up_proj";
 const std::string kDown = "mlp.experts.down_proj";
 
-// Collects every problem before reporting, so one run shows the whole list.
-struct Problems {
-  std::vector<std::string> missing, unexpected, shape, dtype;
-  void check_shape(const std::string& name, const at::Tensor& t, c10::IntArrayRef want) {
-    if (t.sizes() != want) shape.push_back(cat(name, " (checkpoint ", t.sizes(), ", model expects ", want, ")"));
-  }
-  bool check_dtype(const std::string& name, const at::Tensor& t) {
-    if (at::isFloatingType(t.scalar_type())) return true;
-    dtype.push_back(cat(name, " (", t.scalar_type(), ", expected a floating-point tensor)"));
-    return false;
-  }
-  void throw_if_any(const std::string& path) const {
-    if (missing.empty() && unexpected.empty() && shape.empty() && dtype.empty()) return;
-    std::string message = path + ": checkpoint does not match the model config:";
-    auto list = [&](const char* what, const std::vector<std::string>& names) {
-      if (names.empty()) return;
-      message += cat("\n  ", names.size(), " ", what, ":");
-      for (size_t i = 0; i < names.size() && i < 20; ++i) message += "\n    " + names[i];
-      if (names.size() > 20) message += cat("\n    ... and ", names.size() - 20, " more");
-    };
-    list("missing tensors", missing);
-    list("unexpected tensors", unexpected);
-    list("tensors with the wrong shape", shape);
-    list("tensors with the wrong dtype", dtype);
-    throw Error(message);
-  }
-};
-
 }  // namespace
 
 LoadReport load_hf_thinker(ThinkerImpl& thinker, const std::string& path) {
@@ -54,7 +27,7 @@ LoadReport load_hf_thinker(ThinkerImpl& thinker, const std::string& path) {
   for (const auto& name : ckpt.names())
     if (starts_with(name, "thinker.")) prefix = "thinker.";
   std::set<std::string> used;
-  Problems problems;
+  LoadProblems problems;
   LoadReport report;
   at::NoGradGuard no_grad;
   // Reads one tensor (zero-copy view), checking presence and dtype; undefined when not usable.

@@ -3,12 +3,21 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <torch/nn/module.h>
 
 #include "omnitune/io/torch_tensors.h"
 
 namespace omnitune {
+
+// Every mismatch between a checkpoint and a model, collected so that one error lists them all.
+struct LoadProblems {
+  std::vector<std::string> missing, unexpected, shape, dtype;
+  void check_shape(const std::string& name, const at::Tensor& t, c10::IntArrayRef want);
+  bool check_dtype(const std::string& name, const at::Tensor& t);  // false (and recorded) unless floating point
+  void throw_if_any(const std::string& source) const;              // Error "<source>: checkpoint does not match ..."
+};
 
 // Parameter "a.b" of `module` is read from tensor `prefix + "a.b"` (cast to the parameter's dtype).
 // Throws an Error listing every missing, unexpected and mis-shaped tensor.
