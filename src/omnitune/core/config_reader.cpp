@@ -110,6 +110,8 @@ bool ConfigReader::has(const std::string& key) {
   return value && !value->is_null();
 }
 
+bool ConfigReader::present(const std::string& key) { return value_of(key) != nullptr; }
+
 void ConfigReader::accept(const std::string& key) {
   if (std::find(known_.begin(), known_.end(), key) == known_.end()) known_.push_back(key);
 }

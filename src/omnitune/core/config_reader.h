@@ -19,7 +19,8 @@ class ConfigReader {
   // `node` must outlive the reader. `file` and `path` ("$", "$.a.b") only label error messages.
   ConfigReader(const nlohmann::json& node, std::string file, std::string path = "$");
 
-  bool has(const std::string& key);  // present and not null; also marks the key as known
+  bool has(const std::string& key);      // present and not null; also marks the key as known
+  bool present(const std::string& key);  // present, null or not; also marks the key as known
 
   template <class T>
   T required(const std::string& key);

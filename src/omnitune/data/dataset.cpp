@@ -1,0 +1,62 @@
+#include "omnitune/data/dataset.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "omnitune/core/error.h"
+
+namespace omnitune {
+
+Dataset::Dataset(const DataConfig& config) {
+  for (const auto& file : config.basic.datasets) {
+    if (!std::filesystem::is_regular_file(file)) throw Error(config.path + ": dataset file '" + file + "' does not exist");
+    files_.push_back(file);
+    std::ifstream in(file, std::ios::binary);
+    bool jsonl = std::filesystem::path(file).extension() == ".jsonl";
+    if (!jsonl) {  // a JSON array of rows
+      nlohmann::json all;
+      try {
+        all = nlohmann::json::parse(in);
+      } catch (const nlohmann::json::parse_error& e) {
+        throw Error(file + ": invalid JSON: " + e.what());
+      }
+      if (!all.is_array()) throw Error(file + ": expected a JSON array of rows (use .jsonl for one row per line)");
+      for (size_t i = 0; i < all.size(); ++i) {
+        rows_.push_back(std::move(all[i]));
+        origins_.push_back({files_.size() - 1, static_cast<int64_t>(i)});
+      }
+    } else {
+      std::string line;
+      int64_t number = 0, index = 0;
+      while (std::getline(in, line)) {
+        ++number;
+        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        try {
+          rows_.push_back(nlohmann::json::parse(line));
+        } catch (const nlohmann::json::parse_error& e) {
+          throw Error(cat(file, ": line ", number, ": invalid JSON: ", e.what()));
+        }
+        origins_.push_back({files_.size() - 1, index++});
+      }
+    }
+  }
+  if (config.basic.max_samples) {
+    if (*config.basic.max_samples > size())
+      throw Error(cat(config.path, ": max_samples = ", *config.basic.max_samples, " but the datasets hold only ", size(), " rows"));
+    rows_.resize(*config.basic.max_samples);
+    origins_.resize(*config.basic.max_samples);
+  }
+  if (rows_.empty()) throw Error(config.path + ": the datasets hold no rows");
+}
+
+const nlohmann::json& Dataset::row(int64_t index) const {
+  if (index < 0 || index >= size()) throw Error(cat("row index ", index, " is outside the dataset (", size(), " rows)"));
+  return rows_[index];
+}
+
+std::string Dataset::where(int64_t index) const {
+  const Origin& o = origins_.at(index);
+  return cat(files_[o.file], " row ", o.row);
+}
+
+}  // namespace omnitune

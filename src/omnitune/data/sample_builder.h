@@ -1,0 +1,45 @@
+// data/sample_builder: a dataset row's Conversation + media files -> a Sample: the template renders
+// the turns, each placeholder becomes its modality's tokens (<|vision_start|><|image_pad|>x N ...),
+// media are decoded and processed, the seed's cutoff_len budget truncates turns (never through a
+// media block), labels cover the responses.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "omnitune/core/error.h"
+#include "omnitune/data/data_config.h"
+#include "omnitune/data/row_reader.h"
+#include "omnitune/data/sample.h"
+#include "omnitune/text/tokenizer.h"
+
+namespace omnitune {
+
+// A sample that does not fit cutoff_len without cutting a media block (skippable by on_overlong).
+class OverlongError : public Error {
+ public:
+  using Error::Error;
+};
+
+class SampleBuilder {
+ public:
+  // Token ids come from the tokenizer; position_id_per_seconds (audio-in-video interleave) from
+  // `<model_name_or_path>/config.json` when present, else 13 as in Qwen3-Omni.
+  SampleBuilder(const DataConfig& config, std::shared_ptr<const Tokenizer> tokenizer);
+  Sample build(const RowSample& row, const std::string& where) const;
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
+
+ private:
+  struct Ids {
+    int64_t image_pad, video_pad, audio_pad, vision_start, vision_end, audio_start, audio_end;
+  };
+  DataConfig config_;
+  std::shared_ptr<const Tokenizer> tokenizer_;
+  Ids ids_;
+  double position_id_per_seconds_ = 13;
+};
+
+// The seed's budget split of one (prompt, response) pair under `cutoff` remaining tokens.
+std::pair<int64_t, int64_t> infer_seqlen(int64_t source_len, int64_t target_len, int64_t cutoff);
+
+}  // namespace omnitune

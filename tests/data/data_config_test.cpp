@@ -1,0 +1,62 @@
+#include "omnitune/data/data_config.h"
+
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+namespace omnitune {
+
+using test::error_of;
+
+namespace {
+std::string write(const test::TempDir& dir, const std::string& basic_extra, const std::string& extra = "") {
+  test::write_text(dir.file("data.json"), R"({"dataset_param": {"dataset_type": "huggingface",
+      "preprocess_parameters": {"model_name_or_path": "m", "use_fast_tokenizer": true, "image_max_pixels": 262144},
+      "basic_parameters": {"template": "qwen3_omni", "dataset": "a.json,b.jsonl", "dataset_dir": "d")" + basic_extra + R"(},
+      "attr": {"system": null, "images": "images", "videos": null, "audios": null, "messages": "messages",
+               "role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant",
+               "observation_tag": null, "function_tag": null, "system_tag": null}},
+    "dataloader_param": {"dataloader_mode": "sampler", "drop_last": true, "sampler_type": "BaseRandomBatchSampler",
+      "collate_param": {"model_name": "qwen2vl", "ignore_pad_token_for_loss": true}, "pin_memory": true, "shuffle": true})" +
+                                             extra + "}");
+  return dir.file("data.json");
+}
+}  // namespace
+
+TEST(DataConfig, ReadsTheSeedsFormat) {
+  test::TempDir dir;
+  DataConfig c = load_data_config(write(dir, R"(, "max_samples": 10, "overwrite_cache": true)"));
+  EXPECT_EQ(c.basic.datasets, (std::vector<std::string>{"a.json", "b.jsonl"}));
+  EXPECT_EQ(c.basic.max_samples, 10);
+  EXPECT_EQ(c.preprocess.image_max_pixels, 262144);
+  EXPECT_EQ(c.attr.messages, "messages");
+  EXPECT_EQ(c.attr.images, "images");
+  EXPECT_EQ(c.attr.videos, "");  // null: no column
+  EXPECT_EQ(c.attr.observation_tag, "");
+  EXPECT_TRUE(c.loader.shuffle);
+  EXPECT_FALSE(c.basic.chat_template.train_on_empty_think);
+  EXPECT_EQ(c.ignored.size(), 3u);  // use_fast_tokenizer, overwrite_cache, pin_memory
+}
+
+TEST(DataConfig, ShipsExampleLoads) {
+  DataConfig c = load_data_config(OMNITUNE_SOURCE_DIR "/examples/qwen3omni/data.json");
+  EXPECT_EQ(c.basic.chat_template.kind, TemplateKind::kQwen3Omni);
+}
+
+TEST(DataConfig, ErrorsNameThePathAndFix) {
+  test::TempDir dir;
+  std::string p = write(dir, R"(, "max_sample": 10)");
+  EXPECT_EQ(error_of([&] { load_data_config(p); }),
+            p + ": $.dataset_param.basic_parameters.max_sample: unknown key 'max_sample' (did you mean 'max_samples'?)");
+  p = write(dir, R"(, "streaming": true)");
+  EXPECT_NE(error_of([&] { load_data_config(p); }).find("basic_parameters.streaming: streaming is not supported yet"),
+            std::string::npos);
+  p = write(dir, R"(, "on_overlong": "drop")");
+  EXPECT_NE(error_of([&] { load_data_config(p); }).find("must be 'error' or 'skip'"), std::string::npos);
+  p = write(dir, "", R"(, "extra": 1)");
+  EXPECT_NE(error_of([&] { load_data_config(p); }).find("$.extra: unknown key 'extra'"), std::string::npos);
+  p = write(dir, R"(, "template": "qwen3_omni_no_think")");
+  EXPECT_NE(error_of([&] { load_data_config(p); }).find("did you mean 'qwen3_omni_nothink'"), std::string::npos);
+}
+
+}  // namespace omnitune
