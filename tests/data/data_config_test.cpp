@@ -38,9 +38,14 @@ TEST(DataConfig, ReadsTheSeedsFormat) {
   EXPECT_EQ(c.ignored.size(), 3u);  // use_fast_tokenizer, overwrite_cache, pin_memory
 }
 
-TEST(DataConfig, ShipsExampleLoads) {
+TEST(DataConfig, ShippedExamplesLoad) {
   DataConfig c = load_data_config(OMNITUNE_SOURCE_DIR "/examples/qwen3omni/data.json");
   EXPECT_EQ(c.basic.chat_template.kind, TemplateKind::kQwen3Omni);
+  EXPECT_EQ(load_data_config(OMNITUNE_SOURCE_DIR "/examples/qwen3omni/data_audio.json").attr.audios, "audios");
+  EXPECT_TRUE(load_data_config(OMNITUNE_SOURCE_DIR "/examples/qwen3omni/data_video_audio.json").preprocess.use_audio_in_video);
+  DataConfig tools = load_data_config(OMNITUNE_SOURCE_DIR "/examples/qwen3omni/data_tool_call.json");
+  EXPECT_EQ(tools.attr.formatting, RowFormat::kMultimodalTool);
+  EXPECT_EQ(tools.basic.chat_template.kind, TemplateKind::kQwen3OmniNothink);
 }
 
 TEST(DataConfig, ErrorsNameThePathAndFix) {
