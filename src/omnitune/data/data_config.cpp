@@ -126,7 +126,7 @@ void read_loader(ConfigReader in, DataConfig& c) {
   l.shuffle = in.get("shuffle", l.shuffle);
   l.drop_last = in.get("drop_last", l.drop_last);
   l.num_workers = in.get("num_workers", l.num_workers);
-  l.keep_towers_active = in.get("keep_towers_active", l.keep_towers_active);
+  not_yet<bool>(in, "keep_towers_active", false, "keep_towers_active (fake media on every rank for sharded training)");
   if (l.num_workers < 0) in.fail("num_workers", "must be >= 0");
   if (in.has("dataloader_mode") && in.required<std::string>("dataloader_mode") != "sampler")
     in.fail("dataloader_mode", "only 'sampler' is supported (the seed's 'base' mode is for streaming datasets)");

@@ -53,7 +53,6 @@ struct DataloaderParameters {
   int64_t num_workers = 2;
   bool ignore_pad_token_for_loss = true;
   int64_t pad_to_multiple_of = 8;
-  bool keep_towers_active = false;  // the seed's fake-media trick for sharded training
 };
 
 struct DataConfig {
