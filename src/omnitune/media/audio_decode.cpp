@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "omnitune/core/error.h"
+#include "omnitune/media/ffmpeg_util.h"
 #include "omnitune/media/audio.h"
 
 extern "C" {
@@ -20,24 +21,6 @@ extern "C" {
 namespace omnitune {
 namespace {
 
-std::string av_error_text(int code) {
-  char text[AV_ERROR_MAX_STRING_SIZE] = {0};
-  av_strerror(code, text, sizeof(text));
-  return text;
-}
-
-struct FormatCloser {
-  void operator()(AVFormatContext* ctx) const { avformat_close_input(&ctx); }
-};
-struct CodecFreer {
-  void operator()(AVCodecContext* ctx) const { avcodec_free_context(&ctx); }
-};
-struct PacketFreer {
-  void operator()(AVPacket* packet) const { av_packet_free(&packet); }
-};
-struct FrameFreer {
-  void operator()(AVFrame* frame) const { av_frame_free(&frame); }
-};
 struct SwrFreer {
   void operator()(SwrContext* swr) const { swr_free(&swr); }
 };

@@ -11,29 +11,12 @@ extern "C" {
 }
 
 #include "omnitune/core/error.h"
+#include "omnitune/media/ffmpeg_util.h"
 
 namespace omnitune {
 
 namespace {
 
-std::string av_message(int code) {
-  char buffer[AV_ERROR_MAX_STRING_SIZE] = {};
-  av_strerror(code, buffer, sizeof buffer);
-  return buffer;
-}
-
-struct FormatCloser {
-  void operator()(AVFormatContext* c) const { avformat_close_input(&c); }
-};
-struct CodecCloser {
-  void operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
-};
-struct PacketFree {
-  void operator()(AVPacket* p) const { av_packet_free(&p); }
-};
-struct FrameFree {
-  void operator()(AVFrame* f) const { av_frame_free(&f); }
-};
 struct ScalerFree {
   void operator()(SwsContext* s) const { sws_freeContext(s); }
 };
@@ -49,10 +32,10 @@ OpenedVideo open_video(const std::string& path) {
   OpenedVideo out;
   AVFormatContext* raw = nullptr;
   int rc = avformat_open_input(&raw, path.c_str(), nullptr, nullptr);
-  if (rc < 0) throw Error(cat(path, ": cannot open video (", av_message(rc), ")"));
+  if (rc < 0) throw Error(cat(path, ": cannot open video (", av_error_text(rc), ")"));
   out.format.reset(raw);
   rc = avformat_find_stream_info(raw, nullptr);
-  if (rc < 0) throw Error(cat(path, ": cannot read the video's streams (", av_message(rc), ")"));
+  if (rc < 0) throw Error(cat(path, ": cannot read the video's streams (", av_error_text(rc), ")"));
   for (unsigned i = 0; i < raw->nb_streams; ++i) {
     const AVStream* s = raw->streams[i];
     if (s->codecpar->codec_type == AVMEDIA_TYPE_VIDEO && !(s->disposition & AV_DISPOSITION_ATTACHED_PIC)) {
@@ -110,7 +93,7 @@ class RgbConverter {
       height_ = frame->height;
       if (width_ <= 0 || height_ <= 0) throw Error(cat("frame has no pixels (", width_, "x", height_, ")"));
       const int rc = av_image_alloc(buffer_, linesize_, width_, height_, AV_PIX_FMT_RGB24, 64);
-      if (rc < 0) throw Error(cat("cannot allocate an RGB frame (", av_message(rc), ")"));
+      if (rc < 0) throw Error(cat("cannot allocate an RGB frame (", av_error_text(rc), ")"));
     }
     // sws_getCachedContext frees the context it is given when it makes a new one.
     SwsContext* previous = scaler_.release();
@@ -157,14 +140,14 @@ VideoStreamInfo probe_video(const std::string& path) {
     // No declared count (Matroska, WebM): count the stream's packets, one coded frame each.
     info.frame_count_from_header = false;
     info.frame_count = 0;
-    std::unique_ptr<AVPacket, PacketFree> packet(av_packet_alloc());
+    std::unique_ptr<AVPacket, PacketFreer> packet(av_packet_alloc());
     if (!packet) throw Error(cat(path, ": out of memory"));
     int rc;
     while ((rc = av_read_frame(opened.format.get(), packet.get())) >= 0) {
       if (packet->stream_index == opened.stream) ++info.frame_count;
       av_packet_unref(packet.get());
     }
-    if (rc != AVERROR_EOF) throw Error(cat(path, ": cannot read the video (", av_message(rc), ")"));
+    if (rc != AVERROR_EOF) throw Error(cat(path, ": cannot read the video (", av_error_text(rc), ")"));
   }
   if (info.frame_count <= 0) throw Error(cat(path, ": the video stream has no frames"));
   return info;
@@ -178,17 +161,17 @@ std::vector<RgbImage> decode_video_frames(const std::string& path, const std::ve
   const AVCodecParameters* parameters = opened.video()->codecpar;
   const AVCodec* codec = avcodec_find_decoder(parameters->codec_id);
   if (!codec) throw Error(cat(path, ": no decoder for video codec ", avcodec_get_name(parameters->codec_id)));
-  std::unique_ptr<AVCodecContext, CodecCloser> decoder(avcodec_alloc_context3(codec));
+  std::unique_ptr<AVCodecContext, CodecFreer> decoder(avcodec_alloc_context3(codec));
   if (!decoder) throw Error(cat(path, ": out of memory"));
   int rc = avcodec_parameters_to_context(decoder.get(), parameters);
   if (rc >= 0) {
     decoder->thread_count = 0;  // let FFmpeg pick; the decoded pixels do not depend on it
     rc = avcodec_open2(decoder.get(), codec, nullptr);
   }
-  if (rc < 0) throw Error(cat(path, ": cannot open the ", codec->name, " decoder (", av_message(rc), ")"));
+  if (rc < 0) throw Error(cat(path, ": cannot open the ", codec->name, " decoder (", av_error_text(rc), ")"));
 
-  std::unique_ptr<AVPacket, PacketFree> packet(av_packet_alloc());
-  std::unique_ptr<AVFrame, FrameFree> frame(av_frame_alloc());
+  std::unique_ptr<AVPacket, PacketFreer> packet(av_packet_alloc());
+  std::unique_ptr<AVFrame, FrameFreer> frame(av_frame_alloc());
   if (!packet || !frame) throw Error(cat(path, ": out of memory"));
   RgbConverter converter;
   int64_t number = 0;  // decoded frames so far
@@ -197,7 +180,7 @@ std::vector<RgbImage> decode_video_frames(const std::string& path, const std::ve
     while (next < indices.size()) {
       const int got = avcodec_receive_frame(decoder.get(), frame.get());
       if (got == AVERROR(EAGAIN) || got == AVERROR_EOF) return;
-      if (got < 0) throw Error(cat(path, ": cannot decode video frame ", number, " (", av_message(got), ")"));
+      if (got < 0) throw Error(cat(path, ": cannot decode video frame ", number, " (", av_error_text(got), ")"));
       if (number == indices[next]) {
         try {
           frames.push_back(converter.convert(frame.get()));
@@ -214,12 +197,12 @@ std::vector<RgbImage> decode_video_frames(const std::string& path, const std::ve
   while (next < indices.size()) {
     rc = av_read_frame(opened.format.get(), packet.get());
     if (rc == AVERROR_EOF) break;
-    if (rc < 0) throw Error(cat(path, ": cannot read the video after frame ", number, " (", av_message(rc), ")"));
+    if (rc < 0) throw Error(cat(path, ": cannot read the video after frame ", number, " (", av_error_text(rc), ")"));
     if (packet->stream_index == opened.stream) {
       rc = avcodec_send_packet(decoder.get(), packet.get());
       if (rc < 0 && rc != AVERROR(EAGAIN)) {
         av_packet_unref(packet.get());
-        throw Error(cat(path, ": cannot decode video frame ", number, " (", av_message(rc), ")"));
+        throw Error(cat(path, ": cannot decode video frame ", number, " (", av_error_text(rc), ")"));
       }
     }
     av_packet_unref(packet.get());
@@ -227,7 +210,7 @@ std::vector<RgbImage> decode_video_frames(const std::string& path, const std::ve
   }
   if (next < indices.size()) {  // flush the frames the decoder still holds
     rc = avcodec_send_packet(decoder.get(), nullptr);
-    if (rc < 0 && rc != AVERROR_EOF) throw Error(cat(path, ": cannot decode video frame ", number, " (", av_message(rc), ")"));
+    if (rc < 0 && rc != AVERROR_EOF) throw Error(cat(path, ": cannot decode video frame ", number, " (", av_error_text(rc), ")"));
     drain();
   }
   return frames;
