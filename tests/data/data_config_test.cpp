@@ -56,6 +56,7 @@ TEST(DataConfig, ErrorsNameThePathAndFix) {
   p = write(dir, R"(, "streaming": true)");
   EXPECT_NE(error_of([&] { load_data_config(p); }).find("basic_parameters.streaming: streaming is not supported yet"),
             std::string::npos);
+  EXPECT_NO_THROW(load_data_config(write(dir, R"(, "preprocess_on_fly": true)")));
   p = write(dir, R"(, "on_overlong": "drop")");
   EXPECT_NE(error_of([&] { load_data_config(p); }).find("must be 'error' or 'skip'"), std::string::npos);
   p = write(dir, "", R"(, "extra": 1)");

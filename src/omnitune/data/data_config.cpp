@@ -82,7 +82,10 @@ void read_basic(ConfigReader in, DataConfig& c) {
     in.fail("tool_format", "only the 'qwen' tool format (or null) is supported");
   if (in.has("enable_thinking")) c.ignored.push_back(in.path() + ".enable_thinking (the seed never applies it; use train_on_empty_think)");
   not_yet<bool>(in, "streaming", false, "streaming");
-  not_yet<bool>(in, "preprocess_on_fly", false, "preprocess_on_fly");
+  // Samples are always built when the loader needs them (the seed's preprocess_on_fly: true);
+  // an explicit false (preprocess everything first) is accepted and reported.
+  if (in.has("preprocess_on_fly") && !in.required<bool>("preprocess_on_fly"))
+    c.ignored.push_back(in.path() + ".preprocess_on_fly (samples are always built on the fly by the loader's workers)");
   not_yet<bool>(in, "packing", false, "packing");
   not_yet<bool>(in, "neat_packing", false, "neat_packing");
   if (in.has("cache_dir")) in.fail("cache_dir", "the preprocessed-sample cache is not supported yet; remove the key");
