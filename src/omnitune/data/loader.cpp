@@ -78,7 +78,12 @@ void Loader::work() {
     if (stopping_) return;
     Job job = take_job();
     lock.unlock();
-    Done done = build(job);
+    Done done;
+    try {
+      done = build(job);
+    } catch (...) {  // anything else (out of memory, a libtorch error) also reaches next(), never terminate()
+      done = {{}, job.after, std::current_exception()};
+    }
     lock.lock();
     finished_.emplace(job.sequence, std::move(done));
     changed_.notify_all();
