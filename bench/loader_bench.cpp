@@ -18,13 +18,12 @@ int main(int argc, char** argv) {
   }
   try {
     DataConfig config = load_data_config(argv[1]);
-    auto dataset = std::make_shared<const Dataset>(config);
     auto tokenizer = std::make_shared<const Tokenizer>(Tokenizer::from_dir(config.preprocess.model_name_or_path));
     auto builder = std::make_shared<const SampleBuilder>(config, tokenizer);
     const int64_t mbs = std::atoll(argv[2]), batches = std::atoll(argv[3]);
     for (int a = 4; a < argc; ++a) {
       const int64_t workers = std::atoll(argv[a]);
-      Loader loader(dataset, builder, config, {mbs, 0, 1, 1, true, true}, workers, 2 * std::max<int64_t>(1, workers));
+      Loader loader(open_rows(config, {mbs, 0, 1, 1, true, true}), builder, config, workers, 2 * std::max<int64_t>(1, workers));
       auto start = std::chrono::steady_clock::now();
       double waited = 0;
       for (int64_t b = 0; b < batches; ++b) {

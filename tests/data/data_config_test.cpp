@@ -38,6 +38,27 @@ TEST(DataConfig, ReadsTheSeedsFormat) {
   EXPECT_EQ(c.ignored.size(), 3u);  // use_fast_tokenizer, overwrite_cache, pin_memory
 }
 
+TEST(DataConfig, StreamingCacheAndFakeMediaKeys) {
+  test::TempDir dir;
+  DataConfig off = load_data_config(write(dir, R"(, "overwrite_cache": true, "buffer_size": 64)"));
+  EXPECT_FALSE(off.basic.streaming);
+  EXPECT_TRUE(off.basic.cache_dir.empty());
+  EXPECT_FALSE(off.basic.overwrite_cache);  // no cache_dir: accepted, reported, nothing to overwrite
+  EXPECT_FALSE(off.loader.keep_towers_active);
+  EXPECT_EQ(off.ignored.size(), 4u);  // use_fast_tokenizer, buffer_size, overwrite_cache, pin_memory
+  DataConfig on = load_data_config(write(dir, R"(, "streaming": true, "buffer_size": 64, "cache_dir": "c", "overwrite_cache": true)"));
+  EXPECT_TRUE(on.basic.streaming);
+  EXPECT_EQ(on.basic.buffer_size, 64);
+  EXPECT_EQ(on.basic.cache_dir, "c");
+  EXPECT_TRUE(on.basic.overwrite_cache);
+  EXPECT_EQ(on.ignored.size(), 2u);
+  test::write_text(dir.file("loader.json"), R"({"dataset_param": {"preprocess_parameters": {"model_name_or_path": "m"},
+      "basic_parameters": {"dataset": "a.jsonl", "streaming": true}},
+    "dataloader_param": {"dataloader_mode": "base", "keep_towers_active": true}})");
+  DataConfig towers = load_data_config(dir.file("loader.json"));
+  EXPECT_TRUE(towers.loader.keep_towers_active);
+}
+
 TEST(DataConfig, ShippedExamplesLoad) {
   DataConfig c = load_data_config(OMNITUNE_SOURCE_DIR "/examples/qwen3omni/data.json");
   EXPECT_EQ(c.basic.chat_template.kind, TemplateKind::kQwen3Omni);
@@ -46,6 +67,9 @@ TEST(DataConfig, ShippedExamplesLoad) {
   DataConfig tools = load_data_config(OMNITUNE_SOURCE_DIR "/examples/qwen3omni/data_tool_call.json");
   EXPECT_EQ(tools.attr.formatting, RowFormat::kMultimodalTool);
   EXPECT_EQ(tools.basic.chat_template.kind, TemplateKind::kQwen3OmniNothink);
+  DataConfig streaming = load_data_config(OMNITUNE_SOURCE_DIR "/examples/qwen3omni/data_streaming.json");
+  EXPECT_TRUE(streaming.basic.streaming && streaming.loader.keep_towers_active);
+  EXPECT_EQ(streaming.basic.cache_dir, "./data/cache_dir");
 }
 
 TEST(DataConfig, ErrorsNameThePathAndFix) {
@@ -53,8 +77,16 @@ TEST(DataConfig, ErrorsNameThePathAndFix) {
   std::string p = write(dir, R"(, "max_sample": 10)");
   EXPECT_EQ(error_of([&] { load_data_config(p); }),
             p + ": $.dataset_param.basic_parameters.max_sample: unknown key 'max_sample' (did you mean 'max_samples'?)");
-  p = write(dir, R"(, "streaming": true)");
-  EXPECT_NE(error_of([&] { load_data_config(p); }).find("basic_parameters.streaming: streaming is not supported yet"),
+  p = write(dir, R"(, "packing": true)");
+  EXPECT_NE(error_of([&] { load_data_config(p); }).find("basic_parameters.packing: packing is not supported yet"),
+            std::string::npos);
+  p = write(dir, R"(, "cache_dir": "")");
+  EXPECT_NE(error_of([&] { load_data_config(p); }).find("cache_dir: must be a directory path"), std::string::npos);
+  p = write(dir, R"(, "buffer_size": 0, "streaming": true)");
+  EXPECT_NE(error_of([&] { load_data_config(p); }).find("buffer_size: must be >= 1"), std::string::npos);
+  test::write_text(dir.file("base.json"), R"({"dataset_param": {"preprocess_parameters": {"model_name_or_path": "m"},
+      "basic_parameters": {"dataset": "a.jsonl"}}, "dataloader_param": {"dataloader_mode": "base"}})");
+  EXPECT_NE(error_of([&] { load_data_config(dir.file("base.json")); }).find("set basic_parameters.streaming to true"),
             std::string::npos);
   EXPECT_NO_THROW(load_data_config(write(dir, R"(, "preprocess_on_fly": true)")));
   p = write(dir, R"(, "on_overlong": "drop")");

@@ -82,7 +82,7 @@ TEST(Loader, BadRowIsAnErrorNamingTheRowUnlessSkipped) {
   Fixture f(make_data(dir, 10, "error"));
   Loader loader(f.dataset, f.builder, f.config, {10, 0, 1, 1, false, true}, 2);
   std::string message = test::error_of([&] { loader.next(); });
-  EXPECT_NE(message.find("rows.jsonl row 6: messages[0]: unknown role 'robot'"), std::string::npos) << message;
+  EXPECT_NE(message.find("rows.jsonl row 6 (line 7): messages[0]: unknown role 'robot'"), std::string::npos) << message;
 }
 
 TEST(Loader, PadsToAMultipleOfEight) {

@@ -11,7 +11,10 @@
 #include "omnitune/core/log.h"
 #include "omnitune/data/collate.h"
 #include "omnitune/data/dataset.h"
+#include "omnitune/data/fake_media.h"
+#include "omnitune/data/jsonl_stream.h"
 #include "omnitune/data/llava_convert.h"
+#include "omnitune/data/row_source.h"
 #include "omnitune/data/sample_builder.h"
 #include "omnitune/io/torch_tensors.h"
 
@@ -21,26 +24,42 @@ namespace {
 
 struct DataOptions {
   std::string data_json, out, llava_json, image_root;
-  int64_t index = 0;
+  std::vector<int64_t> indices = {0};
 };
 
 struct Loaded {
   DataConfig config;
-  Dataset dataset;
+  std::unique_ptr<Dataset> dataset;  // without streaming
   SampleBuilder builder;
+
+  // Row `index` over all datasets; with streaming, read up to it without holding the rows before.
+  SourceRow row(int64_t index) const {
+    if (index < 0) throw Error(cat("--index ", index, " must be >= 0"));
+    if (dataset) {
+      if (index >= dataset->size()) throw Error(cat("--index ", index, ": the datasets hold ", dataset->size(), " rows"));
+      return {&dataset->row(index), {}, dataset->origin(index)};
+    }
+    JsonlStream stream(config);
+    TextRow text;
+    for (int64_t k = 0; k <= index; ++k)
+      if (!stream.next(text)) throw Error(cat("--index ", index, ": the datasets hold ", stream.rows_read(), " rows"));
+    return {nullptr, std::move(text.text), std::move(text.origin)};
+  }
 };
 
 Loaded load(const std::string& data_json) {
   DataConfig config = load_data_config(data_json);
   auto tokenizer = std::make_shared<const Tokenizer>(Tokenizer::from_dir(config.preprocess.model_name_or_path));
-  Dataset dataset(config);
+  std::unique_ptr<Dataset> dataset;
+  if (!config.basic.streaming) dataset = std::make_unique<Dataset>(config);
   SampleBuilder builder(config, tokenizer);
   return {std::move(config), std::move(dataset), std::move(builder)};
 }
 
-Sample build(const Loaded& l, int64_t index) {
-  if (index < 0 || index >= l.dataset.size()) throw Error(cat("--index ", index, ": the datasets hold ", l.dataset.size(), " rows"));
-  return l.builder.build(read_row(l.dataset.row(index), l.config, l.dataset.where(index)), l.dataset.where(index));
+Sample build(const Loaded& l, const SourceRow& source) {
+  nlohmann::json storage;
+  const std::string where = source.origin.where();
+  return l.builder.build(read_row(parse_row(source, storage), l.config, where), where);
 }
 
 // The sample's text with trained spans in [[...]] and runs of one media pad token shown as <|x|>*N.
@@ -66,9 +85,11 @@ std::string marked_text(const Sample& s, const Tokenizer& t) {
 }
 
 int preview(const DataOptions& o) {
+  if (o.indices.size() != 1) throw Error("preview takes one --index");
   Loaded l = load(o.data_json);
-  Sample s = build(l, o.index);
-  std::cout << "== " << l.dataset.where(o.index) << " (index " << o.index << " of " << l.dataset.size() << ")\n"
+  SourceRow row = l.row(o.indices[0]);
+  Sample s = build(l, row);
+  std::cout << "== " << row.origin.where() << " (index " << o.indices[0] << ")\n"
             << marked_text(s, l.builder.tokenizer()) << "\n== " << s.input_ids.size() << " tokens, " << s.trained_tokens()
             << " trained ([[...]]), " << s.image_pixels.size() << " image(s), " << s.video_pixels.size() << " video(s), "
             << s.audio_features.size() << " audio(s)\n";
@@ -82,10 +103,21 @@ int preview(const DataOptions& o) {
   return 0;
 }
 
+// The rows collated into one micro-batch as the loader does (fake media with keep_towers_active), but
+// without padding to a multiple of 8.
 int dump(const DataOptions& o) {
   Loaded l = load(o.data_json);
-  Sample s = build(l, o.index);
-  Batch b = collate({s}, *l.builder.tokenizer().token_to_id("<|endoftext|>"), 1);
+  std::vector<Sample> samples;
+  std::string text, rows;
+  for (int64_t index : o.indices) {
+    SourceRow row = l.row(index);
+    samples.push_back(build(l, row));
+    text += samples.back().text;
+    rows += (rows.empty() ? "" : ", ") + row.origin.where();
+  }
+  std::optional<FakeMedia> fake;
+  if (l.config.loader.keep_towers_active) fake = make_fake_media(l.builder);
+  Batch b = collate(samples, *l.builder.tokenizer().token_to_id("<|endoftext|>"), 1, fake ? &*fake : nullptr);
   NamedTensors out = {{"input_ids", b.input_ids}, {"attention_mask", b.attention_mask}, {"labels", b.labels}};
   auto add = [&](const char* name, const at::Tensor& t) {
     if (t.defined()) out.emplace_back(name, t);
@@ -97,8 +129,8 @@ int dump(const DataOptions& o) {
   add("video_second_per_grid", b.video_second_per_grid);
   add("input_features", b.input_features);
   add("feature_attention_mask", b.feature_attention_mask);
-  save_tensors(o.out, out, {{"text", s.text}, {"use_audio_in_video", b.use_audio_in_video ? "true" : "false"}});
-  log_info(cat("data dump: ", l.dataset.where(o.index), " -> ", o.out, " (", s.input_ids.size(), " tokens)"));
+  save_tensors(o.out, out, {{"text", text}, {"use_audio_in_video", b.use_audio_in_video ? "true" : "false"}});
+  log_info(cat("data dump: ", rows, " -> ", o.out, " (", b.input_ids.size(0), " x ", b.input_ids.size(1), " tokens)"));
   return 0;
 }
 
@@ -119,10 +151,11 @@ Subcommand register_data(CLI::App& app) {
   sub->require_subcommand(1);
   CLI::App* p = sub->add_subcommand("preview", "Print one sample's rendered text with the trained spans marked, and its counts");
   p->add_option("--mm-data", o->data_json, "The seed's data.json")->required();
-  p->add_option("--index", o->index, "Row index over all datasets")->capture_default_str();
-  CLI::App* d = sub->add_subcommand("dump", "Write one processed sample with the model's forward argument names");
+  p->add_option("--index", o->indices, "Row index over all datasets")->expected(1)->capture_default_str();
+  CLI::App* d = sub->add_subcommand("dump", "Write processed rows as one micro-batch with the model's forward argument names "
+                                            "(as the loader collates them, without padding to a multiple of 8)");
   d->add_option("--mm-data", o->data_json, "The seed's data.json")->required();
-  d->add_option("--index", o->index, "Row index over all datasets")->required();
+  d->add_option("--index", o->indices, "Row index over all datasets; several make one micro-batch")->required()->expected(1, 1 << 20);
   d->add_option("--out", o->out, "Output safetensors")->required();
   CLI::App* c = sub->add_subcommand("convert-llava", "LLaVA-Instruct JSON -> the messages format (refuses to overwrite)");
   c->add_option("--llava-json", o->llava_json, "LLaVA-Instruct JSON file")->required();

@@ -81,15 +81,26 @@ void read_basic(ConfigReader in, DataConfig& c) {
   if (in.has("tool_format") && in.required<std::string>("tool_format") != "qwen")
     in.fail("tool_format", "only the 'qwen' tool format (or null) is supported");
   if (in.has("enable_thinking")) c.ignored.push_back(in.path() + ".enable_thinking (the seed never applies it; use train_on_empty_think)");
-  not_yet<bool>(in, "streaming", false, "streaming");
+  b.streaming = in.get("streaming", b.streaming);
+  if (in.has("buffer_size")) {
+    b.buffer_size = in.required<int64_t>("buffer_size");
+    if (b.buffer_size < 1) in.fail("buffer_size", "must be >= 1");
+    if (!b.streaming) c.ignored.push_back(in.path() + ".buffer_size (the streaming shuffle buffer; streaming is off)");
+  }
   // Samples are always built when the loader needs them (the seed's preprocess_on_fly: true);
   // an explicit false (preprocess everything first) is accepted and reported.
   if (in.has("preprocess_on_fly") && !in.required<bool>("preprocess_on_fly"))
     c.ignored.push_back(in.path() + ".preprocess_on_fly (samples are always built on the fly by the loader's workers)");
   not_yet<bool>(in, "packing", false, "packing");
   not_yet<bool>(in, "neat_packing", false, "neat_packing");
-  if (in.has("cache_dir")) in.fail("cache_dir", "the preprocessed-sample cache is not supported yet; remove the key");
-  accept_ignored(in, {"overwrite_cache", "preprocessing_batch_size", "preprocessing_num_workers"}, c);
+  if (in.has("cache_dir")) {
+    b.cache_dir = in.required<std::string>("cache_dir");
+    if (b.cache_dir.empty()) in.fail("cache_dir", "must be a directory path (or null for no cache)");
+    b.overwrite_cache = in.get("overwrite_cache", b.overwrite_cache);
+  } else {
+    accept_ignored(in, {"overwrite_cache"}, c);  // no cache_dir: nothing to overwrite
+  }
+  accept_ignored(in, {"preprocessing_batch_size", "preprocessing_num_workers"}, c);
   in.finish();
 }
 
@@ -129,10 +140,15 @@ void read_loader(ConfigReader in, DataConfig& c) {
   l.shuffle = in.get("shuffle", l.shuffle);
   l.drop_last = in.get("drop_last", l.drop_last);
   l.num_workers = in.get("num_workers", l.num_workers);
-  not_yet<bool>(in, "keep_towers_active", false, "keep_towers_active (fake media on every rank for sharded training)");
+  l.keep_towers_active = in.get("keep_towers_active", l.keep_towers_active);
   if (l.num_workers < 0) in.fail("num_workers", "must be >= 0");
-  if (in.has("dataloader_mode") && in.required<std::string>("dataloader_mode") != "sampler")
-    in.fail("dataloader_mode", "only 'sampler' is supported (the seed's 'base' mode is for streaming datasets)");
+  if (in.has("dataloader_mode")) {  // the seed's 'base' mode is its streaming loader: the same here
+    std::string mode = in.required<std::string>("dataloader_mode");
+    if (mode != "sampler" && !(mode == "base" && c.basic.streaming))
+      in.fail("dataloader_mode", mode == "base" ? "'base' is the seed's mode for streaming datasets; set basic_parameters.streaming "
+                                                  "to true or use 'sampler'"
+                                                : "unknown mode '" + mode + "'" + did_you_mean(mode, {"sampler", "base"}));
+  }
   if (in.has("sampler_type")) {
     std::string s = in.required<std::string>("sampler_type");
     if (s != "BaseRandomBatchSampler" && s != "stateful_distributed_sampler")

@@ -1,6 +1,7 @@
 // data/data_config: the seed's data.json (`--mm-data`), typed. Keys, defaults and meanings follow
 // MindSpeed-MM's; every key is checked (an unknown one is an error naming its path and the closest
 // valid key), and keys whose feature OmniTune does not have yet are rejected, never ignored.
+// A field that changes what a built sample holds must also enter the cache key (data/sample_cache.cpp).
 #pragma once
 
 #include <cstdint>
@@ -36,6 +37,10 @@ struct BasicParameters {
   OnBad on_overlong = OnBad::kError;
   OnBad on_bad_sample = OnBad::kError;
   std::optional<double> audio_max_seconds;
+  bool streaming = false;        // JSON Lines read row by row, memory flat in dataset size (data/stream_rows.h)
+  int64_t buffer_size = 16384;   // streaming + shuffle: rows in the seeded shuffle buffer
+  std::string cache_dir;         // built samples stored and reused here (data/sample_cache.h); empty = none
+  bool overwrite_cache = false;  // with cache_dir: entries of earlier runs are rebuilt, not reused
 };
 
 struct Attributes {
@@ -53,6 +58,9 @@ struct DataloaderParameters {
   int64_t num_workers = 2;
   bool ignore_pad_token_for_loss = true;
   int64_t pad_to_multiple_of = 8;
+  // Micro-batches without an image/video (or without audio) get a fake 64x64 white image (or 0.1 s of
+  // silence) appended with attention_mask 0 and labels -100, so every tower runs on every rank.
+  bool keep_towers_active = false;
 };
 
 struct DataConfig {

@@ -7,10 +7,17 @@
 
 namespace omnitune {
 
+std::shared_ptr<const FileStamp> open_data_file(const DataConfig& config, const std::string& file) {
+  std::optional<FileStamp> stamp = stamp_file(file);
+  if (!stamp) throw Error(config.path + ": dataset file '" + file + "' does not exist");
+  return std::make_shared<const FileStamp>(std::move(*stamp));
+}
+
 Dataset::Dataset(const DataConfig& config) {
+  if (config.basic.streaming)  // holding every row would defeat streaming: callers use open_rows (data/row_source.h)
+    throw Error(config.path + ": streaming: true reads rows one at a time (open_rows), not into an in-memory Dataset");
   for (const auto& file : config.basic.datasets) {
-    if (!std::filesystem::is_regular_file(file)) throw Error(config.path + ": dataset file '" + file + "' does not exist");
-    files_.push_back(file);
+    files_.push_back(open_data_file(config, file));
     std::ifstream in(file, std::ios::binary);
     bool jsonl = std::filesystem::path(file).extension() == ".jsonl";
     if (!jsonl) {  // a JSON array of rows
@@ -23,7 +30,7 @@ Dataset::Dataset(const DataConfig& config) {
       if (!all.is_array()) throw Error(file + ": expected a JSON array of rows (use .jsonl for one row per line)");
       for (size_t i = 0; i < all.size(); ++i) {
         rows_.push_back(std::move(all[i]));
-        origins_.push_back({files_.size() - 1, static_cast<int64_t>(i)});
+        origins_.push_back({files_.size() - 1, static_cast<int64_t>(i), 0});
       }
     } else {
       std::string line;
@@ -36,7 +43,7 @@ Dataset::Dataset(const DataConfig& config) {
         } catch (const nlohmann::json::parse_error& e) {
           throw Error(cat(file, ": line ", number, ": invalid JSON: ", e.what()));
         }
-        origins_.push_back({files_.size() - 1, index++});
+        origins_.push_back({files_.size() - 1, index++, number});
       }
     }
   }
@@ -54,9 +61,10 @@ const nlohmann::json& Dataset::row(int64_t index) const {
   return rows_[index];
 }
 
-std::string Dataset::where(int64_t index) const {
-  const Origin& o = origins_.at(index);
-  return cat(files_[o.file], " row ", o.row);
+RowOrigin Dataset::origin(int64_t index) const {
+  if (index < 0 || index >= size()) throw Error(cat("row index ", index, " is outside the dataset (", size(), " rows)"));
+  const Origin& o = origins_[index];
+  return {files_[o.file], o.row, o.line};
 }
 
 }  // namespace omnitune

@@ -4,13 +4,18 @@
 
 namespace omnitune {
 
+Loader::Loader(std::unique_ptr<RowSource> rows, std::shared_ptr<const SampleBuilder> builder, const DataConfig& config,
+               int64_t workers, int64_t ahead)
+    : rows_(std::move(rows)), builder_(std::move(builder)), config_(config), workers_(workers), ahead_(std::max<int64_t>(1, ahead)) {
+  pad_id_ = *builder_->tokenizer().token_to_id("<|endoftext|>");
+  if (!config_.basic.cache_dir.empty()) cache_ = std::make_unique<SampleCache>(config_);
+  if (config_.loader.keep_towers_active) fake_ = make_fake_media(*builder_);
+  handed_out_state_ = rows_->state();
+}
+
 Loader::Loader(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const SampleBuilder> builder, const DataConfig& config,
                const SamplerOptions& sampler, int64_t workers, int64_t ahead)
-    : dataset_(std::move(dataset)), builder_(std::move(builder)), config_(config), sampler_(dataset_->size(), sampler),
-      workers_(workers), ahead_(std::max<int64_t>(1, ahead)) {
-  pad_id_ = *builder_->tokenizer().token_to_id("<|endoftext|>");
-  handed_out_state_ = sampler_.state();
-}
+    : Loader(std::make_unique<IndexedRows>(std::move(dataset), sampler), std::move(builder), config, workers, ahead) {}
 
 Loader::~Loader() {
   {
@@ -24,7 +29,7 @@ Loader::~Loader() {
 void Loader::restore(const SamplerState& state) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (started_) throw Error("the loader's position can only be restored before the first batch");
-  sampler_.restore(state);
+  rows_->restore(state);
   handed_out_state_ = state;
 }
 
@@ -35,21 +40,34 @@ SamplerState Loader::state() const {
 
 LoaderCounters Loader::counters() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return counters_;
+  LoaderCounters out = counters_;
+  if (cache_) out.cache = cache_->counters();
+  return out;
 }
 
 Loader::Job Loader::take_job() {
-  Job job{next_sequence_++, sampler_.next(), {}};
-  job.after = sampler_.state();
-  return job;
+  std::vector<SourceRow> rows = rows_->next();  // first: a throwing source uses no sequence number
+  return {next_sequence_++, std::move(rows), rows_->state()};
+}
+
+Sample Loader::build_row(const SourceRow& source) {
+  const std::string where = source.origin.where();
+  nlohmann::json parsed;
+  RowSample row = read_row(parse_row(source, parsed), config_, where);
+  std::optional<SampleCache::Entry> entry;
+  if (cache_ && (entry = cache_->entry(source.origin, row))) {
+    if (std::optional<Sample> hit = cache_->load(*entry)) return std::move(*hit);
+  }
+  Sample sample = builder_->build(row, where);
+  if (entry) cache_->store(*entry, sample);
+  return sample;
 }
 
 Loader::Done Loader::build(const Job& job) {
   Done done{{}, job.after, nullptr};
-  for (int64_t row : job.rows) {
-    const std::string where = dataset_->where(row);
+  for (const SourceRow& row : job.rows) {
     try {
-      done.samples.push_back(builder_->build(read_row(dataset_->row(row), config_, where), where));
+      done.samples.push_back(build_row(row));
     } catch (const OverlongError& e) {
       if (config_.basic.on_overlong == OnBad::kError) {
         done.error = std::current_exception();
@@ -76,13 +94,21 @@ void Loader::work() {
   while (true) {
     changed_.wait(lock, [&] { return stopping_ || next_sequence_ < next_to_hand_out_ + ahead_; });
     if (stopping_) return;
-    Job job = take_job();
-    lock.unlock();
+    Job job;
     Done done;
     try {
-      done = build(job);
-    } catch (...) {  // anything else (out of memory, a libtorch error) also reaches next(), never terminate()
-      done = {{}, job.after, std::current_exception()};
+      job = take_job();  // a source error (unreadable file, ...) reaches next() like a build error
+    } catch (...) {
+      done = {{}, {}, std::current_exception()};
+      job.sequence = next_sequence_++;
+    }
+    lock.unlock();
+    if (!done.error) {
+      try {
+        done = build(job);
+      } catch (...) {  // anything else (out of memory, a libtorch error) also reaches next(), never terminate()
+        done = {{}, job.after, std::current_exception()};
+      }
     }
     lock.lock();
     finished_.emplace(job.sequence, std::move(done));
@@ -121,7 +147,7 @@ Batch Loader::next() {
     handed_out_state_ = done.after;
     if (done.samples.empty()) continue;  // every sample of this micro-batch was skipped
     counters_.samples += static_cast<int64_t>(done.samples.size());
-    return collate(done.samples, pad_id_, config_.loader.pad_to_multiple_of);
+    return collate(done.samples, pad_id_, config_.loader.pad_to_multiple_of, fake_ ? &*fake_ : nullptr);
   }
 }
 

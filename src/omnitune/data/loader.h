@@ -1,8 +1,9 @@
-// data/loader: micro-batches built ahead of the trainer by worker threads. The sampler decides the
-// order; workers decode and build samples in parallel, a bounded window of batches is prepared
-// ahead, and batches come out in sampler order whatever thread finished first (deterministic).
-// Bad rows and over-long samples either stop the run with their error or are skipped and counted,
-// as on_bad_sample / on_overlong say.
+// data/loader: micro-batches built ahead of the trainer by worker threads. The row source decides the
+// order (the Sampler over the in-memory dataset, or the JSON Lines stream with `streaming: true`);
+// workers parse, decode and build samples in parallel (reusing cache_dir entries when configured), a
+// bounded window of batches is prepared ahead, and batches come out in source order whatever thread
+// finished first (deterministic). Bad rows and over-long samples either stop the run with their error
+// or are skipped and counted, as on_bad_sample / on_overlong say. keep_towers_active adds fake media.
 #pragma once
 
 #include <condition_variable>
@@ -11,23 +12,29 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include "omnitune/data/collate.h"
-#include "omnitune/data/dataset.h"
+#include "omnitune/data/row_source.h"
 #include "omnitune/data/sample_builder.h"
-#include "omnitune/data/sampler.h"
+#include "omnitune/data/sample_cache.h"
 
 namespace omnitune {
 
 struct LoaderCounters {
   int64_t samples = 0, skipped_bad = 0, skipped_overlong = 0;
+  CacheCounters cache;  // all zero without cache_dir
 };
 
 class Loader {
  public:
-  // workers = 0 builds samples on the calling thread. `ahead` = micro-batches prepared in advance.
+  // Rows from `rows` (see open_rows). workers = 0 builds samples on the calling thread. `ahead` =
+  // micro-batches prepared in advance.
+  Loader(std::unique_ptr<RowSource> rows, std::shared_ptr<const SampleBuilder> builder, const DataConfig& config,
+         int64_t workers, int64_t ahead = 4);
+  // The in-memory dataset in the Sampler's order.
   Loader(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const SampleBuilder> builder, const DataConfig& config,
          const SamplerOptions& sampler, int64_t workers, int64_t ahead = 4);
   ~Loader();
@@ -35,7 +42,7 @@ class Loader {
   Loader& operator=(const Loader&) = delete;
 
   Batch next();  // blocks until the next micro-batch is ready; rethrows a worker's error
-  // The sampler position after the last batch handed out: restore it to continue exactly there.
+  // The source position after the last batch handed out: restore it to continue exactly there.
   SamplerState state() const;
   void restore(const SamplerState& state);  // only before the first next()
   LoaderCounters counters() const;
@@ -43,8 +50,8 @@ class Loader {
  private:
   struct Job {
     int64_t sequence;
-    std::vector<int64_t> rows;
-    SamplerState after;  // sampler state once this batch is taken
+    std::vector<SourceRow> rows;
+    SamplerState after;  // source state once this batch is taken
   };
   struct Done {
     std::vector<Sample> samples;
@@ -54,17 +61,18 @@ class Loader {
   void start();
   void work();
   Done build(const Job& job);
+  Sample build_row(const SourceRow& row);
   Job take_job();  // caller holds mutex_
 
-  std::shared_ptr<const Dataset> dataset_;
+  std::unique_ptr<RowSource> rows_;
   std::shared_ptr<const SampleBuilder> builder_;
   DataConfig config_;
-  Sampler sampler_;
+  std::unique_ptr<SampleCache> cache_;
+  std::optional<FakeMedia> fake_;
   int64_t workers_, ahead_;
   int64_t pad_id_;
   mutable std::mutex mutex_;
   std::condition_variable changed_;
-  std::deque<Job> queue_;              // jobs not yet picked by a worker
   std::map<int64_t, Done> finished_;   // by sequence
   int64_t next_sequence_ = 0, next_to_hand_out_ = 0;
   SamplerState handed_out_state_;

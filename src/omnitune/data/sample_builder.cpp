@@ -53,6 +53,20 @@ SampleBuilder::SampleBuilder(const DataConfig& config, std::shared_ptr<const Tok
   if (std::filesystem::exists(model_config)) position_id_per_seconds_ = load_thinker_config(model_config.string()).position_id_per_seconds;
 }
 
+std::vector<int64_t> SampleBuilder::image_block(const std::array<int64_t, 3>& grid) const {
+  std::vector<int64_t> block = {ids_.vision_start};
+  block.insert(block.end(), grid[0] * grid[1] * grid[2] / 4, ids_.image_pad);
+  block.push_back(ids_.vision_end);
+  return block;
+}
+
+std::vector<int64_t> SampleBuilder::audio_block(int64_t mel_frames) const {
+  std::vector<int64_t> block = {ids_.audio_start};
+  block.insert(block.end(), audio_output_length(mel_frames), ids_.audio_pad);
+  block.push_back(ids_.audio_end);
+  return block;
+}
+
 Sample SampleBuilder::build(const RowSample& row, const std::string& where) const {
   const PreprocessParameters& p = config_.preprocess;
   Sample s;
@@ -68,10 +82,7 @@ Sample SampleBuilder::build(const RowSample& row, const std::string& where) cons
       auto g = v.grid_thw.data_ptr<int64_t>();
       s.image_pixels.push_back(v.pixel_values);
       s.image_grids.push_back({g[0], g[1], g[2]});
-      std::vector<int64_t> block = {ids_.vision_start};
-      block.insert(block.end(), g[0] * g[1] * g[2] / 4, ids_.image_pad);
-      block.push_back(ids_.vision_end);
-      media.image.push_back(std::move(block));
+      media.image.push_back(image_block(s.image_grids.back()));
     } catch (const Error& e) {
       throw fail_media(path, e);
     }
@@ -126,11 +137,9 @@ Sample SampleBuilder::build(const RowSample& row, const std::string& where) cons
   if (!audio_paired_with_video) {
     for (const auto& path : row.audios) {
       try {
-        int64_t n = audio_block_tokens(load_audio_features(path), path);
-        std::vector<int64_t> block = {ids_.audio_start};
-        block.insert(block.end(), n, ids_.audio_pad);
-        block.push_back(ids_.audio_end);
-        media.audio.push_back(std::move(block));
+        AudioFeatures f = load_audio_features(path);
+        audio_block_tokens(f, path);
+        media.audio.push_back(audio_block(f.frames));
       } catch (const OverlongError&) {
         throw;
       } catch (const Error& e) {

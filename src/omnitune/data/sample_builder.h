@@ -28,6 +28,11 @@ class SampleBuilder {
   SampleBuilder(const DataConfig& config, std::shared_ptr<const Tokenizer> tokenizer);
   Sample build(const RowSample& row, const std::string& where) const;
   const Tokenizer& tokenizer() const { return *tokenizer_; }
+  const DataConfig& config() const { return config_; }
+  // The tokens a placeholder expands to: <|vision_start|> <|image_pad|> x t*h*w/4 <|vision_end|> for an
+  // image of grid (t, h, w); <|audio_start|> <|audio_pad|> x N(frames) <|audio_end|> for an audio clip.
+  std::vector<int64_t> image_block(const std::array<int64_t, 3>& grid) const;
+  std::vector<int64_t> audio_block(int64_t mel_frames) const;
 
  private:
   struct Ids {

@@ -6,19 +6,19 @@
 
 namespace omnitune {
 
-namespace {
 uint64_t splitmix64(uint64_t& state) {
   uint64_t z = (state += 0x9E3779B97F4A7C15ull);
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   return z ^ (z >> 31);
 }
-}  // namespace
+
+uint64_t shuffle_state(uint64_t seed, int64_t epoch) { return seed * 0x100000001B3ull + static_cast<uint64_t>(epoch) + 1; }
 
 std::vector<int64_t> permutation(int64_t n, uint64_t seed, int64_t epoch) {
   std::vector<int64_t> p(n);
   std::iota(p.begin(), p.end(), 0);
-  uint64_t state = seed * 0x100000001B3ull + static_cast<uint64_t>(epoch) + 1;
+  uint64_t state = shuffle_state(seed, epoch);
   for (int64_t i = n - 1; i > 0; --i) std::swap(p[i], p[splitmix64(state) % static_cast<uint64_t>(i + 1)]);
   return p;
 }

@@ -45,4 +45,8 @@ class Sampler {
 // platform and library version).
 std::vector<int64_t> permutation(int64_t n, uint64_t seed, int64_t epoch);
 
+// The random stream behind the shuffles: splitmix64 steps from the state (seed, epoch) gives.
+uint64_t shuffle_state(uint64_t seed, int64_t epoch);
+uint64_t splitmix64(uint64_t& state);
+
 }  // namespace omnitune
