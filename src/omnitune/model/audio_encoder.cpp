@@ -189,7 +189,8 @@ at::Tensor AudioEncoderImpl::drop_padding(const at::Tensor& embedded, const std:
   return embedded.reshape({-1, embedded.size(2)}).index_select(0, index);  // [N, d_model]
 }
 
-at::Tensor AudioEncoderImpl::forward(const at::Tensor& input_features, const at::Tensor& feature_lens) {
+at::Tensor AudioEncoderImpl::forward(const at::Tensor& input_features, const at::Tensor& feature_lens,
+                                     const ActivationMemory& activations) {
   const std::vector<int64_t> lens = checked_lengths(input_features, feature_lens);
   const at::Tensor& weight = conv2d1->weight;
   check_backend(backend_, weight.is_cuda(), kWhere);
@@ -198,7 +199,18 @@ at::Tensor AudioEncoderImpl::forward(const at::Tensor& input_features, const at:
 
   at::Tensor h = drop_padding(embed_chunks(chunk_features(features, lens, chunks)), chunks);  // [N, d_model]
   const std::vector<int64_t> windows = audio_attention_windows(lens, config_);
-  for (const auto& layer : *layers) h = layer->as<AudioEncoderLayerImpl>()->forward(h, windows);
+  auto offload = activations.offload ? std::make_shared<ActivationOffload>(config_.encoder_layers) : nullptr;
+  for (const auto& module : *layers) {
+    auto layer = std::dynamic_pointer_cast<AudioEncoderLayerImpl>(module);
+    if (activations.any()) {
+      LayerFunction fn = [layer, windows](const std::vector<at::Tensor>& in) {
+        return std::vector<at::Tensor>{layer->forward(in[0], windows)};
+      };
+      h = recompute(std::move(fn), {h}, layer->parameters(), offload)[0];
+    } else {
+      h = layer->forward(h, windows);
+    }
+  }
   return proj2(at::gelu(proj1(ln_post(h))));  // [N, output_dim]
 }
 

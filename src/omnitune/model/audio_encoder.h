@@ -11,6 +11,7 @@
 #include "omnitune/model/attention.h"
 #include "omnitune/model/config.h"
 #include "omnitune/model/layers.h"
+#include "omnitune/model/recompute.h"
 
 namespace omnitune {
 
@@ -56,8 +57,9 @@ class AudioEncoderImpl : public torch::nn::Module {
   explicit AudioEncoderImpl(const AudioConfig& config, AttentionBackend backend = {});
   // input_features [Na, num_mel_bins, Tmax] (cast to the weights' dtype); feature_lens [Na] int64 = valid
   // mel frames per audio (= feature_attention_mask.sum(1)). Returns [sum_i audio_output_length(T_i), output_dim],
-  // audio 0's tokens first.
-  at::Tensor forward(const at::Tensor& input_features, const at::Tensor& feature_lens);
+  // audio 0's tokens first. activations: per-layer recompute / offload.
+  at::Tensor forward(const at::Tensor& input_features, const at::Tensor& feature_lens,
+                     const ActivationMemory& activations = {});
 
   const AudioConfig& config() const { return config_; }
 

@@ -12,10 +12,11 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-// rows [N, H] (the hidden states that have a target), weight [V, H], targets [N] int64.
+// rows [N, H] (the hidden states that have a target), weight [V, H], targets [N] int64, scale [N] fp32
+// (each row's weight in the loss): returns sum_i scale_i * CE_i.
 struct LinearCrossEntropy : public torch::autograd::Function<LinearCrossEntropy> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& rows, const at::Tensor& weight, const at::Tensor& targets,
-                            int64_t chunk_rows) {
+                            const at::Tensor& scale, int64_t chunk_rows) {
     const int64_t n = rows.size(0);
     at::Tensor grad_rows = at::empty_like(rows);                                 // [N, H]
     at::Tensor grad_weight = at::zeros(weight.sizes(), weight.options().dtype(at::kFloat));  // [V, H] fp32 accumulator
@@ -24,37 +25,45 @@ struct LinearCrossEntropy : public torch::autograd::Function<LinearCrossEntropy>
       const int64_t end = std::min(n, start + chunk_rows);
       at::Tensor h = rows.slice(0, start, end);                                  // [c, H]
       at::Tensor t = targets.slice(0, start, end).unsqueeze(1);                  // [c, 1]
+      at::Tensor w = scale.slice(0, start, end).unsqueeze(1);                    // [c, 1]
       at::Tensor logp = at::log_softmax(at::matmul(h, weight.t()).to(at::kFloat), -1);  // [c, V]
-      loss_sum -= logp.gather(1, t).sum();
+      loss_sum -= (logp.gather(1, t) * w).sum();
       at::Tensor grad = logp.exp_();                                             // softmax, in place
       grad.scatter_add_(1, t, at::full_like(t, -1.0, grad.options()));           // - one-hot
-      grad.div_(static_cast<double>(n));
+      grad.mul_(w);
       at::Tensor g = grad.to(weight.scalar_type());
       grad_rows.slice(0, start, end).copy_(at::matmul(g, weight));               // [c, H]
       grad_weight.addmm_(g.t().to(at::kFloat), h.to(at::kFloat));                // [V, H]
     }
     ctx->save_for_backward({grad_rows, grad_weight.to(weight.scalar_type())});
-    return loss_sum / static_cast<double>(n);
+    return loss_sum;
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_output) {
     auto saved = ctx->get_saved_variables();
     at::Tensor scale = grad_output[0];
     return {saved[0] * scale.to(saved[0].scalar_type()), saved[1] * scale.to(saved[1].scalar_type()), at::Tensor(),
-            at::Tensor()};
+            at::Tensor(), at::Tensor()};
   }
 };
 
 }  // namespace
 
 at::Tensor fused_causal_lm_loss(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels,
-                                int64_t chunk_rows) {
-  at::Tensor shifted = at::constant_pad_nd(labels, {0, 1}, -100).slice(1, 1).reshape(-1);  // [B*S] labels[t+1]
+                                int64_t chunk_rows, const at::Tensor& label_weights) {
+  at::Tensor shifted = shift_left(labels, -100).reshape(-1);                               // [B*S] labels[t+1]
   at::Tensor keep = (shifted != -100).nonzero().squeeze(1);                                // [N]
-  if (keep.numel() == 0)  // as the reference: the mean over no tokens is NaN
+  if (keep.numel() == 0 && !label_weights.defined())  // as the reference: the mean over no tokens is NaN
     return hidden.sum() * std::numeric_limits<float>::quiet_NaN();
+  at::Tensor scale = label_weights.defined()
+                         ? shift_left(label_weights.to(at::kFloat), 0.0).reshape(-1).index_select(0, keep)
+                         : at::full({keep.numel()}, 1.0 / static_cast<double>(keep.numel()), hidden.options().dtype(at::kFloat));
   at::Tensor rows = hidden.reshape({-1, hidden.size(-1)}).index_select(0, keep);           // [N, H]
-  return LinearCrossEntropy::apply(rows, weight, shifted.index_select(0, keep), chunk_rows);
+  return LinearCrossEntropy::apply(rows, weight, shifted.index_select(0, keep), scale, chunk_rows);
+}
+
+at::Tensor shift_left(const at::Tensor& per_token, double fill) {
+  return at::constant_pad_nd(per_token, {0, 1}, fill).slice(1, 1);
 }
 
 }  // namespace omnitune

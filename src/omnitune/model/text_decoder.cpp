@@ -96,9 +96,21 @@ TextOutput TextModelImpl::forward(const at::Tensor& embeds, const at::Tensor& at
   auto [cos, sin] = mrope_cos_sin(config, positions, embeds.scalar_type());
   TextOutput out;
   at::Tensor h = embeds;
+  auto offload = options.activations.offload ? std::make_shared<ActivationOffload>(static_cast<int64_t>(layers.size())) : nullptr;
   for (size_t j = 0; j < layers.size(); ++j) {
     at::Tensor logits;
-    h = layers[j]->forward(h, cos, sin, attention_mask, options, want_router_logits ? &logits : nullptr);
+    if (options.activations.any()) {  // the router logits are a second output, recomputed with the layer
+      LayerFunction fn = [layer = layers[j].ptr(), options, want_router_logits](const std::vector<at::Tensor>& in) {
+        at::Tensor router;
+        at::Tensor out = layer->forward(in[0], in[1], in[2], in[3], options, want_router_logits ? &router : nullptr);
+        return router.defined() ? std::vector<at::Tensor>{out, router} : std::vector<at::Tensor>{out};
+      };
+      std::vector<at::Tensor> outs = recompute(std::move(fn), {h, cos, sin, attention_mask}, layers[j]->parameters(), offload);
+      h = outs[0];
+      if (outs.size() > 1) logits = outs[1];
+    } else {
+      h = layers[j]->forward(h, cos, sin, attention_mask, options, want_router_logits ? &logits : nullptr);
+    }
     if (want_router_logits && logits.defined()) out.router_logits.push_back(logits);
     if (j < deepstack.size()) {  // DeepStack: add the j-th visual features at the visual positions
       at::Tensor add = at::zeros_like(h).masked_scatter(visual_mask.unsqueeze(-1), deepstack[j].to(h.scalar_type()));

@@ -12,6 +12,7 @@
 #include "omnitune/model/config.h"
 #include "omnitune/model/layers.h"
 #include "omnitune/model/moe.h"
+#include "omnitune/model/recompute.h"
 
 namespace omnitune {
 
@@ -19,6 +20,7 @@ struct TextRunOptions {
   AttentionBackend attention;
   MoeImpl moe = MoeImpl::kGrouped;
   bool bf16_position_ids = false;  // round position ids to bf16 before RoPE (the seed's LLaMA-Factory alignment)
+  ActivationMemory activations;    // per-layer recompute / offload of the decoder layers
 };
 
 // cos, sin [B, S, head_dim] (in `dtype`) of interleaved M-RoPE for position_ids [3, B, S].

@@ -33,17 +33,17 @@ ThinkerOutputs ThinkerImpl::forward(const ThinkerInputs& in) {
   if (in.input_features.defined()) {
     if (!in.feature_attention_mask.defined()) throw Error("input_features given without feature_attention_mask");
     at::Tensor lens = in.feature_attention_mask.sum(1);
-    embeds = scatter_features(embeds, pad_mask(config.audio_token_id), audio_tower->forward(in.input_features, lens), "audio");
+    embeds = scatter_features(embeds, pad_mask(config.audio_token_id), audio_tower->forward(in.input_features, lens, options.audio_activations), "audio");
   }
   VisionOutput image, video;
   at::Tensor image_mask, video_mask;
   if (in.pixel_values.defined()) {
-    image = visual->forward(in.pixel_values, in.image_grid_thw);
+    image = visual->forward(in.pixel_values, in.image_grid_thw, options.vision_activations);
     image_mask = pad_mask(config.image_token_id);
     embeds = scatter_features(embeds, image_mask, image.tokens, "image");
   }
   if (in.pixel_values_videos.defined()) {
-    video = visual->forward(in.pixel_values_videos, in.video_grid_thw);
+    video = visual->forward(in.pixel_values_videos, in.video_grid_thw, options.vision_activations);
     video_mask = pad_mask(config.video_token_id);
     embeds = scatter_features(embeds, video_mask, video.tokens, "video");
   }
@@ -82,15 +82,16 @@ ThinkerOutputs ThinkerImpl::forward(const ThinkerInputs& in) {
     out.position_ids = at::arange(in.input_ids.size(1), in.input_ids.options()).view({1, 1, -1}).expand({3, in.input_ids.size(0), -1});
   }
 
-  TextRunOptions text_options{options.text_attention, options.moe, options.bf16_position_ids};
+  TextRunOptions text_options{options.text_attention, options.moe, options.bf16_position_ids, options.text_activations};
   bool want_aux = config.text.output_router_logits;
   TextOutput text = model->forward(embeds, in.attention_mask, out.position_ids, visual_mask, deepstack, text_options, want_aux);
   if (in.labels.defined() && options.loss_chunk_rows > 0) {
-    out.loss = fused_causal_lm_loss(text.hidden, lm_head->weight, in.labels, options.loss_chunk_rows);
+    out.loss = fused_causal_lm_loss(text.hidden, lm_head->weight, in.labels, options.loss_chunk_rows, in.label_weights);
   } else {
     out.logits = lm_head->forward(text.hidden);  // [B, S, V]
-    if (in.labels.defined()) out.loss = causal_lm_loss(out.logits, in.labels);
+    if (in.labels.defined()) out.loss = causal_lm_loss(out.logits, in.labels, in.label_weights);
   }
+  out.lm_loss = out.loss;
   if (want_aux) {
     out.aux_loss = router_aux_loss(text.router_logits, config.text.num_experts, config.text.num_experts_per_tok, in.attention_mask);
     if (out.loss.defined()) out.loss = out.loss + config.text.router_aux_loss_coef * out.aux_loss.to(out.loss.scalar_type());
@@ -98,11 +99,13 @@ ThinkerOutputs ThinkerImpl::forward(const ThinkerInputs& in) {
   return out;
 }
 
-at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& labels) {
+at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& labels, const at::Tensor& label_weights) {
   if (labels.sizes() != logits.sizes().slice(0, 2)) throw Error(cat("labels shape ", labels.sizes(), " does not match input_ids"));
-  at::Tensor shifted = at::constant_pad_nd(labels, {0, 1}, -100).slice(1, 1);  // [B, S]: labels[t+1], -100 at the end
-  return at::cross_entropy_loss(logits.to(at::kFloat).reshape({-1, logits.size(-1)}), shifted.reshape(-1), {},
-                                at::Reduction::Mean, -100);
+  at::Tensor shifted = shift_left(labels, -100);  // [B, S]: labels[t+1], -100 at the end
+  at::Tensor flat = logits.to(at::kFloat).reshape({-1, logits.size(-1)});
+  if (!label_weights.defined()) return at::cross_entropy_loss(flat, shifted.reshape(-1), {}, at::Reduction::Mean, -100);
+  at::Tensor per_token = at::cross_entropy_loss(flat, shifted.reshape(-1), {}, at::Reduction::None, -100);  // [B*S], 0 if ignored
+  return (per_token * shift_left(label_weights.to(at::kFloat), 0.0).reshape(-1)).sum();
 }
 
 at::Tensor router_aux_loss(const std::vector<at::Tensor>& router_logits, int64_t num_experts, int64_t top_k,

@@ -19,6 +19,7 @@ struct ThinkerInputs {
   at::Tensor input_ids;               // [B, S] int64
   at::Tensor attention_mask;          // [B, S] 1 = real token
   at::Tensor labels;                  // [B, S] int64, -100 = ignored
+  at::Tensor label_weights;           // [B, S] weight of each label in the loss (sum); undefined = mean
   at::Tensor pixel_values;            // [N_img_patches, patch_dim]
   at::Tensor image_grid_thw;          // [n_images, 3] int64
   at::Tensor pixel_values_videos;     // [N_vid_patches, patch_dim]
@@ -33,6 +34,7 @@ struct ThinkerOutputs {
   at::Tensor logits;        // [B, S, V] (model dtype); undefined with loss_chunk_rows > 0
   at::Tensor position_ids;  // [3, B, S]
   at::Tensor loss;          // scalar fp32, when labels were given (includes coef * aux_loss when enabled)
+  at::Tensor lm_loss;       // the causal-LM part of `loss` alone
   at::Tensor aux_loss;      // scalar, when the config enables router logits
 };
 
@@ -43,6 +45,8 @@ struct ThinkerRunOptions {
   // > 0: with labels, compute the loss with fused_causal_lm_loss in chunks of this many rows and no
   // logits (training); 0: full logits as the reference returns them.
   int64_t loss_chunk_rows = 0;
+  // Per tower: recompute each layer in the backward, optionally offloading its input (recompute.h).
+  ActivationMemory audio_activations, vision_activations, text_activations;
 };
 
 class ThinkerImpl : public torch::nn::Module {
@@ -63,8 +67,9 @@ class ThinkerImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Thinker);
 
-// HF ForCausalLMLoss: fp32 cross-entropy of logits[t] against labels[t+1], mean over labels != -100.
-at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& labels);
+// HF ForCausalLMLoss: fp32 cross-entropy of logits[t] against labels[t+1], mean over labels != -100;
+// with label_weights [B, S], the sum of label_weights[b, t + 1] * CE at t (the weight of the label predicted).
+at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& labels, const at::Tensor& label_weights = {});
 
 // HF load_balancing_loss_func over the MoE layers' router logits (each [B*S, E]).
 at::Tensor router_aux_loss(const std::vector<at::Tensor>& router_logits, int64_t num_experts, int64_t top_k,

@@ -208,7 +208,8 @@ std::pair<at::Tensor, at::Tensor> VisionEncoderImpl::rotary(const VisionLayout& 
   return {angles.cos(), angles.sin()};
 }
 
-VisionOutput VisionEncoderImpl::forward(const at::Tensor& pixel_values, const at::Tensor& grid_thw) {
+VisionOutput VisionEncoderImpl::forward(const at::Tensor& pixel_values, const at::Tensor& grid_thw,
+                                        const ActivationMemory& activations) {
   if (pixel_values.dim() != 2 || pixel_values.size(1) != config_.patch_dim())
     throw Error(cat("vision encoder: pixel_values must be [N, ", config_.patch_dim(), "], got ", pixel_values.sizes()));
   const at::Device device = patch_embed->proj->weight.device();
@@ -222,8 +223,17 @@ VisionOutput VisionEncoderImpl::forward(const at::Tensor& pixel_values, const at
 
   VisionOutput out;
   const auto& taps = config_.deepstack_visual_indexes;
+  auto offload = activations.offload ? std::make_shared<ActivationOffload>(config_.depth) : nullptr;
   for (int64_t i = 0; i < config_.depth; ++i) {
-    x = blocks->at<VisionBlockImpl>(i).forward(x, cos, sin, layout.cu_seqlens);
+    auto block = blocks->ptr<VisionBlockImpl>(i);
+    if (activations.any()) {
+      LayerFunction fn = [block, cu_seqlens = layout.cu_seqlens](const std::vector<at::Tensor>& in) {
+        return std::vector<at::Tensor>{block->forward(in[0], in[1], in[2], cu_seqlens)};
+      };
+      x = recompute(std::move(fn), {x, cos, sin}, block->parameters(), offload)[0];
+    } else {
+      x = block->forward(x, cos, sin, layout.cu_seqlens);
+    }
     for (size_t k = 0; k < taps.size(); ++k) {
       if (taps[k] != i) continue;
       out.deepstack.push_back(merger_list->at<VisionPatchMergerImpl>(k).forward(x));  // [N/4, out_hidden]

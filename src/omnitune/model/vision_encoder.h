@@ -15,6 +15,7 @@
 #include "omnitune/model/attention.h"
 #include "omnitune/model/config.h"
 #include "omnitune/model/layers.h"
+#include "omnitune/model/recompute.h"
 
 namespace omnitune {
 
@@ -98,8 +99,9 @@ TORCH_MODULE(VisionPatchEmbed);
 class VisionEncoderImpl : public torch::nn::Module {
  public:
   explicit VisionEncoderImpl(const VisionConfig& config, AttentionBackend backend = {});
-  // pixel_values [N, patch_dim] (cast to the weights' dtype); grid_thw [n, 3] int64 (any device).
-  VisionOutput forward(const at::Tensor& pixel_values, const at::Tensor& grid_thw);
+  // pixel_values [N, patch_dim] (cast to the weights' dtype); grid_thw [n, 3] int64 (any device);
+  // activations: per-block recompute / offload.
+  VisionOutput forward(const at::Tensor& pixel_values, const at::Tensor& grid_thw, const ActivationMemory& activations = {});
 
   const VisionConfig& config() const { return config_; }
 
