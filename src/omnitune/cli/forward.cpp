@@ -10,6 +10,7 @@
 #include "omnitune/core/log.h"
 #include "omnitune/io/torch_tensors.h"
 #include "omnitune/model/hf_checkpoint.h"
+#include "omnitune/weights/checkpoint_model.h"
 
 namespace omnitune {
 
@@ -18,6 +19,7 @@ namespace {
 struct ForwardOptions {
   std::string model_dir, batch_path, out_path, dtype = "fp32", attn = "sdpa", layout = "BNSD", moe = "grouped";
   std::string text_attn, vision_attn, audio_attn;  // per-tower overrides "impl" or "impl:layout"
+  std::string recompute, offload;                  // towers: "audio,vision,text" (any subset) or "all"
   bool grads = false, bf16_position_ids = false;
   int64_t loss_chunk = 0;
 };
@@ -53,6 +55,29 @@ ThinkerInputs read_batch(const std::string& path) {
   return in;
 }
 
+// --recompute / --offload: the towers named ("audio", "vision", "text", comma-separated, or "all").
+struct TowerSet {
+  bool audio = false, vision = false, text = false;
+};
+
+TowerSet parse_towers(const std::string& spec, const std::string& flag) {
+  TowerSet towers;
+  if (spec.empty()) return towers;
+  if (spec == "all") return {true, true, true};
+  const std::vector<std::string> names = {"audio", "vision", "text"};
+  size_t start = 0;
+  while (start <= spec.size()) {
+    size_t comma = std::min(spec.find(',', start), spec.size());
+    std::string name = spec.substr(start, comma - start);
+    if (name == "audio") towers.audio = true;
+    else if (name == "vision") towers.vision = true;
+    else if (name == "text") towers.text = true;
+    else throw Error(flag + ": unknown tower '" + name + "'" + did_you_mean(name, names) + "; valid: audio, vision, text or all");
+    start = comma + 1;
+  }
+  return towers;
+}
+
 int run_forward(const ForwardOptions& o) {
   if (o.dtype != "fp32" && o.dtype != "bf16") throw Error("--dtype: '" + o.dtype + "' is not fp32 or bf16");
   ThinkerRunOptions run;
@@ -74,11 +99,22 @@ int run_forward(const ForwardOptions& o) {
   run.bf16_position_ids = o.bf16_position_ids;
   if (o.loss_chunk < 0) throw Error("--loss-chunk must be >= 0");
   run.loss_chunk_rows = o.loss_chunk;
+  TowerSet recompute = parse_towers(o.recompute, "--recompute"), offload = parse_towers(o.offload, "--offload");
+  run.audio_activations = {recompute.audio || offload.audio, offload.audio};
+  run.vision_activations = {recompute.vision || offload.vision, offload.vision};
+  run.text_activations = {recompute.text || offload.text, offload.text};
 
-  ThinkerConfig config = load_thinker_config(o.model_dir);
+  // --model: a Hugging Face directory, or a training checkpoint (save root, iter_N or release).
+  const bool training = is_training_checkpoint(o.model_dir);
+  const std::string model_dir = training ? locate_checkpoint(o.model_dir).dir : o.model_dir;
+  ThinkerConfig config = load_thinker_config(model_dir);
   Thinker thinker(config, run);
-  LoadReport report = load_hf_thinker(*thinker, o.model_dir);
-  log_debug(cat("forward: loaded ", report.loaded, " tensors, ignored ", report.ignored_talker, " talker/code2wav tensors"));
+  if (training) {
+    load_checkpoint_model(*thinker, model_dir, checkpoint_config_text(model_dir));
+  } else {
+    LoadReport report = load_hf_thinker(*thinker, model_dir);
+    log_debug(cat("forward: loaded ", report.loaded, " tensors, ignored ", report.ignored_talker, " talker/code2wav tensors"));
+  }
   if (o.dtype == "bf16") thinker->to(at::kBFloat16);
 
   ThinkerInputs in = read_batch(o.batch_path);
@@ -105,7 +141,9 @@ Subcommand register_forward(CLI::App& app) {
   auto o = std::make_shared<ForwardOptions>();
   CLI::App* sub = app.add_subcommand("forward", "Run the thinker on one batch (HF forward argument names) and write logits, "
                                                 "position ids, loss and optionally every parameter gradient");
-  sub->add_option("--model", o->model_dir, "Hugging Face checkpoint directory (config.json + safetensors)")->required();
+  sub->add_option("--model", o->model_dir, "Hugging Face checkpoint directory (config.json + safetensors), or a training "
+                                          "checkpoint (save directory, iter_N or release)")
+      ->required();
   sub->add_option("--batch", o->batch_path, "safetensors with input_ids, attention_mask, labels, pixel_values, ...")->required();
   sub->add_option("--out", o->out_path, "Output safetensors")->required();
   sub->add_flag("--grads", o->grads, "Backward of the loss; write grad.<HF tensor name> (fp32) for every parameter");
@@ -119,6 +157,11 @@ Subcommand register_forward(CLI::App& app) {
   sub->add_option("--loss-chunk", o->loss_chunk,
                   "With labels: fused lm_head + loss in chunks of N rows, no logits computed or written (0 = off)")
       ->capture_default_str();
+  sub->add_option("--recompute", o->recompute,
+                  "Recompute each layer in the backward instead of keeping its activations: audio,vision,text (any) or all");
+  sub->add_option("--offload", o->offload,
+                  "Recompute and also keep each layer's input in host memory until its backward (implies --recompute): "
+                  "audio,vision,text (any) or all");
   sub->add_flag("--bf16-position-ids", o->bf16_position_ids,
                 "Round position ids to bf16 before RoPE (reproduces the seed's LLaMA-Factory-aligned numbers)");
   return {sub, [o] { return run_forward(*o); }};

@@ -1,0 +1,51 @@
+// weights/checkpoint_model: the model part of a training checkpoint directory (checkpoint_layout.h):
+//   checkpoint.json   format, version, kind, the name prefixes
+//   config.json       the Hugging Face model config, so that a checkpoint of another model is caught up front
+//   model.safetensors | model-%05d-of-%05d.safetensors + model.safetensors.index.json
+//                     fp32 master weights named checkpoint_tensor_name(<in-memory thinker name>): HF names
+//                     without `thinker.`, experts merged (mlp.experts.gate_up_proj [E,H,2I], down_proj [E,I,H])
+// Saving and loading stream tensor by tensor: memory beyond the model itself stays bounded.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "omnitune/io/safetensors_checkpoint.h"
+#include "omnitune/model/load_module.h"
+#include "omnitune/model/thinker.h"
+#include "omnitune/weights/checkpoint_layout.h"
+#include "omnitune/weights/hf_layout.h"
+#include "omnitune/weights/shard_writer.h"
+
+namespace omnitune {
+
+// Writes `thinker`'s parameters (as fp32) + config.json (the text given) + checkpoint.json into `dir`.
+void save_checkpoint_model(const ThinkerImpl& thinker, const std::string& dir, const std::string& hf_config_json,
+                           const std::string& kind /* "training" | "release" */, uint64_t max_shard_bytes = 4ull << 30);
+// The same for parameters given by name (in-memory thinker names; e.g. the trainer's fp32 masters).
+void save_checkpoint_model(const NamedTensors& params, const std::string& dir, const std::string& hf_config_json,
+                           const std::string& kind, uint64_t max_shard_bytes = 4ull << 30);
+
+// Strict load into `thinker` (copied into its parameters, whatever their dtype and device). Errors: the
+// checkpoint was made for a different model config (naming the differing thinker config keys), or a list
+// of every missing, unexpected, mis-shaped or non-float tensor.
+void load_checkpoint_model(ThinkerImpl& thinker, const std::string& dir, const std::string& expected_hf_config_json);
+
+// <dir>/config.json as it is: the config of the model the checkpoint was made for.
+std::string checkpoint_config_text(const std::string& dir);
+
+// The building blocks, shared with `omnitune convert`:
+// model tensors + config.json + checkpoint.json into `dir` (which must hold no model weights yet).
+void write_checkpoint_model(const std::string& dir, const std::vector<StreamedTensor>& tensors, const std::string& hf_config_json,
+                            const CheckpointInfo& info, uint64_t max_shard_bytes, const std::function<void(uint64_t)>& progress = {});
+// The model tensors of checkpoint directory `dir`.
+SafetensorsCheckpoint open_checkpoint_model(const std::string& dir);
+// Error unless <dir>/config.json describes the same thinker as `expected_hf_config_json` (config_match.h).
+void check_checkpoint_config(const std::string& dir, const std::string& expected_hf_config_json);
+// Every checkpoint tensor that is missing, unexpected, mis-shaped or not floating point for `params`.
+LoadProblems checkpoint_tensor_problems(const SafetensorsCheckpoint& model, const std::vector<ParamLayout>& params,
+                                        const CheckpointInfo& info);
+
+}  // namespace omnitune
