@@ -21,6 +21,8 @@ Subcommand register_init_model(CLI::App& app);
 Subcommand register_forward(CLI::App& app);
 Subcommand register_tokenize(CLI::App& app);
 Subcommand register_data(CLI::App& app);
+Subcommand register_train(CLI::App& app);
+Subcommand register_convert(CLI::App& app);
 
 std::string version_text();  // revision, libtorch version, CUDA availability
 const char* git_revision();  // generated at build time

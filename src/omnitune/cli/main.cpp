@@ -19,7 +19,8 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", level, "debug, info, warn or error")->capture_default_str();
   const omnitune::Subcommand commands[] = {omnitune::register_inspect(app), omnitune::register_init_model(app),
                                            omnitune::register_forward(app), omnitune::register_tokenize(app),
-                                           omnitune::register_data(app)};
+                                           omnitune::register_data(app), omnitune::register_train(app),
+                                           omnitune::register_convert(app)};
 
   try {
     app.parse(argc, argv);

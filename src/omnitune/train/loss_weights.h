@@ -1,0 +1,23 @@
+// train/loss_weights: the seed's loss types as per-label weights. For the micro-batches of one
+// optimizer step, w[m] [B, S] is chosen so that sum_m sum(w[m] * CE[m]) is the step's loss:
+//   default          each micro-batch's mean over its labelled tokens, averaged over the GA micro-batches;
+//   per_sample_loss  each sample's mean, averaged over the samples (with a label) of the micro-batch, then GA;
+//   per_token_loss   the sum over every labelled token of the step / their number (so the loss and the
+//                    gradients do not depend on how the global batch is split into micro-batches).
+// A label counts when it is not -100 and is not at position 0 (labels are predicted one token ahead).
+#pragma once
+
+#include <vector>
+
+#include <ATen/Tensor.h>
+
+#include "omnitune/train/model_config.h"
+
+namespace omnitune {
+
+// labels[m] [B, S] int64 -> weights [B, S] fp32 (zero where nothing is predicted).
+std::vector<at::Tensor> label_weights(const std::vector<at::Tensor>& labels, LossType type);
+
+int64_t count_labels(const at::Tensor& labels);  // labelled positions that are predicted
+
+}  // namespace omnitune

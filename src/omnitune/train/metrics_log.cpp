@@ -1,0 +1,104 @@
+#include "omnitune/train/metrics_log.h"
+
+#include <sys/resource.h>
+
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <nlohmann/json.hpp>
+
+#include "omnitune/core/error.h"
+#include "omnitune/core/log.h"
+
+namespace omnitune {
+
+namespace {
+
+std::string format(const char* fmt, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, fmt, v);
+  return buf;
+}
+
+nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
+}  // namespace
+
+MetricsLog::MetricsLog(const std::string& metrics_path, const std::string& tensorboard_dir) : metrics_path_(metrics_path) {
+  if (!metrics_path_.empty() && std::filesystem::exists(metrics_path_)) {  // a resumed run: keep the earlier curve
+    std::ifstream in(metrics_path_);
+    std::string line;
+    for (int64_t n = 1; std::getline(in, line); ++n) {
+      if (line.empty()) continue;
+      auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (j.is_discarded() || !j.contains("iteration")) {
+        log_warn(cat(metrics_path_, " line ", n, " is not a metrics record; the loss curve leaves it out"));
+        continue;
+      }
+      losses_.emplace_back(j["iteration"].get<int64_t>(), j["loss"].is_number() ? j["loss"].get<double>() : NAN);
+    }
+  }
+  if (!tensorboard_dir.empty()) tensorboard_ = std::make_unique<TensorBoardWriter>(tensorboard_dir);
+}
+
+void MetricsLog::record(const IterationRecord& r) {
+  std::string line = cat(" iteration ", r.iteration, "/", r.train_iters, " | consumed samples: ", r.consumed_samples,
+                         " | elapsed time per iteration (ms): ", format("%.1f", r.ms_per_iter),
+                         " | learning rate: ", format("%.6E", r.lr), " | global batch size: ", r.global_batch,
+                         " | loss: ", format("%.6E", r.loss));
+  if (r.has_aux) line += " | aux loss: " + format("%.6E", r.aux_loss);
+  line += cat(" | grad norm: ", format("%.3f", r.grad_norm), " | tokens/s: ", format("%.1f", r.tokens_per_s),
+              " | TFLOP/s: ", format("%.3f", r.tflops), " | MFU: ", format("%.2f%%", 100 * r.mfu),
+              " | peak memory (MB): ", format("%.0f", r.peak_memory_mb), " |");
+  log_info(line);
+  losses_.emplace_back(r.iteration, r.loss);
+
+  if (!metrics_path_.empty()) {
+    nlohmann::json j = {{"iteration", r.iteration},         {"loss", number(r.loss)},
+                        {"lr", r.lr},                       {"grad_norm", number(r.grad_norm)},
+                        {"tokens_per_s", r.tokens_per_s},   {"mfu", r.mfu},
+                        {"consumed_samples", r.consumed_samples}, {"ms_per_iter", r.ms_per_iter},
+                        {"tflops", r.tflops},               {"peak_memory_mb", r.peak_memory_mb},
+                        {"tokens", r.tokens},               {"labels", r.labels},
+                        {"time", static_cast<int64_t>(std::time(nullptr))}};
+    if (r.has_aux) j["aux_loss"] = number(r.aux_loss);
+    std::ofstream out(metrics_path_, std::ios::app);
+    out << j.dump() << "\n";
+    out.flush();
+    if (!out) throw Error(cat(metrics_path_, ": cannot append the metrics record (disk full?)"));
+  }
+  if (tensorboard_) {
+    tensorboard_->add_scalar("train/loss", r.loss, r.iteration);
+    tensorboard_->add_scalar("train/lr", r.lr, r.iteration);
+    tensorboard_->add_scalar("train/grad_norm", r.grad_norm, r.iteration);
+    tensorboard_->add_scalar("train/tokens_per_s", r.tokens_per_s, r.iteration);
+    tensorboard_->add_scalar("train/mfu", r.mfu, r.iteration);
+    tensorboard_->add_scalar("train/ms_per_iter", r.ms_per_iter, r.iteration);
+    tensorboard_->add_scalar("train/peak_memory_mb", r.peak_memory_mb, r.iteration);
+    if (r.has_aux) tensorboard_->add_scalar("train/aux_loss", r.aux_loss, r.iteration);
+    tensorboard_->flush();
+  }
+}
+
+std::string format_phases(const PhaseTimes& t) {
+  const double total = std::max(t.total(), 1e-9);
+  auto part = [&](const char* name, double s) { return cat(name, " ", format("%.2f", s), "s (", format("%.0f", 100 * s / total), "%)"); };
+  return cat(part("data wait", t.data), " | ", part("forward", t.forward), " | ", part("backward", t.backward), " | ",
+             part("optimizer", t.optimizer), " | ", part("checkpoint", t.checkpoint));
+}
+
+double peak_memory_mb(bool cuda) {
+  if (cuda) {
+    auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(c10::cuda::current_device());
+    return static_cast<double>(stats.allocated_bytes[0].peak) / (1024.0 * 1024.0);
+  }
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // KiB -> MiB
+}
+
+}  // namespace omnitune

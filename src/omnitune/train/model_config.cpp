@@ -1,0 +1,116 @@
+#include "omnitune/train/model_config.h"
+
+#include "omnitune/core/closest_match.h"
+#include "omnitune/core/config_file.h"
+#include "omnitune/core/config_reader.h"
+
+namespace omnitune {
+
+namespace {
+
+// The seed's size keys: "unchecked, invalid" by its own README; the architecture is config.json's.
+const std::vector<std::string> kSizeKeys = {"model_id", "num_layers", "hidden_size", "num_attention_heads",
+                                            "max_position_embeddings"};
+
+void accept_ignored(ConfigReader& in, const std::vector<std::string>& keys, ModelConfig& c) {
+  for (const auto& key : keys)
+    if (in.present(key)) c.ignored.push_back(in.path() + "." + key);
+}
+
+TowerSettings read_tower(ConfigReader in, ModelConfig& c, bool has_attention) {
+  TowerSettings t;
+  t.freeze = in.get("freeze", false);
+  accept_ignored(in, kSizeKeys, c);
+  if (has_attention) {
+    if (in.has("attn_implementation")) {
+      AttentionBackend b;
+      b.impl = parse_attn_impl(in.required<std::string>("attn_implementation"), in.where("attn_implementation"));
+      if (in.has("attn_layout")) b.layout = parse_attn_layout(in.required<std::string>("attn_layout"), in.where("attn_layout"));
+      t.attention = b;
+    } else if (in.has("attn_layout")) {
+      in.fail("attn_layout", "needs attn_implementation next to it");
+    }
+    t.recompute = in.get("recompute", false);
+    t.activation_offload = in.get("activation_offload", false);
+    if (t.activation_offload) t.recompute = true;
+  }
+  in.finish();
+  return t;
+}
+
+template <class E>
+E choose(ConfigReader& in, const std::string& key, const std::vector<std::pair<std::string, E>>& choices, E fallback) {
+  if (!in.has(key)) return fallback;
+  std::string v = in.required<std::string>(key);
+  std::vector<std::string> names;
+  for (const auto& [name, value] : choices) {
+    if (name == v) return value;
+    names.push_back(name);
+  }
+  std::string valid;
+  for (const auto& n : names) valid += (valid.empty() ? "" : ", ") + n;
+  in.fail(key, "unknown value '" + v + "'" + did_you_mean(v, names) + " (valid: " + valid + ")");
+}
+
+LossConfig read_loss(ConfigReader in) {
+  LossConfig l;
+  l.type = choose<LossType>(in, "loss_type",
+                            {{"default", LossType::kDefault}, {"per_sample_loss", LossType::kPerSample},
+                             {"per_token_loss", LossType::kPerToken}},
+                            LossType::kDefault);
+  l.compute_mode = choose<LossComputeMode>(in, "compute_mode",
+                                           {{"default", LossComputeMode::kDefault}, {"chunk", LossComputeMode::kChunk},
+                                            {"dynamic_chunk", LossComputeMode::kDynamicChunk}},
+                                           LossComputeMode::kDefault);
+  l.chunk_size = in.get<int64_t>("chunk_size", l.compute_mode == LossComputeMode::kDynamicChunk ? 4096 : 1024);
+  if (l.chunk_size < 1) in.fail("chunk_size", "must be >= 1");
+  l.router_aux_loss_coef = in.optional<double>("router_aux_loss_coef");
+  if (l.router_aux_loss_coef && *l.router_aux_loss_coef < 0) in.fail("router_aux_loss_coef", "must be >= 0");
+  in.finish();
+  return l;
+}
+
+}  // namespace
+
+const char* loss_type_name(LossType type) {
+  switch (type) {
+    case LossType::kDefault: return "default";
+    case LossType::kPerSample: return "per_sample_loss";
+    case LossType::kPerToken: return "per_token_loss";
+  }
+  return "?";
+}
+
+ModelConfig load_model_config(const std::string& path) {
+  const nlohmann::json root = load_json_file(path);
+  ModelConfig c;
+  c.path = path;
+  ConfigReader in(root, path);
+  std::string id = in.required<std::string>("model_id");
+  if (id != "qwen3_omni_moe") in.fail("model_id", "OmniTune trains 'qwen3_omni_moe', not '" + id + "'");
+  c.init_from_hf_path = in.get<std::string>("init_from_hf_path", "");
+  if (in.has("image_encoder")) {
+    ConfigReader image = in.object("image_encoder");
+    if (image.has("vision_encoder")) c.vision = read_tower(image.object("vision_encoder"), c, true);
+    if (image.has("vision_projector")) c.vision_projector = read_tower(image.object("vision_projector"), c, false);
+    image.finish();
+  }
+  if (in.has("audio_encoder")) {
+    ConfigReader audio = in.object("audio_encoder");
+    if (audio.has("audio_encoder")) c.audio = read_tower(audio.object("audio_encoder"), c, true);
+    audio.finish();
+  }
+  if (in.has("text_decoder")) c.text = read_tower(in.object("text_decoder"), c, true);
+  if (in.has("loss_cfg")) c.loss = read_loss(in.object("loss_cfg"));
+  if (in.has("freeze")) c.freeze_patterns = in.required<std::vector<std::string>>("freeze");
+  c.bf16_position_ids = in.get("bf16_position_ids", false);
+  if (in.has("patch")) {  // Megatron-side patches of the seed (async clip-grad): nothing to patch here
+    ConfigReader patch = in.object("patch");
+    accept_ignored(patch, {"clip_grad_async"}, c);
+    patch.finish();
+  }
+  in.finish();
+  return c;
+}
+
+}  // namespace omnitune

@@ -1,0 +1,96 @@
+#include "omnitune/train/train_checkpoint.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
+
+#include <filesystem>
+
+#include "omnitune/core/config_file.h"
+#include "omnitune/core/error.h"
+#include "omnitune/io/atomic_file.h"
+#include "omnitune/io/safetensors_file.h"
+#include "omnitune/weights/checkpoint_layout.h"
+#include "omnitune/weights/checkpoint_model.h"
+
+namespace omnitune {
+
+namespace {
+
+constexpr const char* kState = "trainer_state.json";
+constexpr const char* kOptimizer = "optimizer.safetensors";
+constexpr const char* kRng = "rng.safetensors";
+
+at::Generator cpu_generator() { return at::detail::getDefaultCPUGenerator(); }
+
+}  // namespace
+
+std::string save_training_checkpoint(const SaveRequest& r, const TrainProgress& p) {
+  const std::string name = iteration_dir_name(p.iteration);
+  CheckpointStaging staging(r.root, name);
+  const std::string& dir = staging.dir();
+  save_checkpoint_model(r.masters->all(), dir, r.hf_config_json, "training");
+  if (r.optimizer)
+    save_tensors(dir + "/" + kOptimizer, r.optimizer->state(), {{"steps", std::to_string(r.optimizer->steps())}});
+  if (r.save_rng) {
+    NamedTensors rng = {{"cpu", cpu_generator().get_state()}};
+    save_tensors(dir + "/" + kRng, rng);
+  }
+  nlohmann::json state = {
+      {"iteration", p.iteration},
+      {"consumed_samples", p.consumed_samples},
+      {"sampler", {{"epoch", p.sampler.epoch}, {"position", p.sampler.position}}},
+      {"loader", {{"samples", p.counters.samples}, {"skipped_bad", p.counters.skipped_bad},
+                  {"skipped_overlong", p.counters.skipped_overlong}}},
+      {"has_optimizer", r.optimizer != nullptr},
+      {"has_rng", r.save_rng},
+      {"config", r.resolved_config},
+  };
+  write_file_atomic(dir + "/" + kState, state.dump(2) + "\n");
+  staging.commit(std::to_string(p.iteration));
+  return r.root + "/" + name;
+}
+
+LoadedState load_training_state(const std::string& dir, bool optimizer, bool rng) {
+  const std::string state_path = dir + "/" + kState;
+  if (!std::filesystem::exists(state_path))
+    throw Error(cat(dir, ": no ", kState, " (a weights-only checkpoint? load it as it is, it starts at iteration 0)"));
+  nlohmann::json s = load_json_file(state_path);
+  LoadedState out;
+  try {
+    out.progress.iteration = s.at("iteration").get<int64_t>();
+    out.progress.consumed_samples = s.at("consumed_samples").get<int64_t>();
+    out.progress.sampler.epoch = s.at("sampler").at("epoch").get<int64_t>();
+    out.progress.sampler.position = s.at("sampler").at("position").get<int64_t>();
+    out.progress.counters.samples = s.at("loader").at("samples").get<int64_t>();
+    out.progress.counters.skipped_bad = s.at("loader").at("skipped_bad").get<int64_t>();
+    out.progress.counters.skipped_overlong = s.at("loader").at("skipped_overlong").get<int64_t>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(cat(state_path, ": ", e.what()));
+  }
+  if (optimizer) {
+    const std::string path = dir + "/" + kOptimizer;
+    if (!std::filesystem::exists(path))
+      throw Error(cat(dir, ": the checkpoint has no optimizer state (saved with --no-save-optim); pass --no-load-optim "
+                      "to continue with a fresh optimizer"));
+    SafetensorsFile file(path);
+    NamedTensors tensors;
+    for (const auto& e : file.tensors()) tensors.emplace_back(e.name, read_tensor(file, e).clone());
+    auto steps = file.metadata().find("steps");
+    if (steps == file.metadata().end()) throw Error(cat(path, ": metadata 'steps' is missing"));
+    out.optimizer_steps = std::stoll(steps->second);
+    out.optimizer = std::move(tensors);
+  }
+  if (rng) {
+    const std::string path = dir + "/" + kRng;
+    if (!std::filesystem::exists(path))
+      throw Error(cat(dir, ": the checkpoint has no RNG state (saved with --no-save-rng); pass --no-load-rng"));
+    SafetensorsFile file(path);
+    const TensorEntry* cpu = file.find("cpu");
+    if (!cpu) throw Error(cat(path, ": no 'cpu' generator state"));
+    cpu_generator().set_state(read_tensor(file, *cpu).clone());
+  }
+  return out;
+}
+
+}  // namespace omnitune

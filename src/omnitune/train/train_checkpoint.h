@@ -1,0 +1,49 @@
+// train/train_checkpoint: what a training checkpoint holds besides the model (weights/ writes the
+// model part and owns the directory layout):
+//   optimizer.safetensors  AdamW moments by parameter name; metadata: the step count
+//   trainer_state.json     iteration, consumed samples, sampler position, loader counters, the resolved
+//                          configuration of the run (arguments, model.json, data.json, FSDP2 yaml)
+//   rng.safetensors        the CPU (and CUDA) generator states
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "omnitune/data/loader.h"
+#include "omnitune/train/adamw.h"
+#include "omnitune/train/master_weights.h"
+
+namespace omnitune {
+
+struct TrainProgress {
+  int64_t iteration = 0;         // optimizer steps done
+  int64_t consumed_samples = 0;
+  SamplerState sampler;
+  LoaderCounters counters;
+};
+
+struct SaveRequest {
+  std::string root;              // --save
+  const MasterWeights* masters = nullptr;
+  const AdamW* optimizer = nullptr;  // null: --no-save-optim
+  bool save_rng = true;
+  std::string hf_config_json;
+  nlohmann::json resolved_config;
+};
+
+// Writes <root>/iter_%07d atomically, then the tracker. Returns the directory written.
+std::string save_training_checkpoint(const SaveRequest& request, const TrainProgress& progress);
+
+struct LoadedState {
+  TrainProgress progress;
+  std::optional<NamedTensors> optimizer;  // with its step count
+  int64_t optimizer_steps = 0;
+};
+
+// Reads trainer_state.json (and optimizer.safetensors when `optimizer`; rng.safetensors applied to the
+// generators when `rng`). Errors name the file and what is missing.
+LoadedState load_training_state(const std::string& dir, bool optimizer, bool rng);
+
+}  // namespace omnitune
