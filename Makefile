@@ -3,10 +3,14 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: test build setup configure fuzz bench-gemm bench-thinker test-asan clean
+.PHONY: test build setup configure fuzz bench-gemm bench-thinker bench-chunked-loss test-asan clean
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+# The end-to-end demo: tiny model, real-media dataset, fine-tune, resume, Hugging Face export.
+demo: build
+	scripts/demo.sh $(BUILD)
 
 build: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -29,6 +33,10 @@ bench-gemm: build
 # Forward+backward of the thinker, OmniTune vs transformers eager, same weights and batch.
 bench-thinker: build
 	.venv/bin/python bench/thinker_vs_transformers.py --build $(BUILD)
+
+# Peak memory of lm_head + loss, forward+backward: full logits vs the chunked fused loss (and their equality).
+bench-chunked-loss: build
+	$(BUILD)/bench/chunked_loss_memory
 
 # The C++ unit tests built with AddressSanitizer + UndefinedBehaviorSanitizer.
 test-asan: setup

@@ -1,0 +1,81 @@
+#!/bin/bash
+# Fine-tunes Qwen3-Omni with OmniTune: the seed's finetune_qwen3omni.sh, same files and flags, one process.
+# The seed's Megatron/NPU switches are accepted and listed as ignored; parallel sizes other than 1 are
+# rejected until the distributed trainer exists.
+set -euo pipefail
+
+OMNITUNE=${OMNITUNE:-build/src/omnitune/omnitune}
+MM_DATA="./examples/qwen3omni/data.json"
+MM_MODEL="./examples/qwen3omni/model.json"
+LOAD_PATH="ckpt/hf_path/Qwen3-Omni-30B-A3B-Instruct"   # a Hugging Face directory or a converted/saved checkpoint
+SAVE_PATH="save_dir"
+FSDP2_PATH="./examples/qwen3omni/fsdp2_config.yaml"
+
+TP=1
+PP=1
+CP=1
+MBS=1
+GRAD_ACC_STEP=1
+SEQ_LEN=2048
+DP=1
+GBS=$(($MBS*$GRAD_ACC_STEP*$DP))
+
+GPT_ARGS="
+    --use-mcore-models \
+    --tensor-model-parallel-size ${TP} \
+    --pipeline-model-parallel-size ${PP} \
+    --context-parallel-size ${CP} \
+    --context-parallel-algo ulysses_cp_algo \
+    --micro-batch-size ${MBS} \
+    --global-batch-size ${GBS} \
+    --tokenizer-type NullTokenizer \
+    --vocab-size 152064 \
+    --seq-length ${SEQ_LEN} \
+    --make-vocab-size-divisible-by 1 \
+    --normalization RMSNorm \
+    --use-fused-rmsnorm \
+    --swiglu \
+    --use-fused-swiglu \
+    --no-masked-softmax-fusion \
+    --lr 1.0e-5 \
+    --lr-decay-style cosine \
+    --weight-decay 0 \
+    --train-iters 5000 \
+    --lr-warmup-fraction 0.1 \
+    --clip-grad 0.0 \
+    --adam-beta1 0.9 \
+    --adam-beta2 0.999 \
+    --no-gradient-accumulation-fusion \
+    --seed 1234 \
+    --load $LOAD_PATH \
+    --no-load-optim \
+    --no-load-rng \
+    --no-save-optim \
+    --no-save-rng \
+    --num-workers 8 \
+    --use-torch-fsdp2 \
+    --untie-embeddings-and-output-weights \
+    --ckpt-format torch_dcp \
+    --fsdp2-config-path $FSDP2_PATH \
+    --optimizer-selection fused_torch_adamw \
+    --use-cpu-initialization \
+    --distributed-timeout-minutes 60 \
+"
+
+MM_ARGS="
+    --mm-data $MM_DATA \
+    --mm-model $MM_MODEL
+"
+
+OUTPUT_ARGS="
+    --log-interval 1 \
+    --save-interval 10000 \
+    --eval-interval 10000 \
+    --eval-iters 5000 \
+    --save $SAVE_PATH \
+    --tensorboard-dir $SAVE_PATH/tensorboard \
+"
+
+mkdir -p logs
+logfile=logs/train_$(date +%Y%m%d)_$(date +%H%M%S).log
+$OMNITUNE train $GPT_ARGS $MM_ARGS $OUTPUT_ARGS --distributed-backend nccl 2>&1 | tee "$logfile"

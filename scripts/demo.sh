@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# make demo: OmniTune end to end on this machine. Creates a tiny random Qwen3-Omni, a small multimodal
+# dataset with real media (pictures, 44.1 kHz speech-like audio, videos with a sound track, text and
+# tool-call rows), fine-tunes it until the loss has clearly fallen, saves, resumes for a few more
+# steps from the checkpoint, exports a Hugging Face checkpoint and checks that it loads.
+#   scripts/demo.sh [BUILD_DIR]   (outputs under $DEMO_DIR, default BUILD_DIR/demo-run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+OMNITUNE=$BUILD/src/omnitune/omnitune
+D=${DEMO_DIR:-$BUILD/demo-run}
+FIRST=${DEMO_STEPS:-60}
+MORE=${DEMO_MORE_STEPS:-10}
+rm -rf "$D"
+mkdir -p "$D"
+start=$(date +%s)
+step() { echo; echo "== $* ($(($(date +%s) - start))s)"; }
+
+step "1/6 a tiny random Qwen3-Omni (init-model) with the Qwen3-Omni tokenizer"
+$OMNITUNE init-model --config assets/configs/tiny-qwen3-omni --out "$D/model" --seed 1
+cp assets/tokenizer/qwen3-omni/tokenizer.json assets/tokenizer/qwen3-omni/tokenizer_config.json "$D/model/"
+
+step "2/6 a multimodal dataset with real media files"
+"$BUILD/demo/make_demo_data" --out "$D/data" --tokenizer "$D/model" --rows 48 --seed 0
+cat > "$D/model.json" <<JSON
+{
+  "model_id": "qwen3_omni_moe",
+  "init_from_hf_path": "$D/model",
+  "image_encoder": {"vision_encoder": {"freeze": false, "attn_implementation": "sdpa"},
+                    "vision_projector": {"freeze": false}},
+  "audio_encoder": {"audio_encoder": {"freeze": false, "attn_implementation": "sdpa"}},
+  "text_decoder": {"freeze": false, "attn_implementation": "sdpa"},
+  "loss_cfg": {"loss_type": "per_token_loss", "compute_mode": "dynamic_chunk", "chunk_size": 4096}
+}
+JSON
+$OMNITUNE data preview --mm-data "$D/data/data.json" --index 0 | head -n 20
+
+TRAIN=(train --mm-data "$D/data/data.json" --mm-model "$D/model.json" --micro-batch-size 2 --global-batch-size 4
+       --lr 2e-3 --min-lr 2e-4 --lr-decay-style cosine --lr-warmup-fraction 0.05 --weight-decay 0.01 --clip-grad 1.0
+       --lr-decay-iters $((FIRST + MORE)) --seed 42 --log-interval 5 --save "$D/save" --tensorboard-dir "$D/save/tensorboard")
+
+step "3/6 fine-tune for $FIRST steps (global batch 4 = micro-batch 2 x 2 accumulation steps)"
+$OMNITUNE "${TRAIN[@]}" --train-iters "$FIRST" --save-interval $((FIRST / 2))
+
+step "4/6 resume from the checkpoint for $MORE more steps"
+$OMNITUNE "${TRAIN[@]}" --load "$D/save" --train-iters $((FIRST + MORE))
+
+step "5/6 export a Hugging Face checkpoint"
+$OMNITUNE convert dcp-to-hf --hf-dir "$D/model" --dcp-dir "$D/save" --save-dir "$D/hf-export"
+$OMNITUNE inspect "$D/hf-export" --summary
+
+step "6/6 check: the export and the checkpoint give the same loss on a sample"
+$OMNITUNE data dump --mm-data "$D/data/data.json" --index 0 --out "$D/sample.safetensors"
+$OMNITUNE forward --model "$D/hf-export" --batch "$D/sample.safetensors" --out "$D/out-hf.safetensors"
+$OMNITUNE forward --model "$D/save" --batch "$D/sample.safetensors" --out "$D/out-ckpt.safetensors"
+
+echo
+echo "== done in $(($(date +%s) - start))s"
+echo "model (random init):     $D/model"
+echo "dataset:                 $D/data/data.json"
+echo "checkpoints:             $D/save (iter_*, latest_checkpointed_iteration.txt)"
+echo "metrics:                 $D/save/metrics.jsonl, TensorBoard: $D/save/tensorboard"
+echo "loss curve:              $D/save/loss_curve.svg"
+echo "Hugging Face export:     $D/hf-export"
