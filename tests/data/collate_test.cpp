@@ -31,7 +31,7 @@ TEST(DataCollate, FakeMediaGoMaskedAfterTheShortestRow) {
   EXPECT_EQ(fake.audio_features.sizes(), (at::IntArrayRef{128, 10}));
   EXPECT_EQ(fake.audio_tokens.front(), *f.builder->tokenizer().token_to_id("<|audio_start|>"));
 
-  std::vector<Sample> text = {text_sample(9, 100), text_sample(5, 200), text_sample(5, 300)};
+  std::vector<Sample> text = {text_sample(7, 100), text_sample(5, 200), text_sample(5, 300)};
   Batch plain = collate(text, 0, 8), b = collate(text, 0, 8, &fake);
   const int64_t extra = static_cast<int64_t>(fake.image_tokens.size() + fake.audio_tokens.size());
   EXPECT_EQ(b.input_ids.size(1), 16);  // row 1: 5 + 10 fake tokens, padded to 16
@@ -40,7 +40,9 @@ TEST(DataCollate, FakeMediaGoMaskedAfterTheShortestRow) {
   expected.insert(expected.end(), fake.audio_tokens.begin(), fake.audio_tokens.end());
   EXPECT_TRUE(at::equal(appended, at::tensor(expected, at::kLong)));
   EXPECT_EQ(b.attention_mask.sum().item<int64_t>(), plain.attention_mask.sum().item<int64_t>());  // fake tokens masked
+  EXPECT_EQ(plain.input_ids.size(1), 8);
   EXPECT_TRUE(at::equal(b.labels.slice(1, 0, 8), plain.labels));
+  EXPECT_TRUE((b.labels.slice(1, 8) == -100).all().item<bool>());
   EXPECT_EQ((b.labels != -100).sum().item<int64_t>(), (plain.labels != -100).sum().item<int64_t>());
   EXPECT_TRUE(at::equal(b.input_ids.slice(1, 0, 5), plain.input_ids.slice(1, 0, 5)));
   EXPECT_TRUE(at::equal(b.pixel_values, fake.image_pixels));

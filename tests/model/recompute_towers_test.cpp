@@ -69,7 +69,9 @@ TEST(RecomputeTowers, TextDecoderWithRouterAuxLoss) {
       at::Tensor aux = router_aux_loss(out.router_logits, c.num_experts, c.num_experts_per_tok, mask);
       return out.hidden.pow(2).mean() + 0.5 * aux;
     }));
-    if (mode.offload) EXPECT_EQ(offload_stats().offloaded, c.num_hidden_layers - 1);
+    if (mode.offload) {
+      EXPECT_EQ(offload_stats().offloaded, c.num_hidden_layers - 1);
+    }
   }
   expect_same(results[1], results[0], "recompute");
   expect_same(results[2], results[0], "offload");
