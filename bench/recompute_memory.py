@@ -43,6 +43,7 @@ def config():
     t = d["thinker_config"]
     t["text_config"].update(hidden_size=384, num_hidden_layers=8, num_attention_heads=6, num_key_value_heads=2,
                             head_dim=64, num_experts=8, num_experts_per_tok=2, moe_intermediate_size=256)
+    t["text_config"]["rope_parameters"]["mrope_section"] = [16, 8, 8]  # sums to head_dim / 2
     t["vision_config"].update(depth=8, hidden_size=256, num_heads=4, intermediate_size=1024, out_hidden_size=384,
                               deepstack_visual_indexes=[1, 3, 5])
     t["audio_config"].update(d_model=256, encoder_attention_heads=4, encoder_layers=8, encoder_ffn_dim=1024,

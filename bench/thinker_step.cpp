@@ -36,9 +36,17 @@ int main(int argc, char** argv) {
     load_hf_thinker(*thinker, argv[1]);
     SafetensorsFile batch(argv[2]);
     auto get = [&](const char* name) { return batch.find(name) ? read_tensor(batch, *batch.find(name)) : at::Tensor(); };
-    ThinkerInputs in{get("input_ids"), get("attention_mask"), get("labels"), get("pixel_values"), get("image_grid_thw"),
-                     get("pixel_values_videos"), get("video_grid_thw"), get("video_second_per_grid"), get("input_features"),
-                     get("feature_attention_mask"), false};
+    ThinkerInputs in{.input_ids = get("input_ids"),
+                     .attention_mask = get("attention_mask"),
+                     .labels = get("labels"),
+                     .label_weights = at::Tensor(),
+                     .pixel_values = get("pixel_values"),
+                     .image_grid_thw = get("image_grid_thw"),
+                     .pixel_values_videos = get("pixel_values_videos"),
+                     .video_grid_thw = get("video_grid_thw"),
+                     .video_second_per_grid = get("video_second_per_grid"),
+                     .input_features = get("input_features"),
+                     .feature_attention_mask = get("feature_attention_mask")};
     auto step = [&] {
       thinker->zero_grad();
       thinker->forward(in).loss.backward();

@@ -66,6 +66,15 @@ def assert_same_tensors(test, a, b):
     return len(la)
 
 
+def load_in_transformers(test, model_dir, dtype=torch.float32):
+    """Qwen3OmniMoeForConditionalGeneration.from_pretrained, asserting no missing, unexpected or mis-shaped key."""
+    from transformers import Qwen3OmniMoeForConditionalGeneration
+    model, info = Qwen3OmniMoeForConditionalGeneration.from_pretrained(model_dir, dtype=dtype, output_loading_info=True)
+    for key in ("missing_keys", "unexpected_keys", "mismatched_keys"):
+        test.assertFalse(info[key], f"{model_dir}: {key}")
+    return model.eval()
+
+
 def non_weight_files(d):
     return sorted(f for f in os.listdir(d) if not f.endswith(".safetensors") and f != "model.safetensors.index.json")
 

@@ -52,7 +52,7 @@ TEST(CheckpointLayout, StagingIsHiddenUntilCommitThenTrackerIsWritten) {
   test::write_text((fs::path(staging.dir()) / "a.txt").string(), "1");
   EXPECT_EQ(entries(root), std::vector<std::string>{fs::path(staging.dir()).filename().string()});
   staging.commit("10");
-  EXPECT_EQ(entries(root), (std::vector<std::string>{kTrackerFile, "iter_0000010"}));
+  EXPECT_EQ(entries(root), (std::vector<std::string>{"iter_0000010", kTrackerFile}));
   EXPECT_EQ(read_text(root / kTrackerFile), "10");
   EXPECT_EQ(read_text(root / "iter_0000010" / "a.txt"), "1");
 }
@@ -74,7 +74,7 @@ TEST(CheckpointLayout, CommitReplacesAnExistingDirectory) {
   save(tmp.path(), "iter_0000005", "5", "old");
   test::write_text((tmp.path() / "iter_0000005" / "stale.txt").string(), "s");
   save(tmp.path(), "iter_0000005", "5", "new");
-  EXPECT_EQ(entries(tmp.path()), (std::vector<std::string>{kTrackerFile, "iter_0000005"}));
+  EXPECT_EQ(entries(tmp.path()), (std::vector<std::string>{"iter_0000005", kTrackerFile}));
   EXPECT_EQ(entries(tmp.path() / "iter_0000005"), (std::vector<std::string>{kCheckpointInfoFile, "data.txt"}));
   EXPECT_EQ(read_text(tmp.path() / "iter_0000005" / "data.txt"), "new");
 }

@@ -34,6 +34,18 @@ fs::path normalized(const std::string& path) {
   return p.has_filename() || p == p.root_path() ? p : p.parent_path();
 }
 
+// fsync every regular file below `dir`, then every directory (bottom up).
+void fsync_tree(const std::string& dir) {
+  std::vector<fs::path> dirs = {dir};
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (entry.is_directory())
+      dirs.push_back(entry.path());
+    else if (entry.is_regular_file())
+      fsync_path(entry.path(), false);
+  }
+  for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) fsync_path(*it, true);
+}
+
 void check_simple_name(const std::string& name) {
   if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos)
     throw Error("'" + name + "' is not a directory name");
@@ -46,17 +58,6 @@ bool is_partial_dir_name(const std::string& filename) {
   if (filename.size() < 2 || filename[0] != '.' || mark == std::string::npos || mark < 2) return false;
   std::string pid = filename.substr(mark + 9);
   return !pid.empty() && pid.find_first_not_of("0123456789") == std::string::npos;
-}
-
-void fsync_tree(const std::string& dir) {
-  std::vector<fs::path> dirs = {dir};
-  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
-    if (entry.is_directory())
-      dirs.push_back(entry.path());
-    else if (entry.is_regular_file())
-      fsync_path(entry.path(), false);
-  }
-  for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) fsync_path(*it, true);
 }
 
 StagedDir::StagedDir(std::string parent, std::string name) : parent_(std::move(parent)) {

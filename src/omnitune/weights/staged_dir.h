@@ -16,8 +16,7 @@ class StagedDir {
   StagedDir(const StagedDir&) = delete;
   StagedDir& operator=(const StagedDir&) = delete;
 
-  const std::string& dir() const { return dir_; }        // write here
-  const std::string& target() const { return target_; }  // <parent>/<name>
+  const std::string& dir() const { return dir_; }  // write here
   void commit();
 
  private:
@@ -28,8 +27,5 @@ class StagedDir {
 
 // ".<name>.partial-<pid>": a staging directory (also one left behind by an interrupted writer).
 bool is_partial_dir_name(const std::string& filename);
-
-// fsync every regular file below `dir`, then every directory (bottom up).
-void fsync_tree(const std::string& dir);
 
 }  // namespace omnitune
