@@ -49,10 +49,18 @@ step "5/6 export a Hugging Face checkpoint"
 $OMNITUNE convert dcp-to-hf --hf-dir "$D/model" --dcp-dir "$D/save" --save-dir "$D/hf-export"
 $OMNITUNE inspect "$D/hf-export" --summary
 
-step "6/6 check: the export and the checkpoint give the same loss on a sample"
+step "6/6 check: the loss fell, and the export and the checkpoint give the same loss on a sample"
+losses=$(grep -o '"loss": *[-0-9.eE+]*' "$D/save/metrics.jsonl" | sed 's/.*: *//')
+first=$(head -n 1 <<<"$losses")
+last=$(tail -n 1 <<<"$losses")
+echo "logged loss: first $first, last $last"
+awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < 0.75 * a) }' || { echo "error: the loss did not fall clearly" >&2; exit 1; }
 $OMNITUNE data dump --mm-data "$D/data/data.json" --index 0 --out "$D/sample.safetensors"
-$OMNITUNE forward --model "$D/hf-export" --batch "$D/sample.safetensors" --out "$D/out-hf.safetensors"
-$OMNITUNE forward --model "$D/save" --batch "$D/sample.safetensors" --out "$D/out-ckpt.safetensors"
+loss_on() { $OMNITUNE forward --model "$1" --batch "$D/sample.safetensors" --out "$2" | sed -n 's/^loss //p'; }
+export_loss=$(loss_on "$D/hf-export" "$D/out-hf.safetensors")
+checkpoint_loss=$(loss_on "$D/save" "$D/out-ckpt.safetensors")
+echo "loss on sample 0: Hugging Face export $export_loss, training checkpoint $checkpoint_loss"
+[[ -n "$export_loss" && "$export_loss" == "$checkpoint_loss" ]] || { echo "error: the export and the checkpoint differ" >&2; exit 1; }
 
 echo
 echo "== done in $(($(date +%s) - start))s"

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
 
 #include "omnitune/cli/commands.h"
 #include "omnitune/core/closest_match.h"
@@ -132,6 +133,7 @@ int run_forward(const ForwardOptions& o) {
     for (auto& [name, g] : hf_thinker_tensors(*thinker, at::kFloat, true)) result.emplace_back("grad." + name, g);
   }
   save_tensors(o.out_path, result);
+  if (out.loss.defined()) std::printf("loss %.9g\n", out.loss.item<double>());
   return 0;
 }
 

@@ -1,0 +1,82 @@
+"""Train, export, load elsewhere: 20 `omnitune train` steps on the tiny model, `convert dcp-to-hf` of the saved
+iteration, then transformers' from_pretrained loads the export with no missing, unexpected or mis-shaped key and
+its logits on a multimodal batch (image, audio, video) equal `omnitune forward` on the training checkpoint
+(fp32, 1e-5 relative)."""
+import os
+import tempfile
+import unittest
+
+import torch
+from safetensors.torch import load_file, save_file
+from transformers import Qwen3OmniMoeForConditionalGeneration
+
+from convert_util import load_in_transformers
+from omni_batches import Builder
+from train_fixture import make_dataset, make_model, make_model_json, run
+
+STEPS = 20
+
+
+def relative_error(a, b):
+    return ((a.double() - b.double()).norm() / b.double().norm()).item()
+
+
+class TrainThenExport(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        root = cls.root = cls.tmp.name
+        cls.model = make_model(root)
+        data = make_dataset(root, cls.model, rows=8)
+        model_json = make_model_json(root, cls.model)
+        cls.save = os.path.join(root, "save")
+        run("train", "--mm-data", data, "--mm-model", model_json, "--micro-batch-size", "2", "--global-batch-size", "2",
+            "--lr", "2e-3", "--lr-decay-style", "cosine", "--lr-warmup-iters", "2", "--train-iters", str(STEPS),
+            "--save", cls.save, "--save-interval", str(STEPS), "--log-interval", "5", "--device", "cpu")
+        cls.iteration = os.path.join(cls.save, f"iter_{STEPS:07d}")
+        cls.export = os.path.join(root, "export")
+        run("convert", "dcp-to-hf", "--hf-dir", cls.model, "--dcp-dir", cls.iteration, "--save-dir", cls.export)
+
+        cfg = Qwen3OmniMoeForConditionalGeneration.config_class.from_pretrained(cls.model)
+        b = Builder(cfg, torch.Generator().manual_seed(7))
+        b.row(b.text(3), b.image(1, 4, 4), b.audio(157), b.text(5))
+        b.row(b.text(2), b.video(2, 4, 4), b.text(6), b.audio(60), b.text(2))
+        cls.batch = b.build()
+        cls.batch_path = os.path.join(root, "batch.safetensors")
+        save_file({k: v for k, v in cls.batch.items() if k != "use_audio_in_video"}, cls.batch_path,
+                  metadata={"use_audio_in_video": "false"})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def omnitune_forward(self, model, name):
+        out = os.path.join(self.root, f"forward-{name}.safetensors")
+        run("forward", "--model", model, "--batch", self.batch_path, "--out", out)
+        return load_file(out)
+
+    def test_export_loads_in_transformers_with_the_checkpoint_logits(self):
+        hf = load_in_transformers(self, self.export)
+        self.assertEqual(next(hf.parameters()).dtype, torch.float32)  # the original's dtype (init-model fp32)
+        with torch.no_grad():
+            theirs = hf.thinker(**self.batch)
+        ours = self.omnitune_forward(self.save, "checkpoint")
+        mask = self.batch["attention_mask"].bool()
+        err = relative_error(ours["logits"][mask], theirs.logits[mask])
+        print(f"logits relative error, transformers on the export vs omnitune on the checkpoint: {err:.2e}")
+        self.assertLess(err, 1e-5)
+        self.assertLess(relative_error(ours["loss"], theirs.loss), 1e-5)
+
+        # The export holds the trained weights, not the original ones.
+        original = self.omnitune_forward(self.model, "original")
+        self.assertGreater(relative_error(original["logits"][mask], ours["logits"][mask]), 1e-3)
+
+    def test_export_and_checkpoint_give_the_same_omnitune_forward(self):
+        from_export = self.omnitune_forward(self.export, "export")
+        from_iteration = self.omnitune_forward(self.iteration, "iteration")
+        for k in ("logits", "loss"):
+            self.assertTrue(torch.equal(from_export[k], from_iteration[k]), k)
+
+
+if __name__ == "__main__":
+    unittest.main()
