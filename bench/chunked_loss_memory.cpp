@@ -3,9 +3,9 @@
 //   chunk N    fused_causal_lm_loss(hidden, weight, labels, N): at most [N, V] at a time
 // Each mode runs in its own process (this program again, with --child); the parent reads the child's peak
 // RSS from wait4, then checks that every chunked loss and gradient equals the unchunked one (relative
-// difference <= 1e-6). The defaults fit a 24 GB machine: S = 4096 (the unchunked run peaks near 10 GB;
-// S = 8192 would need about 20 GB), H = 2048, V = 152064 (Qwen3-Omni).
-//   chunked_loss_memory [--seq 4096] [--hidden 2048] [--vocab 152064] [--chunks 1024,4096] [--dir /tmp]
+// difference <= 1e-6). Defaults: S = 8192, H = 2048, V = 152064 (Qwen3-Omni); the unchunked run peaks
+// near 16 GB.
+//   chunked_loss_memory [--seq 8192] [--hidden 2048] [--vocab 152064] [--chunks 256,1024,4096] [--dir /tmp]
 #include <ATen/ATen.h>
 
 #include <sys/resource.h>
@@ -29,8 +29,8 @@ using namespace omnitune;
 namespace {
 
 struct Options {
-  int64_t seq = 4096, hidden = 2048, vocab = 152064;
-  std::vector<int64_t> chunks = {1024, 4096};
+  int64_t seq = 8192, hidden = 2048, vocab = 152064;
+  std::vector<int64_t> chunks = {256, 1024, 4096};
   std::string dir = "/tmp";
   int64_t child = -1;  // the mode a child runs: 0 = unchunked, N > 0 = chunk rows
 };

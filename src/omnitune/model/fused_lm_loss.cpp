@@ -4,6 +4,9 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <limits>
+#include <string>
+
+#include "omnitune/core/error.h"
 
 namespace omnitune {
 
@@ -26,24 +29,40 @@ struct LinearCrossEntropy : public torch::autograd::Function<LinearCrossEntropy>
       at::Tensor h = rows.slice(0, start, end);                                  // [c, H]
       at::Tensor t = targets.slice(0, start, end).unsqueeze(1);                  // [c, 1]
       at::Tensor w = scale.slice(0, start, end).unsqueeze(1);                    // [c, 1]
-      at::Tensor logp = at::log_softmax(at::matmul(h, weight.t()).to(at::kFloat), -1);  // [c, V]
-      loss_sum -= (logp.gather(1, t) * w).sum();
-      at::Tensor grad = logp.exp_();                                             // softmax, in place
+      // One [c, V] buffer: logits - max, then exp, then softmax, all in place.
+      at::Tensor grad = at::matmul(h, weight.t()).to(at::kFloat);               // [c, V] logits
+      grad.sub_(std::get<0>(grad.max(-1, true)));                                // z = logits - max
+      at::Tensor z_target = grad.gather(1, t);                                   // [c, 1]
+      at::Tensor sum_exp = grad.exp_().sum(-1, true);                            // [c, 1]
+      loss_sum += ((sum_exp.log() - z_target) * w).sum();                        // CE = log sum exp z - z_target
+      grad.div_(sum_exp);                                                        // softmax
       grad.scatter_add_(1, t, at::full_like(t, -1.0, grad.options()));           // - one-hot
       grad.mul_(w);
       at::Tensor g = grad.to(weight.scalar_type());
       grad_rows.slice(0, start, end).copy_(at::matmul(g, weight));               // [c, H]
       grad_weight.addmm_(g.t().to(at::kFloat), h.to(at::kFloat));                // [V, H]
     }
-    ctx->save_for_backward({grad_rows, grad_weight.to(weight.scalar_type())});
+    // Kept outside the autograd saved variables so that the backward can take them over: scaling them in
+    // place and handing them on as the gradients keeps one [V, H] buffer alive, not two.
+    ctx->saved_data["grad_rows"] = grad_rows;
+    ctx->saved_data["grad_weight"] = grad_weight.to(weight.scalar_type());
     return loss_sum;
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_output) {
-    auto saved = ctx->get_saved_variables();
+    auto take = [&](const std::string& key) {
+      auto it = ctx->saved_data.find(key);
+      if (it == ctx->saved_data.end())
+        throw Error("the fused lm_head + loss was backpropagated twice (retain_graph); compute the loss again instead");
+      at::Tensor t = it->second.toTensor();
+      ctx->saved_data.erase(it);
+      return t;
+    };
     at::Tensor scale = grad_output[0];
-    return {saved[0] * scale.to(saved[0].scalar_type()), saved[1] * scale.to(saved[1].scalar_type()), at::Tensor(),
-            at::Tensor(), at::Tensor()};
+    at::Tensor grad_rows = take("grad_rows"), grad_weight = take("grad_weight");
+    grad_rows.mul_(scale.to(grad_rows.scalar_type()));
+    grad_weight.mul_(scale.to(grad_weight.scalar_type()));
+    return {grad_rows, grad_weight, at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
