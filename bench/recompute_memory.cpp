@@ -17,8 +17,8 @@
 #include <string>
 
 #include "omnitune/core/error.h"
-#include "omnitune/io/torch_tensors.h"
 #include "omnitune/model/hf_checkpoint.h"
+#include "omnitune/model/thinker_inputs_file.h"
 
 using namespace omnitune;
 
@@ -75,23 +75,7 @@ int main(int argc, char** argv) {
     Thinker thinker(load_thinker_config(argv[1]), run);
     init_thinker_weights(*thinker, 1);
     thinker->to(device);
-    SafetensorsFile batch(argv[2]);
-    auto get = [&](const char* name) {
-      return batch.find(name) ? read_tensor(batch, *batch.find(name)).to(device) : at::Tensor();
-    };
-    ThinkerInputs in;
-    in.input_ids = get("input_ids");
-    in.attention_mask = get("attention_mask");
-    in.labels = get("labels");
-    in.pixel_values = get("pixel_values");
-    in.image_grid_thw = get("image_grid_thw");
-    in.pixel_values_videos = get("pixel_values_videos");
-    in.video_grid_thw = get("video_grid_thw");
-    in.video_second_per_grid = get("video_second_per_grid");
-    in.input_features = get("input_features");
-    in.feature_attention_mask = get("feature_attention_mask");
-    auto flag = batch.metadata().find("use_audio_in_video");
-    in.use_audio_in_video = flag != batch.metadata().end() && flag->second == "true";
+    ThinkerInputs in = read_thinker_inputs(argv[2], device);
 
     const bool accelerator = !device.is_cpu();
     if (accelerator) at::accelerator::synchronizeDevice(device.index());

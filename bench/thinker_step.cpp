@@ -14,6 +14,7 @@
 
 #include "omnitune/core/error.h"
 #include "omnitune/model/hf_checkpoint.h"
+#include "omnitune/model/thinker_inputs_file.h"
 
 using namespace omnitune;
 
@@ -34,19 +35,7 @@ int main(int argc, char** argv) {
 
     Thinker thinker(load_thinker_config(argv[1]), run);
     load_hf_thinker(*thinker, argv[1]);
-    SafetensorsFile batch(argv[2]);
-    auto get = [&](const char* name) { return batch.find(name) ? read_tensor(batch, *batch.find(name)) : at::Tensor(); };
-    ThinkerInputs in{.input_ids = get("input_ids"),
-                     .attention_mask = get("attention_mask"),
-                     .labels = get("labels"),
-                     .label_weights = at::Tensor(),
-                     .pixel_values = get("pixel_values"),
-                     .image_grid_thw = get("image_grid_thw"),
-                     .pixel_values_videos = get("pixel_values_videos"),
-                     .video_grid_thw = get("video_grid_thw"),
-                     .video_second_per_grid = get("video_second_per_grid"),
-                     .input_features = get("input_features"),
-                     .feature_attention_mask = get("feature_attention_mask")};
+    ThinkerInputs in = read_thinker_inputs(argv[2]);
     auto step = [&] {
       thinker->zero_grad();
       thinker->forward(in).loss.backward();

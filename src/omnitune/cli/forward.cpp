@@ -11,6 +11,7 @@
 #include "omnitune/core/log.h"
 #include "omnitune/io/torch_tensors.h"
 #include "omnitune/model/hf_checkpoint.h"
+#include "omnitune/model/thinker_inputs_file.h"
 #include "omnitune/weights/checkpoint_model.h"
 
 namespace omnitune {
@@ -24,37 +25,6 @@ struct ForwardOptions {
   bool grads = false, bf16_position_ids = false;
   int64_t loss_chunk = 0;
 };
-
-const std::vector<std::string> kBatchNames = {
-    "input_ids",       "attention_mask", "labels",                "pixel_values",   "image_grid_thw",
-    "pixel_values_videos", "video_grid_thw", "video_second_per_grid", "input_features", "feature_attention_mask"};
-
-ThinkerInputs read_batch(const std::string& path) {
-  SafetensorsFile file(path);
-  ThinkerInputs in;
-  for (const auto& t : file.tensors())
-    if (std::find(kBatchNames.begin(), kBatchNames.end(), t.name) == kBatchNames.end())
-      throw Error(path + ": unknown batch tensor '" + t.name + "'" + did_you_mean(t.name, kBatchNames));
-  auto get = [&](const char* name) { return file.find(name) ? read_tensor(file, *file.find(name)) : at::Tensor(); };
-  in.input_ids = get("input_ids");
-  if (!in.input_ids.defined()) throw Error(path + ": the batch has no 'input_ids'");
-  in.attention_mask = get("attention_mask");
-  in.labels = get("labels");
-  in.pixel_values = get("pixel_values");
-  in.image_grid_thw = get("image_grid_thw");
-  in.pixel_values_videos = get("pixel_values_videos");
-  in.video_grid_thw = get("video_grid_thw");
-  in.video_second_per_grid = get("video_second_per_grid");
-  in.input_features = get("input_features");
-  in.feature_attention_mask = get("feature_attention_mask");
-  auto flag = file.metadata().find("use_audio_in_video");
-  if (flag != file.metadata().end()) {
-    if (flag->second != "true" && flag->second != "false")
-      throw Error(path + ": metadata use_audio_in_video must be \"true\" or \"false\", got \"" + flag->second + "\"");
-    in.use_audio_in_video = flag->second == "true";
-  }
-  return in;
-}
 
 // --recompute / --offload: the towers named ("audio", "vision", "text", comma-separated, or "all").
 struct TowerSet {
@@ -118,7 +88,7 @@ int run_forward(const ForwardOptions& o) {
   }
   if (o.dtype == "bf16") thinker->to(at::kBFloat16);
 
-  ThinkerInputs in = read_batch(o.batch_path);
+  ThinkerInputs in = read_thinker_inputs(o.batch_path);
   if (o.grads && !in.labels.defined()) throw Error("--grads needs 'labels' in the batch (gradients are of the loss)");
   std::optional<at::NoGradGuard> no_grad;
   if (!o.grads) no_grad.emplace();

@@ -87,39 +87,55 @@ uint64_t SafetensorsCheckpoint::total_bytes() const {
   return total;
 }
 
-std::vector<std::string> write_sharded_safetensors(const std::string& dir, const std::vector<TensorBytes>& tensors,
-                                                   uint64_t max_shard_bytes,
-                                                   const std::map<std::string, std::string>& metadata) {
+std::vector<std::string> write_shards(const std::string& dir, const std::vector<std::string>& names,
+                                      const std::vector<uint64_t>& nbytes, uint64_t max_shard_bytes,
+                                      const std::function<void(const std::string& path, const std::vector<size_t>& members)>& write_shard) {
   if (!fs::is_directory(dir)) throw Error(dir + ": output directory does not exist");
-  std::vector<std::vector<TensorBytes>> groups(1);
+  std::vector<std::vector<size_t>> groups(1);
   uint64_t group_bytes = 0, total = 0;
-  for (const auto& t : tensors) {
-    if (!groups.back().empty() && group_bytes + t.nbytes > max_shard_bytes) {
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (!groups.back().empty() && group_bytes + nbytes[i] > max_shard_bytes) {
       groups.emplace_back();
       group_bytes = 0;
     }
-    groups.back().push_back(t);
-    group_bytes += t.nbytes;
-    total += t.nbytes;
+    groups.back().push_back(i);
+    group_bytes += nbytes[i];
+    total += nbytes[i];
   }
   std::vector<std::string> written;
   if (groups.size() == 1) {
     written.push_back((fs::path(dir) / kSingleFileName).string());
-    write_safetensors(written.back(), groups[0], metadata);
+    write_shard(written.back(), groups[0]);
     return written;
   }
   nlohmann::json weight_map = nlohmann::json::object();
-  for (size_t i = 0; i < groups.size(); ++i) {
+  for (size_t g = 0; g < groups.size(); ++g) {
     char name[64];
-    std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", i + 1, groups.size());
+    std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", g + 1, groups.size());
     written.push_back((fs::path(dir) / name).string());
-    write_safetensors(written.back(), groups[i], metadata);
-    for (const auto& t : groups[i]) weight_map[t.name] = name;
+    write_shard(written.back(), groups[g]);
+    for (size_t i : groups[g]) weight_map[names[i]] = name;
   }
   nlohmann::json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
   written.push_back((fs::path(dir) / kIndexFileName).string());
   write_file_atomic(written.back(), index.dump(2) + "\n");
   return written;
+}
+
+std::vector<std::string> write_sharded_safetensors(const std::string& dir, const std::vector<TensorBytes>& tensors,
+                                                   uint64_t max_shard_bytes,
+                                                   const std::map<std::string, std::string>& metadata) {
+  std::vector<std::string> names;
+  std::vector<uint64_t> nbytes;
+  for (const auto& t : tensors) {
+    names.push_back(t.name);
+    nbytes.push_back(t.nbytes);
+  }
+  return write_shards(dir, names, nbytes, max_shard_bytes, [&](const std::string& path, const std::vector<size_t>& members) {
+    std::vector<TensorBytes> shard;
+    for (size_t i : members) shard.push_back(tensors[i]);
+    write_safetensors(path, shard, metadata);
+  });
 }
 
 uint64_t parse_byte_size(const std::string& text) {

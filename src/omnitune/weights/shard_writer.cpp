@@ -1,18 +1,12 @@
 #include "omnitune/weights/shard_writer.h"
 
 #include <algorithm>
-#include <cstdio>
-#include <filesystem>
 #include <set>
-
-#include <nlohmann/json.hpp>
 
 #include "omnitune/core/error.h"
 #include "omnitune/io/atomic_file.h"
 #include "omnitune/io/safetensors_checkpoint.h"
 #include "omnitune/io/safetensors_header.h"
-
-namespace fs = std::filesystem;
 
 namespace omnitune {
 
@@ -54,39 +48,19 @@ void write_file(const std::string& path, const std::vector<const StreamedTensor*
 std::vector<std::string> write_streamed_shards(const std::string& dir, const std::vector<StreamedTensor>& tensors,
                                                uint64_t max_shard_bytes, const std::map<std::string, std::string>& metadata,
                                                const std::function<void(uint64_t)>& progress) {
-  if (!fs::is_directory(dir)) throw Error(dir + ": output directory does not exist");
-  std::set<std::string> names;
-  for (const auto& t : tensors)
-    if (!names.insert(t.name).second) throw Error(dir + ": tensor '" + t.name + "' would be written twice");
-  std::vector<std::vector<const StreamedTensor*>> groups(1);
-  uint64_t group_bytes = 0, total = 0;
+  std::set<std::string> seen;
+  std::vector<std::string> names;
+  std::vector<uint64_t> nbytes;
   for (const auto& t : tensors) {
-    if (!groups.back().empty() && group_bytes + t.nbytes() > max_shard_bytes) {
-      groups.emplace_back();
-      group_bytes = 0;
-    }
-    groups.back().push_back(&t);
-    group_bytes += t.nbytes();
-    total += t.nbytes();
+    if (!seen.insert(t.name).second) throw Error(dir + ": tensor '" + t.name + "' would be written twice");
+    names.push_back(t.name);
+    nbytes.push_back(t.nbytes());
   }
-  std::vector<std::string> written;
-  if (groups.size() == 1) {
-    written.push_back((fs::path(dir) / kSingleFileName).string());
-    write_file(written.back(), groups[0], metadata, progress);
-    return written;
-  }
-  nlohmann::json weight_map = nlohmann::json::object();
-  for (size_t i = 0; i < groups.size(); ++i) {
-    char name[64];
-    std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", i + 1, groups.size());
-    written.push_back((fs::path(dir) / name).string());
-    write_file(written.back(), groups[i], metadata, progress);
-    for (const StreamedTensor* t : groups[i]) weight_map[t->name] = name;
-  }
-  nlohmann::json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
-  written.push_back((fs::path(dir) / kIndexFileName).string());
-  write_file_atomic(written.back(), index.dump(2) + "\n");
-  return written;
+  return write_shards(dir, names, nbytes, max_shard_bytes, [&](const std::string& path, const std::vector<size_t>& members) {
+    std::vector<const StreamedTensor*> shard;
+    for (size_t i : members) shard.push_back(&tensors[i]);
+    write_file(path, shard, metadata, progress);
+  });
 }
 
 }  // namespace omnitune

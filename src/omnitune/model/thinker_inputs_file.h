@@ -1,0 +1,18 @@
+// model/thinker_inputs_file: a batch stored as safetensors with the Hugging Face forward argument names
+// (input_ids, attention_mask, labels, pixel_values, image_grid_thw, pixel_values_videos, video_grid_thw,
+// video_second_per_grid, input_features, feature_attention_mask) and metadata use_audio_in_video
+// ("true"/"false"): what `omnitune data dump` writes and `omnitune forward` reads.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <string>
+
+#include "omnitune/model/thinker.h"
+
+namespace omnitune {
+
+// Every tensor on `device`. An unknown tensor name is an error naming the closest valid one.
+ThinkerInputs read_thinker_inputs(const std::string& path, at::Device device = at::kCPU);
+
+}  // namespace omnitune
