@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import Qwen3OmniMoeForConditionalGeneration
 
-from train_fixture import PAD_ID, make_dataset, make_model, make_model_json, read_metrics, run
+from train_fixture import PAD_ID, SOURCE, make_dataset, make_model, make_model_json, read_metrics, run
 
 LR, MIN_LR, WARMUP, STEPS, CLIP, WD = 2e-3, 1e-4, 0.1, 30, 1.0, 0.01
 
@@ -127,6 +127,23 @@ class Train(unittest.TestCase):
         self.assertEqual([s for s, _ in tb_loss], list(range(1, 11)))
         for (step, value), m in zip(tb_loss, a):
             self.assertAlmostEqual(value, m["loss"], delta=1e-6 * abs(m["loss"]))
+
+    def test_bf16_compute_from_the_fsdp2_yaml(self):
+        """param_dtype: bf16 computes in bf16 over fp32 masters: the loss curve follows the fp32 run's up to
+        bf16 rounding, and the checkpoint holds fp32 weights."""
+        fp32, bf16 = os.path.join(self.root, "fp32"), os.path.join(self.root, "bf16")
+        yaml = os.path.join(SOURCE, "examples", "qwen3omni", "fsdp2_config.yaml")
+        self.train(fp32, iters=12, style="constant")
+        r = self.train(bf16, "--fsdp2-config", yaml, "--save-interval", "12", iters=12, style="constant")
+        self.assertIn("param_dtype bf16 is the compute dtype", r.stdout + r.stderr)
+        a, b = read_metrics(fp32), read_metrics(bf16)
+        diffs = [abs(x["loss"] - y["loss"]) / x["loss"] for x, y in zip(a, b)]
+        self.assertEqual(len(diffs), 12)
+        self.assertGreater(max(diffs), 0, "bf16 compute should round differently from fp32")
+        self.assertLess(max(diffs), 2e-2, f"fp32 {[m['loss'] for m in a]}\nbf16 {[m['loss'] for m in b]}")
+        self.assertLess(b[-1]["loss"], b[0]["loss"] - 1.0)
+        weights = load_file(os.path.join(bf16, "iter_0000012", "model.safetensors"))
+        self.assertEqual({v.dtype for v in weights.values()}, {torch.float32})
 
     def test_bad_input(self):
         save = os.path.join(self.root, "bad")

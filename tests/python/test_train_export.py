@@ -1,7 +1,7 @@
 """Train, export, load elsewhere: 20 `omnitune train` steps on the tiny model, `convert dcp-to-hf` of the saved
 iteration, then transformers' from_pretrained loads the export with no missing, unexpected or mis-shaped key and
 its logits on a multimodal batch (image, audio, video) equal `omnitune forward` on the training checkpoint
-(fp32, 1e-5 relative)."""
+(fp32, 1e-5 relative). Also: training starts from a Hugging Face directory or a converted release."""
 import os
 import tempfile
 import unittest
@@ -12,7 +12,7 @@ from transformers import Qwen3OmniMoeForConditionalGeneration
 
 from convert_util import load_in_transformers
 from omni_batches import Builder
-from train_fixture import make_dataset, make_model, make_model_json, run
+from train_fixture import make_dataset, make_model, make_model_json, read_metrics, run
 
 STEPS = 20
 
@@ -27,12 +27,10 @@ class TrainThenExport(unittest.TestCase):
         cls.tmp = tempfile.TemporaryDirectory()
         root = cls.root = cls.tmp.name
         cls.model = make_model(root)
-        data = make_dataset(root, cls.model, rows=8)
-        model_json = make_model_json(root, cls.model)
+        cls.data = make_dataset(root, cls.model, rows=8)
+        cls.model_json = make_model_json(root, cls.model)
         cls.save = os.path.join(root, "save")
-        run("train", "--mm-data", data, "--mm-model", model_json, "--micro-batch-size", "2", "--global-batch-size", "2",
-            "--lr", "2e-3", "--lr-decay-style", "cosine", "--lr-warmup-iters", "2", "--train-iters", str(STEPS),
-            "--save", cls.save, "--save-interval", str(STEPS), "--log-interval", "5", "--device", "cpu")
+        cls.train(cls.save, STEPS, "--save-interval", str(STEPS))
         cls.iteration = os.path.join(cls.save, f"iter_{STEPS:07d}")
         cls.export = os.path.join(root, "export")
         run("convert", "dcp-to-hf", "--hf-dir", cls.model, "--dcp-dir", cls.iteration, "--save-dir", cls.export)
@@ -45,6 +43,13 @@ class TrainThenExport(unittest.TestCase):
         cls.batch_path = os.path.join(root, "batch.safetensors")
         save_file({k: v for k, v in cls.batch.items() if k != "use_audio_in_video"}, cls.batch_path,
                   metadata={"use_audio_in_video": "false"})
+
+    @classmethod
+    def train(cls, save, iters, *extra, model_json=None):
+        run("train", "--mm-data", cls.data, "--mm-model", model_json or cls.model_json, "--micro-batch-size", "2",
+            "--global-batch-size", "2", "--lr", "2e-3", "--lr-decay-style", "cosine", "--lr-warmup-iters", "2",
+            "--train-iters", str(iters), "--save", save, "--log-interval", "1", "--device", "cpu", *extra)
+        return [m["loss"] for m in read_metrics(save)]
 
     @classmethod
     def tearDownClass(cls):
@@ -70,6 +75,22 @@ class TrainThenExport(unittest.TestCase):
         # The export holds the trained weights, not the original ones.
         original = self.omnitune_forward(self.model, "original")
         self.assertGreater(relative_error(original["logits"][mask], ours["logits"][mask]), 1e-3)
+
+    def test_training_starts_from_a_hugging_face_directory_or_a_converted_release(self):
+        """--load <HF dir> (experts merged at load) and --load <hf-to-dcp release> train exactly like a model.json
+        whose init_from_hf_path is that HF directory."""
+        other_root = os.path.join(self.root, "other")
+        os.makedirs(other_root)
+        other = make_model(other_root, seed=11)
+        converted = os.path.join(self.root, "other-converted")
+        run("convert", "hf-to-dcp", "--hf-dir", other, "--save-dir", converted)
+        expected = self.train(os.path.join(self.root, "from-init"), 3, model_json=make_model_json(other_root, other))
+        from_hf = self.train(os.path.join(self.root, "from-hf"), 3, "--load", other)
+        from_release = self.train(os.path.join(self.root, "from-release"), 3, "--load", converted)
+        base = self.train(os.path.join(self.root, "from-base"), 3)
+        self.assertEqual(from_hf, expected)
+        self.assertEqual(from_release, expected)
+        self.assertNotEqual(base[0], expected[0])  # the weights came from --load, not from init_from_hf_path
 
     def test_export_and_checkpoint_give_the_same_omnitune_forward(self):
         from_export = self.omnitune_forward(self.export, "export")
