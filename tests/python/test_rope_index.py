@@ -310,6 +310,19 @@ class RopeIndex(unittest.TestCase):
         b["image_grid_thw"] = torch.tensor([[1, 2, 2], [1, 4, 4]])
         self.fails(b, "image_grid_thw has 2 entries")
 
+    def test_masked_trailing_media_like_the_reference(self):
+        """keep_towers_active: a masked-out image and audio after the real tokens; their grid and length go unused."""
+        real = len(self.row().text(3).tokens)
+        b = batch_of([self.row().text(3).image(1, 4, 4).audio(50), self.row().text(5)])
+        b["attention_mask"][0, real:] = 0
+        self.check(b)
+
+    def test_masked_media_before_real_media(self):
+        real = len(self.row().text(3).tokens)
+        b = batch_of([self.row().text(3).image(1, 2, 2), self.row().text(2).image(1, 2, 2)])
+        b["attention_mask"][0, real:] = 0
+        self.fails(b, "image_grid_thw has 2 entries", "not all after the real ones")
+
     def test_pads_without_grids(self):
         b = batch_of([self.row().text(2), self.row().video(1, 2, 2, 1.0)])
         b["video_grid_thw"] = None

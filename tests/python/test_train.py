@@ -2,6 +2,7 @@
 torch.optim.AdamW run of the same weights, data, schedule and clipping (fp32, 1e-4 relative at every
 step); resuming is bit-exact; --no-load-optim keeps weights and position but restarts the optimizer;
 TensorBoard's reader sees the scalars; bad input fails before anything is written."""
+import json
 import math
 import os
 import tempfile
@@ -49,8 +50,8 @@ class Train(unittest.TestCase):
     def tearDownClass(cls):
         cls.tmp.cleanup()
 
-    def train(self, save, *extra, iters=STEPS, check=True, mbs=1, gbs=1, style="cosine"):
-        return run("train", "--mm-data", self.data, "--mm-model", self.model_json, "--micro-batch-size", str(mbs),
+    def train(self, save, *extra, iters=STEPS, check=True, mbs=1, gbs=1, style="cosine", data=None):
+        return run("train", "--mm-data", data or self.data, "--mm-model", self.model_json, "--micro-batch-size", str(mbs),
                    "--global-batch-size", str(gbs), "--lr", str(LR), "--min-lr", str(MIN_LR), "--lr-decay-style", style,
                    "--lr-warmup-fraction", str(WARMUP), "--weight-decay", str(WD), "--clip-grad", str(CLIP),
                    "--train-iters", str(iters), "--lr-decay-iters", str(STEPS), "--log-interval", "1", "--seed", "5",
@@ -144,6 +145,23 @@ class Train(unittest.TestCase):
         self.assertLess(b[-1]["loss"], b[0]["loss"] - 1.0)
         weights = load_file(os.path.join(bf16, "iter_0000012", "model.safetensors"))
         self.assertEqual({v.dtype for v in weights.values()}, {torch.float32})
+
+    def test_keep_towers_active_changes_no_loss(self):
+        """keep_towers_active adds masked fake media to micro-batches without images or audio (text rows here):
+        every tower runs, and the loss curve stays that of the plain run."""
+        with open(self.data) as f:
+            cfg = json.load(f)
+        cfg["dataloader_param"]["keep_towers_active"] = True
+        data = os.path.join(self.root, "data_keep_towers.json")
+        with open(data, "w") as f:
+            json.dump(cfg, f)
+        plain, towers = os.path.join(self.root, "towers_off"), os.path.join(self.root, "towers_on")
+        self.train(plain, iters=6)
+        self.train(towers, iters=6, data=data)
+        a, b = read_metrics(plain), read_metrics(towers)
+        self.assertEqual(len(b), 6)
+        for x, y in zip(a, b):
+            self.assertLessEqual(abs(x["loss"] - y["loss"]) / x["loss"], 1e-5, x["iteration"])
 
     def test_bad_input(self):
         save = os.path.join(self.root, "bad")

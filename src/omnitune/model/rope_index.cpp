@@ -415,14 +415,39 @@ void read_audio_and_seconds(const RopeIndexInputs& in, Batch& b) {
   }
 }
 
-// Every grid and audio length must belong to a span (else the features and the tokens disagree).
-void check_all_used(const Batch& b) {
-  auto check = [](size_t used, size_t given, const char* what) {
-    if (used != given) throw Error(cat("get_rope_index: ", what, " has ", given, " entries but the batch's tokens use ", used));
+// Every grid and audio length must belong to a span of real tokens (else the features and the tokens
+// disagree) — except trailing ones whose placeholders are all masked out (attention_mask 0) and come after
+// every real placeholder of their kind: keep_towers_active's fake media, which transformers accepts too
+// (the tower runs, the tokens take no part in attention or positions).
+void check_all_used(const Batch& b, const at::Tensor& ids, const at::Tensor& mask) {
+  const int64_t m = b.config.vision.spatial_merge_size;
+  auto grid_tokens = [m](const Grid& g) { return g[0] * g[1] * g[2] / (m * m); };
+  auto check = [&](int64_t token, size_t used, size_t given, const char* what, auto tokens_of) {
+    if (used == given) return;
+    int64_t leftover = 0;
+    for (size_t k = used; k < given; ++k) leftover += tokens_of(k);
+    int64_t masked = 0;
+    bool order_ok = true;
+    if (mask.defined()) {
+      const int64_t* t = ids.data_ptr<int64_t>();
+      const double* a = mask.data_ptr<double>();
+      for (int64_t i = 0; i < ids.numel(); ++i) {
+        if (t[i] != token) continue;
+        if (a[i] != 1) ++masked;
+        else if (masked > 0) order_ok = false;
+      }
+    }
+    if (masked != leftover || !order_ok)
+      throw Error(cat("get_rope_index: ", what, " has ", given, " entries but the batch's real tokens use ", used,
+                      " (the other entries need ", leftover, " masked-out placeholder tokens after the real ones; found ",
+                      masked, order_ok ? "" : ", not all after the real ones", ")"));
   };
-  check(b.next_image, b.image_grids.size(), "image_grid_thw");
-  check(b.next_video, b.video_grids.size(), "video_grid_thw");
-  check(b.next_audio, b.audio_frames.size(), "audio_seqlens");
+  check(b.config.image_token_id, b.next_image, b.image_grids.size(), "image_grid_thw",
+        [&](size_t k) { return grid_tokens(b.image_grids[k]); });
+  check(b.config.video_token_id, b.next_video, b.video_grids.size(), "video_grid_thw",
+        [&](size_t k) { return grid_tokens(b.video_grids[k]); });
+  check(b.config.audio_token_id, b.next_audio, b.audio_frames.size(), "audio_seqlens",
+        [&](size_t k) { return audio_output_length(b.audio_frames[k], 2 * b.config.audio.n_window); });
 }
 
 // Without image/video grids: ids = cumsum(mask) - 1 (float32, as the reference) on all three axes,
@@ -468,7 +493,7 @@ at::Tensor multimodal_ids(Batch& b, const at::Tensor& ids, const at::Tensor& mas
     for (size_t k = 0; k < slots.size(); ++k)
       for (int a = 0; a < 3; ++a) o[(a * rows + r) * len + slots[k]] = columns[k][a].value();
   }
-  check_all_used(b);
+  check_all_used(b, ids, mask);
   return out;
 }
 
