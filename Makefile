@@ -8,8 +8,10 @@ JOBS ?= $(shell nproc)
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
-# The end-to-end demo: tiny model, real-media dataset, fine-tune, resume, Hugging Face export.
-demo: build
+# The end-to-end demo: tiny model, real-media dataset, fine-tune, resume, Hugging Face export. Builds only
+# the two programs it runs (not the tests and benchmarks).
+demo: configure
+	cmake --build $(BUILD) -j $(JOBS) --target omnitune make_demo_data
 	scripts/demo.sh $(BUILD)
 
 build: configure
