@@ -45,6 +45,26 @@ TEST(Progress, TerminalModeRedrawsOneLine) {
   for (size_t i = 0; i + 1 < frames.size(); ++i) EXPECT_NE(frames[i].back(), '\n');
 }
 
+TEST(Progress, ClearErasesTheLineAndTheNextAdvanceRedraws) {
+  double now = 0;
+  std::vector<std::string> frames;
+  ProgressBar::Options o;
+  o.tty = 1;
+  o.clock = [&] { return now; };
+  o.write_tty = [&](const std::string& s) { frames.push_back(s); };
+  ProgressBar bar("train", 10, o);
+  now += 1;
+  bar.advance();
+  bar.clear();  // a log line goes here
+  bar.advance();  // no time has passed: redrawn anyway
+  ASSERT_EQ(frames.size(), 3u);
+  EXPECT_EQ(frames[1], "\r\033[2K");
+  EXPECT_NE(frames[2].find("train [######"), std::string::npos) << frames[2];
+  bar.finish();
+  bar.clear();  // after the final line: nothing to erase
+  EXPECT_EQ(frames.size(), 4u);
+}
+
 TEST(Progress, LogModeWritesPeriodicLines) {
   double now = 0;
   ProgressBar::Options o;

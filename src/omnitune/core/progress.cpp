@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -56,6 +57,12 @@ void ProgressBar::finish() {
   if (finished_) return;
   finished_ = true;
   report(true);
+}
+
+void ProgressBar::clear() {
+  if (!tty_ || finished_) return;
+  options_.write_tty("\r\033[2K");
+  last_report_s_ = -std::numeric_limits<double>::infinity();
 }
 
 std::string ProgressBar::status() const {

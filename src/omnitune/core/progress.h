@@ -27,6 +27,8 @@ class ProgressBar {
 
   void advance(int64_t n = 1);
   void finish();  // final line (also written by the destructor)
+  // On a terminal: erases the bar so that a log line can take its line; the next advance() draws it again.
+  void clear();
 
   // "12/40 (30%), 3.10 it/s, ETA 9s" — the text both modes show.
   std::string status() const;

@@ -286,6 +286,7 @@ void run_training(const TrainOptions& o) {
   int64_t window_tokens = 0, window_iters = 0;
   std::string last_checkpoint;
   auto save_now = [&] {
+    if (bar) bar->clear();
     auto t0 = Clock::now();
     progress.sampler = loader.state();
     progress.counters = loader.counters();
@@ -314,9 +315,11 @@ void run_training(const TrainOptions& o) {
     phases.data += data_s, phases.forward += step.forward_s, phases.backward += step.backward_s, phases.optimizer += opt_s;
     const double iter_s = since(iter_start);
     window_s += iter_s, window_flops += step.flops.total(), window_tokens += step.tokens, ++window_iters;
+    const bool log_now = progress.iteration % o.log_interval == 0 || progress.iteration == o.train_iters;
+    if (bar && (log_now || !std::isfinite(step.loss))) bar->clear();
     if (!std::isfinite(step.loss)) log_warn(cat("iteration ", it + 1, ": the loss is ", step.loss));
 
-    if (progress.iteration % o.log_interval == 0 || progress.iteration == o.train_iters) {
+    if (log_now) {
       IterationRecord r;
       r.iteration = progress.iteration, r.train_iters = o.train_iters, r.consumed_samples = progress.consumed_samples;
       r.global_batch = gbs, r.ms_per_iter = 1e3 * window_s / window_iters, r.lr = lr, r.loss = step.loss;
