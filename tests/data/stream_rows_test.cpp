@@ -102,9 +102,18 @@ TEST(DataStream, MaxSamplesAndBadFiles) {
   StreamRows s(c, {4, 0, 1, 1, false, false});
   EXPECT_EQ(rows_of(s.next()), (std::vector<int64_t>{0, 1, 2, 3}));
   EXPECT_EQ(rows_of(s.next()), (std::vector<int64_t>{4, 5, 0, 1}));  // the stream ends at 6 rows
-  DataConfig too_many = streaming_config(dir, 10, R"(, "max_samples": 12)");
-  EXPECT_NE(test::error_of([&] { StreamRows x(too_many, {1, 0, 1, 1, false, true}); }).find("max_samples = 12 but the datasets hold only 10 rows"),
-            std::string::npos);
+  // max_samples is a cap: above the row count every row is used, and the log says so.
+  DataConfig more = streaming_config(dir, 10, R"(, "max_samples": 12)");
+  testing::internal::CaptureStdout();
+  StreamRows all(more, {5, 0, 1, 1, false, true});
+  const std::string log = testing::internal::GetCapturedStdout();
+  EXPECT_NE(log.find("using 10 of 10 rows (max_samples 12)"), std::string::npos) << log;
+  EXPECT_EQ(rows_of(all.next()), (std::vector<int64_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(rows_of(all.next()), (std::vector<int64_t>{5, 6, 7, 8, 9}));
+  EXPECT_EQ(all.state().epoch, 0);
+  testing::internal::CaptureStdout();
+  StreamRows capped(c, {4, 0, 1, 1, false, false});
+  EXPECT_NE(testing::internal::GetCapturedStdout().find("using 6 of 10 rows (max_samples 6)"), std::string::npos);
   DataConfig small = streaming_config(dir, 3);
   EXPECT_NE(test::error_of([&] { StreamRows x(small, {2, 0, 2, 1, false, true}); }).find("fewer than one global micro-batch"),
             std::string::npos);

@@ -1,9 +1,11 @@
 #include "omnitune/data/dataset.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
 #include "omnitune/core/error.h"
+#include "omnitune/core/log.h"
 
 namespace omnitune {
 
@@ -11,6 +13,10 @@ std::shared_ptr<const FileStamp> open_data_file(const DataConfig& config, const 
   std::optional<FileStamp> stamp = stamp_file(file);
   if (!stamp) throw Error(config.path + ": dataset file '" + file + "' does not exist");
   return std::make_shared<const FileStamp>(std::move(*stamp));
+}
+
+std::string max_samples_note(const DataConfig& config, int64_t used, int64_t rows) {
+  return cat(config.path, ": using ", used, " of ", rows, " rows (max_samples ", *config.basic.max_samples, ")");
 }
 
 Dataset::Dataset(const DataConfig& config) {
@@ -47,13 +53,13 @@ Dataset::Dataset(const DataConfig& config) {
       }
     }
   }
-  if (config.basic.max_samples) {
-    if (*config.basic.max_samples > size())
-      throw Error(cat(config.path, ": max_samples = ", *config.basic.max_samples, " but the datasets hold only ", size(), " rows"));
-    rows_.resize(*config.basic.max_samples);
-    origins_.resize(*config.basic.max_samples);
-  }
   if (rows_.empty()) throw Error(config.path + ": the datasets hold no rows");
+  if (config.basic.max_samples) {
+    const int64_t used = std::min(*config.basic.max_samples, size());
+    log_info(max_samples_note(config, used, size()));
+    rows_.resize(used);
+    origins_.resize(used);
+  }
 }
 
 const nlohmann::json& Dataset::row(int64_t index) const {

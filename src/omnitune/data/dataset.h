@@ -1,5 +1,5 @@
 // data/dataset: the rows of the data.json datasets (JSON arrays or JSONL files, several files
-// concatenated in order, cut at max_samples), all in memory, each addressable by index with its
+// concatenated in order, the first max_samples of them when it is set), all in memory, each addressable by index with its
 // origin for error messages and the sample cache. (streaming: true reads rows one at a time instead:
 // data/jsonl_stream.h.)
 #pragma once
@@ -32,6 +32,9 @@ class Dataset {
   std::vector<nlohmann::json> rows_;
   std::vector<Origin> origins_;
 };
+
+// "<data.json>: using N of M rows (max_samples K)": the line logged once when max_samples caps the rows.
+std::string max_samples_note(const DataConfig& config, int64_t used, int64_t rows);
 
 // The dataset file `file` of `config`, stamped; Error naming the data.json when it does not exist.
 std::shared_ptr<const FileStamp> open_data_file(const DataConfig& config, const std::string& file);

@@ -1,6 +1,10 @@
 #include "omnitune/data/stream_rows.h"
 
+#include <algorithm>
+#include <cstdint>
+
 #include "omnitune/core/error.h"
+#include "omnitune/core/log.h"
 
 namespace omnitune {
 
@@ -36,16 +40,23 @@ StreamRows::StreamRows(const DataConfig& config, const SamplerOptions& options) 
     throw Error(cat("sampler: invalid micro batch ", options.micro_batch, " / data-parallel rank ", options.dp_rank, " of ",
                     options.dp_size));
   global_ = options.micro_batch * options.dp_size;
-  const std::optional<int64_t>& max_samples = config_.basic.max_samples;
-  const int64_t want = std::max(options.drop_last ? global_ : 1, max_samples.value_or(0));
-  JsonlStream probe(config_);
+  // Without max_samples the probe stops after one global micro-batch; with it, it counts every row once
+  // (text only, flat memory) to report how many of them max_samples keeps.
+  DataConfig uncapped = config_;
+  uncapped.basic.max_samples.reset();
+  const int64_t want = config_.basic.max_samples ? INT64_MAX : (options.drop_last ? global_ : 1);
+  JsonlStream probe(uncapped);
   TextRow row;
   int64_t rows = 0;
   while (rows < want && probe.next(row)) ++rows;
-  if (max_samples && rows < *max_samples)
-    throw Error(cat(config_.path, ": max_samples = ", *max_samples, " but the datasets hold only ", rows, " rows"));
   if (rows == 0) throw Error(config_.path + ": the datasets hold no rows");
-  if (rows < want)
+  if (config_.basic.max_samples) {
+    const int64_t used = std::min(*config_.basic.max_samples, rows);
+    log_info(max_samples_note(config_, used, rows));
+    rows = used;
+  }
+  const int64_t needed = options.drop_last ? global_ : 1;
+  if (rows < needed)
     throw Error(cat("the dataset has ", rows, " rows, fewer than one global micro-batch (", options.micro_batch, " x ",
                     options.dp_size, " ranks) with drop_last"));
   order_ = epoch_order(0);

@@ -18,8 +18,8 @@ namespace omnitune {
 
 class StreamRows : public RowSource {
  public:
-  // Reads ahead only as far as max_samples or one global micro-batch to check that the stream holds
-  // them; Error otherwise (and for a JSON array file).
+  // Reads ahead one global micro-batch to check that the stream holds one (Error otherwise, and for a
+  // JSON array file); with max_samples it counts the stream's rows once and logs how many it keeps.
   StreamRows(const DataConfig& config, const SamplerOptions& options);
   ~StreamRows() override;
   StreamRows(const StreamRows&) = delete;
