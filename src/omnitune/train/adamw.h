@@ -1,9 +1,11 @@
 // train/adamw: AdamW over fp32 master weights, step for step what torch.optim.AdamW computes
 // (single-tensor path, decoupled weight decay, bias correction in double precision), so a run can be
-// compared with a PyTorch one bit for bit. The state (exp_avg, exp_avg_sq per parameter, the step
-// count) is exposed by name for checkpoints.
+// compared with a PyTorch one bit for bit. As in torch, a parameter that received no gradient in a step
+// is left alone (no moment update, no weight decay) and each parameter counts its own steps. The state
+// (exp_avg, exp_avg_sq and the step count per parameter) is exposed by name for checkpoints.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -22,20 +24,26 @@ class AdamW {
   // `params`: the fp32 master tensors (updated in place), each with a unique name.
   AdamW(NamedTensors params, AdamWOptions options);
 
-  // One update with learning rate `lr`; grads[i] (fp32, same shape) belongs to params[i].
-  void step(double lr, const std::vector<at::Tensor>& grads);
+  // One update with learning rate `lr`; grads[i] (fp32, same shape) belongs to params[i]. has_grad[i] == 0
+  // (the parameter got no gradient in this step, decided for all ranks alike) skips params[i] entirely;
+  // an empty has_grad means every parameter has one.
+  void step(double lr, const std::vector<at::Tensor>& grads, const std::vector<uint8_t>& has_grad = {});
 
-  int64_t steps() const { return steps_; }
+  int64_t steps() const { return steps_; }  // step() calls
+  const std::vector<int64_t>& param_steps() const { return param_steps_; }  // updates of each parameter
   const NamedTensors& params() const { return params_; }
-  // "exp_avg.<name>", "exp_avg_sq.<name>" for every parameter (empty before the first step).
+  // "exp_avg.<name>", "exp_avg_sq.<name>" and the 0-d int64 "step.<name>" of every parameter (empty
+  // before the first step).
   NamedTensors state() const;
-  // Restores what state() returned after `steps` steps. Error naming any missing or mis-shaped tensor.
+  // Restores what state() returned after `steps` step() calls; a state without "step.<name>" entries
+  // (older checkpoints) gives every parameter `steps`. Error naming any missing or mis-shaped tensor.
   void load_state(const NamedTensors& state, int64_t steps, const std::string& where);
 
  private:
   NamedTensors params_;
   AdamWOptions options_;
   std::vector<at::Tensor> exp_avg_, exp_avg_sq_;
+  std::vector<int64_t> param_steps_;
   int64_t steps_ = 0;
 };
 

@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
+
 namespace omnitune {
 
 MasterWeights::MasterWeights(torch::nn::Module& model, at::ScalarType compute, const std::set<std::string>& frozen)
@@ -20,6 +22,7 @@ MasterWeights::MasterWeights(torch::nn::Module& model, at::ScalarType compute, c
       grads_.push_back(at::zeros_like(master));
     }
   }
+  has_grad_.assign(grads_.size(), 0);
 }
 
 int64_t MasterWeights::trainable_numel() const {
@@ -34,12 +37,14 @@ void MasterWeights::accumulate_grads() {
     at::Tensor& g = model_params_[i].mutable_grad();
     if (!g.defined()) continue;  // got no gradient this micro-batch (e.g. no image in it)
     grads_[i].add_(g);
+    has_grad_[i] = 1;
     g = at::Tensor();
   }
 }
 
 void MasterWeights::zero_grads() {
   for (auto& g : grads_) g.zero_();
+  std::fill(has_grad_.begin(), has_grad_.end(), 0);
 }
 
 void MasterWeights::publish() {

@@ -5,6 +5,7 @@
 // Frozen parameters keep a master too (checkpoints hold exact fp32 values) but no accumulator.
 #pragma once
 
+#include <cstdint>
 #include <set>
 #include <string>
 #include <vector>
@@ -23,10 +24,14 @@ class MasterWeights {
   const NamedTensors& all() const { return all_; }              // every parameter, fp32
   const NamedTensors& trainable() const { return trainable_; }  // the optimizer's parameters, fp32
   std::vector<at::Tensor>& grads() { return grads_; }           // fp32, one per trainable parameter
+  // 1 where the parameter got a gradient from some micro-batch since zero_grads() (a tower that ran), else
+  // 0: AdamW leaves those alone, as torch does for a parameter whose .grad is None. Data-parallel ranks
+  // combine theirs (maximum) so that every rank decides alike.
+  std::vector<uint8_t>& has_grad() { return has_grad_; }
   int64_t trainable_numel() const;
 
   void accumulate_grads();  // model .grad -> accumulators (+=), model .grad cleared
-  void zero_grads();
+  void zero_grads();        // accumulators and has_grad() back to 0
   void publish();           // masters -> model parameters (no-op in fp32)
 
  private:
@@ -34,6 +39,7 @@ class MasterWeights {
   std::vector<at::Tensor> model_params_;  // trainable, in model order, compute dtype
   NamedTensors all_, trainable_;
   std::vector<at::Tensor> grads_;
+  std::vector<uint8_t> has_grad_;
 };
 
 }  // namespace omnitune
