@@ -143,10 +143,13 @@ Batch Loader::next() {
       changed_.notify_all();
     }
     if (done.error) std::rethrow_exception(done.error);
-    std::lock_guard<std::mutex> lock(mutex_);
-    handed_out_state_ = done.after;
-    if (done.samples.empty()) continue;  // every sample of this micro-batch was skipped
-    counters_.samples += static_cast<int64_t>(done.samples.size());
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      handed_out_state_ = done.after;
+      if (done.samples.empty()) continue;  // every sample of this micro-batch was skipped
+      counters_.samples += static_cast<int64_t>(done.samples.size());
+    }
+    // Collating copies every tensor of the batch: outside the lock, so the workers keep building meanwhile.
     return collate(done.samples, pad_id_, config_.loader.pad_to_multiple_of, fake_ ? &*fake_ : nullptr);
   }
 }
