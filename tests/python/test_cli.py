@@ -1,6 +1,7 @@
 """The omnitune command line: --version, --help of every subcommand, errors as exit codes."""
 import os
 import subprocess
+import tempfile
 import unittest
 
 import torch
@@ -45,6 +46,24 @@ class Cli(unittest.TestCase):
         r = run("--log-level", "verbose", "inspect", "x")
         self.assertEqual(r.returncode, 1)
         self.assertIn("unknown log level 'verbose'", r.stderr)
+
+    def test_init_model_stages_its_output(self):
+        """init-model writes a hidden staging directory and renames it: a sibling <out>.partial (somebody's
+        data) is left alone, no staging directory remains, and an existing non-empty output is refused."""
+        tiny = os.path.join(os.environ["OMNITUNE_SOURCE_DIR"], "assets", "configs", "tiny-qwen3-omni")
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "model")
+            os.makedirs(out + ".partial")
+            with open(os.path.join(out + ".partial", "keep.txt"), "w") as f:
+                f.write("not ours")
+            r = run("init-model", "--config", tiny, "--out", out, "--seed", "1")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertTrue(os.path.exists(os.path.join(out + ".partial", "keep.txt")))
+            self.assertTrue(os.path.exists(os.path.join(out, "model.safetensors")))
+            self.assertEqual(sorted(os.listdir(d)), ["model", "model.partial"])
+            r = run("init-model", "--config", tiny, "--out", out)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("exists and is not empty", r.stderr)
 
 
 if __name__ == "__main__":

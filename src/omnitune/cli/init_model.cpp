@@ -11,6 +11,7 @@
 #include "omnitune/core/log.h"
 #include "omnitune/io/torch_tensors.h"
 #include "omnitune/model/hf_checkpoint.h"
+#include "omnitune/weights/staged_dir.h"
 
 namespace fs = std::filesystem;
 
@@ -40,11 +41,11 @@ int run_init(const InitOptions& o) {
   if (fs::exists(o.out_dir) && !fs::is_empty(o.out_dir))
     throw Error(o.out_dir + ": output directory exists and is not empty; choose a new one");
 
-  // Everything is written into a temporary sibling directory and renamed at the end.
-  fs::path out = fs::absolute(o.out_dir);
-  fs::path temp = out.parent_path() / (out.filename().string() + ".partial");
-  fs::remove_all(temp);
-  fs::create_directories(temp);
+  // Everything is written into a hidden staging directory beside the output, fsynced and renamed at the end.
+  fs::path out = fs::absolute(o.out_dir).lexically_normal();
+  if (!out.has_filename()) out = out.parent_path();
+  StagedDir staged(out.parent_path().string(), out.filename().string());
+  const fs::path temp = staged.dir();
   Thinker thinker(config);
   init_thinker_weights(*thinker, o.seed);
   NamedTensors tensors = hf_thinker_tensors(*thinker, dtype);
@@ -54,8 +55,7 @@ int run_init(const InitOptions& o) {
     if (entry.is_regular_file() && entry.path().extension() != ".safetensors" && name != kIndexFileName)
       fs::copy_file(entry.path(), temp / name);
   }
-  if (fs::exists(out)) fs::remove(out);  // empty, checked above
-  fs::rename(temp, out);
+  staged.commit();
   int64_t params = 0;
   for (const auto& [name, t] : tensors) params += t.numel();
   log_info(cat("init-model: wrote ", tensors.size(), " tensors (", params, " parameters, ", o.dtype, ", seed ", o.seed, ") to ",
