@@ -46,6 +46,25 @@ TEST(ModelConfig, ReadsTheTransformers5Layout) {
   EXPECT_EQ(c.vision.patch_dim(), 1536);
 }
 
+TEST(ModelConfig, AcceptsWhatTransformersAccepts) {
+  test::TempDir dir;
+  std::string p = with_change(dir, [](auto& j) {
+    auto& t = j["thinker_config"];
+    t["vision_config"]["hidden_act"] = "quick_gelu";
+    t["audio_config"]["activation_function"] = "gelu_new";
+    t["text_config"]["hidden_act"] = "swish";
+    t["text_config"]["sliding_window"] = 50;  // ignored while use_sliding_window is false, as in transformers
+    t["text_config"]["use_sliding_window"] = false;
+    t["text_config"]["pad_token_id"] = 0;
+  });
+  ThinkerConfig c = load_thinker_config(p);
+  EXPECT_EQ(c.vision.hidden_act, Activation::kQuickGelu);
+  EXPECT_EQ(c.audio.activation, Activation::kGeluNew);
+  EXPECT_EQ(c.text.hidden_act, Activation::kSilu);
+  EXPECT_EQ(c.text.pad_token_id, 0);
+  EXPECT_FALSE(load_thinker_config(kReal).text.pad_token_id);  // null in the released config
+}
+
 TEST(ModelConfig, BareThinkerConfig) {
   test::TempDir dir;
   nlohmann::json j = load_json_file(kTiny + "/config.json")["thinker_config"];
@@ -61,9 +80,19 @@ TEST(ModelConfig, ErrorsNamePathAndReason) {
   p = with_change(dir, [](auto& j) { j["thinker_config"]["text_config"]["rope_parameters"]["mrope_section"] = {6, 5, 4}; });
   EXPECT_EQ(error_of([&] { load_thinker_config(p); }),
             p + ": $.thinker_config.text_config.rope_parameters: mrope_section must sum to head_dim / 2");
-  p = with_change(dir, [](auto& j) { j["thinker_config"]["text_config"]["hidden_act"] = "gelu"; });
+  p = with_change(dir, [](auto& j) { j["thinker_config"]["text_config"]["hidden_act"] = "quick_gelo"; });
   EXPECT_EQ(error_of([&] { load_thinker_config(p); }),
-            p + ": $.thinker_config.text_config.hidden_act: only hidden_act 'silu' is supported");
+            p + ": $.thinker_config.text_config.hidden_act: unknown activation 'quick_gelo' (did you mean 'quick_gelu'?)");
+  p = with_change(dir, [](auto& j) { j["thinker_config"]["vision_config"]["hidden_act"] = "prelu"; });
+  EXPECT_NE(error_of([&] { load_thinker_config(p); }).find("'prelu' has learnable parameters"), std::string::npos);
+  p = with_change(dir, [](auto& j) {
+    j["thinker_config"]["text_config"]["use_sliding_window"] = true;
+    j["thinker_config"]["text_config"]["sliding_window"] = 50;
+  });
+  EXPECT_NE(error_of([&] { load_thinker_config(p); }).find("use_sliding_window: sliding-window attention is not supported"),
+            std::string::npos);
+  p = with_change(dir, [](auto& j) { j["thinker_config"]["text_config"]["pad_token_id"] = 1000000; });
+  EXPECT_NE(error_of([&] { load_thinker_config(p); }).find("pad_token_id: 1000000 is not a token id"), std::string::npos);
   p = with_change(dir, [](auto& j) { j["thinker_config"]["text_config"]["num_experts"] = "four"; });
   EXPECT_EQ(error_of([&] { load_thinker_config(p); }),
             p + ": $.thinker_config.text_config.num_experts: expected an integer, got string \"four\"");

@@ -1,6 +1,9 @@
 #include "omnitune/model/attention.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+
+#include <limits>
 
 #include "omnitune/core/closest_match.h"
 #include "omnitune/core/error.h"
@@ -50,11 +53,18 @@ void check_backend(const AttentionBackend& backend, bool device_is_cuda, const s
 
 namespace {
 
-// softmax(q k^T * scale + mask) v with the softmax in fp32, as the reference's eager path.
+// softmax(q k^T * scale + mask) v with the softmax in fp32, as the reference's eager path: the mask adds
+// the dtype's lowest value where it is false, so a query that may see no key (left padding) averages
+// every value, as transformers' eager attention does (sdpa gives such a row 0, in torch and here alike).
 // q: [B, H, S, D], k, v: [B, H, S', D], mask: bool, broadcastable to [B, H, S, S'] (true = attend).
 at::Tensor eager(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask, double scale) {
   at::Tensor scores = at::matmul(q, k.transpose(-1, -2)) * scale;
-  if (mask.defined()) scores = scores.masked_fill(mask.logical_not(), -std::numeric_limits<float>::infinity());
+  if (mask.defined()) {
+    at::Scalar lowest;
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, scores.scalar_type(), "eager_mask",
+                                    [&] { lowest = std::numeric_limits<scalar_t>::lowest(); });
+    scores = scores + at::where(mask, at::scalar_tensor(0, scores.options()), at::scalar_tensor(lowest, scores.options()));
+  }
   at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
   return at::matmul(probs, v);
 }
@@ -152,9 +162,6 @@ at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::
   at::Tensor mask = at::ones({seq, seq}, q.options().dtype(at::kBool)).tril().view({1, 1, seq, seq});
   if (attention_mask.defined()) {
     mask = mask & attention_mask.to(at::kBool).view({batch, 1, 1, seq});
-    // A query row with no visible key (left padding) would give NaN; let it see itself instead.
-    at::Tensor empty_row = mask.any(-1, true).logical_not();
-    mask = mask | (empty_row & at::eye(seq, q.options().dtype(at::kBool)).view({1, 1, seq, seq}));
   }
   at::Tensor kr = repeat_kv(k, groups), vr = repeat_kv(v, groups);
   if (backend.layout == AttnLayout::kBSND) {  // same math on [B, S, H, D] storage

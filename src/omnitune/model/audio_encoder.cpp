@@ -89,7 +89,8 @@ at::Tensor AudioAttentionImpl::forward(const at::Tensor& x, const std::vector<in
   return out_proj(out.reshape({n, -1}));                                     // [N, d_model]
 }
 
-AudioEncoderLayerImpl::AudioEncoderLayerImpl(const AudioConfig& config, AttentionBackend backend) {
+AudioEncoderLayerImpl::AudioEncoderLayerImpl(const AudioConfig& config, AttentionBackend backend)
+    : activation_(config.activation) {
   self_attn = register_module("self_attn", AudioAttention(config, backend));
   self_attn_layer_norm = register_module("self_attn_layer_norm", LayerNorm(config.d_model, 1e-5));
   fc1 = register_module("fc1", Linear(config.d_model, config.encoder_ffn_dim, true));
@@ -99,7 +100,7 @@ AudioEncoderLayerImpl::AudioEncoderLayerImpl(const AudioConfig& config, Attentio
 
 at::Tensor AudioEncoderLayerImpl::forward(const at::Tensor& x, const std::vector<int64_t>& cu_seqlens) {
   at::Tensor h = x + self_attn(self_attn_layer_norm(x), cu_seqlens);  // [N, d_model]
-  return h + fc2(at::gelu(fc1(final_layer_norm(h))));                 // [N, d_model]
+  return h + fc2(activate(activation_, fc1(final_layer_norm(h))));     // [N, d_model]
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -211,7 +212,7 @@ at::Tensor AudioEncoderImpl::forward(const at::Tensor& input_features, const at:
       h = layer->forward(h, windows);
     }
   }
-  return proj2(at::gelu(proj1(ln_post(h))));  // [N, output_dim]
+  return proj2(activate(config_.activation, proj1(ln_post(h))));  // [N, output_dim]
 }
 
 }  // namespace omnitune

@@ -49,6 +49,9 @@ class AudioEncoderLayerImpl : public torch::nn::Module {
   AudioAttention self_attn{nullptr};
   LayerNorm self_attn_layer_norm{nullptr}, final_layer_norm{nullptr};  // eps 1e-5
   Linear fc1{nullptr}, fc2{nullptr};
+
+ private:
+  Activation activation_;
 };
 TORCH_MODULE(AudioEncoderLayer);
 

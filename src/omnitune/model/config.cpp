@@ -21,8 +21,9 @@ void require_value(ConfigReader& in, const std::string& key, const T& supported,
   if (in.has(key) && in.required<T>(key) != supported) in.fail(key, "only " + what + " is supported");
 }
 
-void require_null(ConfigReader& in, const std::string& key) {
-  if (in.has(key)) in.fail(key, "must be null: " + key + " is not supported");
+Activation read_activation(ConfigReader& in, const std::string& key, Activation fallback) {
+  if (!in.has(key)) return fallback;
+  return parse_activation(in.required<std::string>(key), in.where(key));
 }
 
 AudioConfig read_audio(ConfigReader in) {
@@ -38,7 +39,7 @@ AudioConfig read_audio(ConfigReader in) {
   c.n_window = in.get("n_window", c.n_window);
   c.n_window_infer = in.get("n_window_infer", c.n_window_infer);
   c.conv_chunksize = in.get("conv_chunksize", c.conv_chunksize);
-  require_value<std::string>(in, "activation_function", "gelu", "activation_function 'gelu'");
+  c.activation = read_activation(in, "activation_function", c.activation);
   require_value<bool>(in, "scale_embedding", false, "scale_embedding false");
   if (c.d_model % c.encoder_attention_heads != 0) in.fail("d_model", "must be divisible by encoder_attention_heads");
   if (c.n_window_infer % (2 * c.n_window) != 0) in.fail("n_window_infer", "must be a multiple of 2 * n_window");
@@ -58,7 +59,7 @@ VisionConfig read_vision(ConfigReader in) {
   c.out_hidden_size = in.get("out_hidden_size", c.out_hidden_size);
   c.num_position_embeddings = in.get("num_position_embeddings", c.num_position_embeddings);
   c.deepstack_visual_indexes = in.get("deepstack_visual_indexes", c.deepstack_visual_indexes);
-  require_value<std::string>(in, "hidden_act", "gelu_pytorch_tanh", "hidden_act 'gelu_pytorch_tanh'");
+  c.hidden_act = read_activation(in, "hidden_act", c.hidden_act);
   if (c.hidden_size % c.num_heads != 0 || (c.hidden_size / c.num_heads) % 4 != 0)
     in.fail("num_heads", "hidden_size / num_heads must be a multiple of 4 (2-D rotary)");
   for (int64_t i : c.deepstack_visual_indexes)
@@ -85,9 +86,15 @@ TextConfig read_text(ConfigReader in) {
   c.output_router_logits = in.get("output_router_logits", c.output_router_logits);
   c.router_aux_loss_coef = in.get("router_aux_loss_coef", c.router_aux_loss_coef);
   c.attention_bias = in.get("attention_bias", c.attention_bias);
-  require_value<std::string>(in, "hidden_act", "silu", "hidden_act 'silu'");
-  require_null(in, "sliding_window");
-  require_value<bool>(in, "use_sliding_window", false, "use_sliding_window false");
+  c.hidden_act = read_activation(in, "hidden_act", c.hidden_act);
+  c.pad_token_id = in.optional<int64_t>("pad_token_id");
+  if (c.pad_token_id && (*c.pad_token_id < 0 || *c.pad_token_id >= c.vocab_size))
+    in.fail("pad_token_id", cat(*c.pad_token_id, " is not a token id (vocab_size ", c.vocab_size, ")"));
+  // transformers' thinker attends over the whole sequence whatever sliding_window says; a window that a
+  // config really switches on is refused rather than silently ignored.
+  if (in.get("use_sliding_window", false) && in.has("sliding_window"))
+    in.fail("use_sliding_window", "sliding-window attention is not supported (the Qwen3-Omni thinker attends over the "
+                                  "whole sequence); set use_sliding_window to false");
   require_value<int64_t>(in, "shared_expert_intermediate_size", 0, "0 (no shared expert in the thinker)");
 
   // Rope: transformers-5 `rope_parameters` (theta inside) or the checkpoint's `rope_scaling` + `rope_theta`.

@@ -5,8 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "omnitune/model/activation.h"
 
 namespace omnitune {
 
@@ -22,6 +25,7 @@ struct AudioConfig {
   int64_t n_window = 100;         // conv chunk = 2 * n_window mel frames
   int64_t n_window_infer = 400;   // attention window in mel frames (multiple of 2 * n_window)
   int64_t conv_chunksize = 500;   // chunks per conv batch (memory only)
+  Activation activation = Activation::kGelu;  // activation_function: encoder layers' fc1 -> fc2 and proj1 -> proj2
 };
 
 struct VisionConfig {
@@ -36,6 +40,7 @@ struct VisionConfig {
   int64_t out_hidden_size = 3584;
   int64_t num_position_embeddings = 2304;  // a square: side x side learned table
   std::vector<int64_t> deepstack_visual_indexes = {8, 16, 24};
+  Activation hidden_act = Activation::kGeluTanh;  // the blocks' MLP (the mergers always use erf GELU)
   int64_t patch_dim() const { return in_channels * temporal_patch_size * patch_size * patch_size; }  // 1536
 };
 
@@ -59,6 +64,8 @@ struct TextConfig {
   bool output_router_logits = false;
   double router_aux_loss_coef = 0.001;
   bool attention_bias = false;
+  Activation hidden_act = Activation::kSilu;  // experts and dense MLPs: down(act(gate) * up)
+  std::optional<int64_t> pad_token_id;        // its embedding row gets no gradient (padding_idx)
 
   bool is_moe_layer(int64_t layer) const;
 };

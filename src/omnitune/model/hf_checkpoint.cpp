@@ -138,6 +138,9 @@ void init_thinker_weights(ThinkerImpl& thinker, uint64_t seed, double std) {
     else
       p.normal_(0.0, std);
   }
+  // As transformers' _init_weights: the padding token's embedding row starts at zero.
+  const int64_t pad = thinker.model->embed_tokens->padding_idx;
+  if (pad >= 0) thinker.model->embed_tokens->weight[pad].zero_();
 }
 
 }  // namespace omnitune

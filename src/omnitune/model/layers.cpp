@@ -33,8 +33,10 @@ ConvWeightsImpl::ConvWeightsImpl(std::vector<int64_t> weight_shape) {
   bias = register_parameter("bias", param_zeros({weight_shape[0]}));
 }
 
-EmbeddingImpl::EmbeddingImpl(int64_t num, int64_t dim) { weight = register_parameter("weight", param_empty({num, dim})); }
+EmbeddingImpl::EmbeddingImpl(int64_t num, int64_t dim, int64_t padding_idx_) : padding_idx(padding_idx_) {
+  weight = register_parameter("weight", param_empty({num, dim}));
+}
 
-at::Tensor EmbeddingImpl::forward(const at::Tensor& ids) { return at::embedding(weight, ids); }
+at::Tensor EmbeddingImpl::forward(const at::Tensor& ids) { return at::embedding(weight, ids, padding_idx); }
 
 }  // namespace omnitune

@@ -45,12 +45,14 @@ class ConvWeightsImpl : public torch::nn::Module {
 };
 TORCH_MODULE(ConvWeights);
 
-// Lookup table: weight [num, dim]; forward(ids [...]) -> [..., dim].
+// Lookup table: weight [num, dim]; forward(ids [...]) -> [..., dim]. With padding_idx >= 0 that row gets no
+// gradient (torch.nn.Embedding's padding_idx).
 class EmbeddingImpl : public torch::nn::Module {
  public:
-  EmbeddingImpl(int64_t num, int64_t dim);
+  EmbeddingImpl(int64_t num, int64_t dim, int64_t padding_idx = -1);
   at::Tensor forward(const at::Tensor& ids);
   at::Tensor weight;
+  int64_t padding_idx;
 };
 TORCH_MODULE(Embedding);
 

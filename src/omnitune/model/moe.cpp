@@ -20,8 +20,10 @@ ExpertsImpl::ExpertsImpl(int64_t num_experts, int64_t hidden, int64_t intermedia
   down_proj = register_parameter("down_proj", param_empty({num_experts, intermediate, hidden}));
 }
 
-SparseMoeImpl::SparseMoeImpl(int64_t hidden, int64_t intermediate, int64_t num_experts, int64_t top_k, bool norm_topk_prob)
-    : num_experts_(num_experts), top_k_(top_k), intermediate_(intermediate), norm_topk_prob_(norm_topk_prob) {
+SparseMoeImpl::SparseMoeImpl(int64_t hidden, int64_t intermediate, int64_t num_experts, int64_t top_k, bool norm_topk_prob,
+                             Activation activation)
+    : num_experts_(num_experts), top_k_(top_k), intermediate_(intermediate), norm_topk_prob_(norm_topk_prob),
+      activation_(activation) {
   gate = register_module("gate", Linear(hidden, num_experts, false));
   experts = register_module("experts", Experts(num_experts, hidden, intermediate));
 }
@@ -37,12 +39,13 @@ at::Tensor SparseMoeImpl::forward(const at::Tensor& x, MoeImpl impl, at::Tensor*
 }
 
 namespace {
-// SwiGLU of one expert on its tokens: [n, H] -> [n, H]. gate_up [H, 2I], down [I, H] are views from
+// The gated FFN of one expert on its tokens: [n, H] -> [n, H]. gate_up [H, 2I], down [I, H] are views from
 // unbind(0) of the merged tensors: their backward stacks all experts' gradients once, instead of one
 // full-size zero tensor per expert slice.
-at::Tensor expert_ffn(const at::Tensor& x, const at::Tensor& gate_up, const at::Tensor& down, int64_t inter) {
+at::Tensor expert_ffn(const at::Tensor& x, const at::Tensor& gate_up, const at::Tensor& down, int64_t inter,
+                      Activation act) {
   auto halves = at::matmul(x, gate_up).view({x.size(0), 2, inter}).unbind(1);  // gate, up: [n, I] each
-  return at::matmul(at::silu(halves[0]) * halves[1], down);
+  return at::matmul(activate(act, halves[0]) * halves[1], down);
 }
 }  // namespace
 
@@ -62,13 +65,13 @@ at::Tensor SparseMoeImpl::grouped(const at::Tensor& x, const at::Tensor& weights
   if (fused) {
     at::Tensor offs = at::cumsum(counts, 0).to(at::kInt).to(xs.device());
     at::Tensor h = at::_grouped_mm(xs, experts->gate_up_proj, offs);  // [T*k, 2I]
-    at::Tensor act = at::silu(h.slice(-1, 0, intermediate_)) * h.slice(-1, intermediate_);
+    at::Tensor act = activate(activation_, h.slice(-1, 0, intermediate_)) * h.slice(-1, intermediate_);
     ys = at::_grouped_mm(act, experts->down_proj, offs);
   } else {
     std::vector<at::Tensor> gate_up = experts->gate_up_proj.unbind(0), down = experts->down_proj.unbind(0);
     std::vector<at::Tensor> parts = xs.split_with_sizes(c10::IntArrayRef(count, num_experts_));  // [n_e, H] each
     for (int64_t e = 0; e < num_experts_; ++e)
-      if (count[e] > 0) parts[e] = expert_ffn(parts[e], gate_up[e], down[e], intermediate_);
+      if (count[e] > 0) parts[e] = expert_ffn(parts[e], gate_up[e], down[e], intermediate_, activation_);
     ys = at::cat(parts, 0);
   }
   ys = ys * slot_weight.unsqueeze(-1);
@@ -84,21 +87,21 @@ at::Tensor SparseMoeImpl::loop(const at::Tensor& x, const at::Tensor& weights, c
     if (hit[e].item<int64_t>() == 0) continue;
     at::Tensor where = (indices == e).nonzero();  // [n, 2] (token, slot), token-major
     at::Tensor token = where.select(1, 0), slot = where.select(1, 1);
-    at::Tensor y = expert_ffn(x.index_select(0, token), gate_up[e], down[e], intermediate_);
+    at::Tensor y = expert_ffn(x.index_select(0, token), gate_up[e], down[e], intermediate_, activation_);
     y = y * weights.index({token, slot}).unsqueeze(-1);
     out = out.index_add(0, token, y.to(out.scalar_type()));
   }
   return out;
 }
 
-DenseMlpImpl::DenseMlpImpl(int64_t hidden, int64_t intermediate) {
+DenseMlpImpl::DenseMlpImpl(int64_t hidden, int64_t intermediate, Activation activation) : activation_(activation) {
   gate_proj = register_module("gate_proj", Linear(hidden, intermediate, false));
   up_proj = register_module("up_proj", Linear(hidden, intermediate, false));
   down_proj = register_module("down_proj", Linear(intermediate, hidden, false));
 }
 
 at::Tensor DenseMlpImpl::forward(const at::Tensor& x) {
-  return down_proj->forward(at::silu(gate_proj->forward(x)) * up_proj->forward(x));
+  return down_proj->forward(activate(activation_, gate_proj->forward(x)) * up_proj->forward(x));
 }
 
 }  // namespace omnitune

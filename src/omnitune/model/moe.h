@@ -1,5 +1,5 @@
 // model/moe: the sparse Mixture-of-Experts feed-forward of the text decoder (softmax router, top-k,
-// renormalised weights, SwiGLU experts). Experts are stored merged:
+// renormalised weights, gated experts down(act(gate) * up), act = SiLU in Qwen3-Omni). Experts are stored merged:
 //   experts.gate_up_proj [E, H, 2I]  (x @ gate_up_proj[e] = [gate | up])
 //   experts.down_proj    [E, I, H]
 // which is also the layout of at::_grouped_mm. Two execution paths give the same result:
@@ -12,6 +12,7 @@
 
 #include <torch/nn/module.h>
 
+#include "omnitune/model/activation.h"
 #include "omnitune/model/layers.h"
 
 namespace omnitune {
@@ -28,7 +29,8 @@ TORCH_MODULE(Experts);
 
 class SparseMoeImpl : public torch::nn::Module {
  public:
-  SparseMoeImpl(int64_t hidden, int64_t intermediate, int64_t num_experts, int64_t top_k, bool norm_topk_prob);
+  SparseMoeImpl(int64_t hidden, int64_t intermediate, int64_t num_experts, int64_t top_k, bool norm_topk_prob,
+                Activation activation = Activation::kSilu);
   // x [T, H] -> [T, H]; router_logits (when given) receives the gate's logits [T, E].
   at::Tensor forward(const at::Tensor& x, MoeImpl impl, at::Tensor* router_logits = nullptr);
 
@@ -40,15 +42,19 @@ class SparseMoeImpl : public torch::nn::Module {
   at::Tensor loop(const at::Tensor& x, const at::Tensor& weights, const at::Tensor& indices);
   int64_t num_experts_, top_k_, intermediate_;
   bool norm_topk_prob_;
+  Activation activation_;
 };
 TORCH_MODULE(SparseMoe);
 
 // The dense SwiGLU MLP of `mlp_only_layers` (gate_proj, up_proj, down_proj; no bias).
 class DenseMlpImpl : public torch::nn::Module {
  public:
-  DenseMlpImpl(int64_t hidden, int64_t intermediate);
+  DenseMlpImpl(int64_t hidden, int64_t intermediate, Activation activation = Activation::kSilu);
   at::Tensor forward(const at::Tensor& x);  // [..., H] -> [..., H]
   Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+
+ private:
+  Activation activation_;
 };
 TORCH_MODULE(DenseMlp);
 

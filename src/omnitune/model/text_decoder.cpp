@@ -54,9 +54,10 @@ at::Tensor TextAttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos
 DecoderLayerImpl::DecoderLayerImpl(const TextConfig& c, int64_t layer) {
   self_attn = register_module("self_attn", TextAttention(c));
   if (c.is_moe_layer(layer))
-    moe = register_module("mlp", SparseMoe(c.hidden_size, c.moe_intermediate_size, c.num_experts, c.num_experts_per_tok, c.norm_topk_prob));
+    moe = register_module("mlp", SparseMoe(c.hidden_size, c.moe_intermediate_size, c.num_experts, c.num_experts_per_tok, c.norm_topk_prob,
+                                                  c.hidden_act));
   else
-    dense = register_module("mlp", DenseMlp(c.hidden_size, c.intermediate_size));
+    dense = register_module("mlp", DenseMlp(c.hidden_size, c.intermediate_size, c.hidden_act));
   input_layernorm = register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
   post_attention_layernorm = register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
 }
@@ -72,7 +73,7 @@ at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& cos,
 }
 
 TextModelImpl::TextModelImpl(const TextConfig& c) : config(c) {
-  embed_tokens = register_module("embed_tokens", Embedding(c.vocab_size, c.hidden_size));
+  embed_tokens = register_module("embed_tokens", Embedding(c.vocab_size, c.hidden_size, c.pad_token_id.value_or(-1)));
   auto list = std::make_shared<torch::nn::Module>();
   for (int64_t i = 0; i < c.num_hidden_layers; ++i)
     layers.push_back(list->register_module(std::to_string(i), DecoderLayer(c, i)));

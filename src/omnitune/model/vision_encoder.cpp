@@ -56,13 +56,13 @@ at::Tensor VisionAttentionImpl::forward(const at::Tensor& x, const at::Tensor& c
   return proj->forward(out.reshape({n, heads_ * head_dim_}));
 }
 
-VisionMlpImpl::VisionMlpImpl(const VisionConfig& config) {
+VisionMlpImpl::VisionMlpImpl(const VisionConfig& config) : activation_(config.hidden_act) {
   linear_fc1 = register_module("linear_fc1", Linear(config.hidden_size, config.intermediate_size, true));
   linear_fc2 = register_module("linear_fc2", Linear(config.intermediate_size, config.hidden_size, true));
 }
 
 at::Tensor VisionMlpImpl::forward(const at::Tensor& x) {
-  return linear_fc2->forward(at::gelu(linear_fc1->forward(x), "tanh"));
+  return linear_fc2->forward(activate(activation_, linear_fc1->forward(x)));
 }
 
 VisionBlockImpl::VisionBlockImpl(const VisionConfig& config, AttentionBackend backend) {

@@ -53,6 +53,9 @@ class VisionMlpImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x);  // [N, H] -> [N, H]
 
   Linear linear_fc1{nullptr}, linear_fc2{nullptr};
+
+ private:
+  Activation activation_;
 };
 TORCH_MODULE(VisionMlp);
 
