@@ -7,11 +7,11 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
 
+import measure
 from convert_util import OMNITUNE, assert_same_tensors, run, weight_files
 from tiny_models import SOURCE_DIR
 
@@ -34,21 +34,9 @@ def slice_config():
     return d
 
 
-# Runs a command and writes its peak RSS (KiB) to a file. A small intermediate process, because a child's
-# ru_maxrss counts the memory of the process it was forked from (this one, with torch loaded).
-MEASURE = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[2:]); "
-           "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)); sys.exit(r.returncode)")
-
-
 def run_measured(*args):
     """Runs omnitune; returns (stdout + stderr, peak resident set size in bytes)."""
-    with tempfile.TemporaryDirectory() as d:
-        peak = os.path.join(d, "peak")
-        r = subprocess.run([sys.executable, "-c", MEASURE, peak, OMNITUNE, *args], capture_output=True, text=True)
-        if r.returncode != 0:
-            raise AssertionError(f"omnitune {' '.join(args)} failed:\n{r.stdout}{r.stderr}")
-        with open(peak) as f:
-            return r.stdout + r.stderr, int(f.read()) * 1024
+    return measure.run_measured(OMNITUNE, *args)
 
 
 def written(d):

@@ -12,7 +12,8 @@ import torch
 from safetensors.torch import load_file
 from transformers import Qwen3OmniMoeForConditionalGeneration
 
-from train_fixture import PAD_ID, SOURCE, make_dataset, make_model, make_model_json, read_metrics, run
+from measure import run_measured
+from train_fixture import OMNITUNE, PAD_ID, SOURCE, make_dataset, make_model, make_model_json, read_metrics, run
 
 LR, MIN_LR, WARMUP, STEPS, CLIP, WD = 2e-3, 1e-4, 0.1, 30, 1.0, 0.01
 
@@ -50,8 +51,9 @@ class Train(unittest.TestCase):
     def tearDownClass(cls):
         cls.tmp.cleanup()
 
-    def train(self, save, *extra, iters=STEPS, check=True, mbs=1, gbs=1, style="cosine", data=None):
-        return run("train", "--mm-data", data or self.data, "--mm-model", self.model_json, "--micro-batch-size", str(mbs),
+    def train(self, save, *extra, iters=STEPS, check=True, mbs=1, gbs=1, style="cosine", data=None, model_json=None):
+        return run("train", "--mm-data", data or self.data, "--mm-model", model_json or self.model_json,
+                   "--micro-batch-size", str(mbs),
                    "--global-batch-size", str(gbs), "--lr", str(LR), "--min-lr", str(MIN_LR), "--lr-decay-style", style,
                    "--lr-warmup-fraction", str(WARMUP), "--weight-decay", str(WD), "--clip-grad", str(CLIP),
                    "--train-iters", str(iters), "--lr-decay-iters", str(STEPS), "--log-interval", "1", "--seed", "5",
@@ -77,10 +79,7 @@ class Train(unittest.TestCase):
                 group["lr"] = megatron_lr(step)
             batch = samples[step % len(samples)]  # shuffle off, one sample per step: rows in order
             loss = thinker(**batch).loss
-            loss.backward()
-            for p in params:  # every parameter steps every iteration, as in the seed (its towers always run)
-                if p.grad is None:
-                    p.grad = torch.zeros_like(p)
+            loss.backward()  # a tower without input this step leaves its .grad None: AdamW skips it
             norm = torch.nn.utils.clip_grad_norm_(params, CLIP)
             opt.step()
             opt.zero_grad(set_to_none=True)
@@ -92,6 +91,93 @@ class Train(unittest.TestCase):
         first, last = ours[0]["loss"], sum(m["loss"] for m in ours[-8:]) / 8
         self.assertLess(last, 0.8 * first, f"the loss should fall clearly: {first} -> {last}")
         self.assertTrue(os.path.exists(os.path.join(save, "loss_curve.svg")))
+
+    def data_variant(self, name, basic=None, rows_file=None):
+        """A copy of the test data.json with basic_parameters updated (and another dataset file)."""
+        with open(self.data) as f:
+            cfg = json.load(f)
+        cfg["dataset_param"]["basic_parameters"].update(basic or {})
+        if rows_file:
+            cfg["dataset_param"]["basic_parameters"]["dataset"] = rows_file
+        path = os.path.join(self.root, name)
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        return path
+
+    def test_idle_towers_are_left_alone_as_torch_adamw_does(self):
+        """MBS 2, rows in order (image+audio, text+image, ...): every second step has no audio. Six steps with
+        weight decay equal transformers + torch.optim.AdamW, which skips parameters whose .grad is None."""
+        save = os.path.join(self.root, "idle_towers")
+        self.train(save, iters=6, mbs=2, gbs=2)
+        ours = read_metrics(save)
+        batches = []
+        for first in range(0, 8, 2):
+            out = os.path.join(self.root, f"pair{first}.safetensors")
+            run("data", "dump", "--mm-data", self.data, "--index", str(first), str(first + 1), "--out", out)
+            batches.append(padded(load_file(out)))
+        self.assertFalse(any("input_features" in b for b in batches[1::2]), "every second micro-batch has no audio")
+        thinker = Qwen3OmniMoeForConditionalGeneration.from_pretrained(self.model, dtype=torch.float32).thinker.train()
+        params = list(thinker.parameters())
+        opt = torch.optim.AdamW(params, lr=LR, betas=(0.9, 0.999), eps=1e-8, weight_decay=WD, foreach=False)
+        for step in range(6):
+            for group in opt.param_groups:
+                group["lr"] = megatron_lr(step)
+            loss = thinker(**batches[step % 4]).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, CLIP)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            self.assertLessEqual(abs(ours[step]["loss"] - loss.item()) / abs(loss.item()), 1e-5,
+                                 f"step {step + 1}: ours {ours[step]['loss']} transformers {loss.item()}")
+
+    def test_streaming_trains_like_in_memory_and_resumes(self):
+        """streaming: true trains on the same rows in the same order as the in-memory dataset (same losses),
+        and a resumed streaming run continues at exactly the next row. max_samples above the row count is a
+        cap: both runs use the 8 rows and say so."""
+        memory = self.data_variant("data_capped.json", {"max_samples": 1000})
+        stream = self.data_variant("data_stream.json", {"max_samples": 1000, "streaming": True})
+        a_dir, b_dir, c_dir = (os.path.join(self.root, n) for n in ("in_memory", "streamed", "streamed_resumed"))
+        for data, save in ((memory, a_dir), (stream, b_dir)):
+            r = self.train(save, iters=6, data=data)
+            self.assertIn("using 8 of 8 rows (max_samples 1000)", r.stdout)
+        a, b = read_metrics(a_dir), read_metrics(b_dir)
+        self.assertEqual(len(b), 6)
+        for x, y in zip(a, b):
+            self.assertEqual((x["loss"], x["grad_norm"]), (y["loss"], y["grad_norm"]), x["iteration"])
+        self.train(c_dir, iters=3, data=stream)
+        with open(os.path.join(c_dir, "iter_0000003", "trainer_state.json")) as f:
+            self.assertEqual(json.load(f)["sampler"], {"epoch": 0, "position": 3})
+        r = self.train(c_dir, "--load", c_dir, iters=6, data=stream)
+        self.assertIn("resuming at iteration 3", r.stdout + r.stderr)
+        c = read_metrics(c_dir)
+        self.assertEqual([m["iteration"] for m in c], list(range(1, 7)))
+        for x, y in zip(b, c):
+            self.assertEqual((x["loss"], x["grad_norm"]), (y["loss"], y["grad_norm"]), x["iteration"])
+
+    def test_streaming_training_memory_is_flat_in_rows(self):
+        """Peak RSS of 2 streaming training steps over 2k and over 60k text rows differs by less than 20 MB;
+        the in-memory dataset of the 60k rows costs visibly more (the measurement can see dataset size)."""
+        peaks = {}
+        for n in (2_000, 60_000):
+            rows = os.path.join(self.root, f"text{n}.jsonl")
+            with open(rows, "w") as f:
+                for i in range(n):
+                    f.write(json.dumps({"messages": [{"role": "user", "content": f"Question {i}: " + "words " * 40},
+                                                     {"role": "assistant", "content": f"Answer {i}."}]}) + "\n")
+            for streaming in (True, False):
+                if not streaming and n != 60_000:
+                    continue
+                data = self.data_variant(f"text{n}_{streaming}.json", {"streaming": streaming}, rows_file=rows)
+                peaks[(n, streaming)] = self.peak_rss_mb(os.path.join(self.root, f"rss{n}_{streaming}"), data)
+        print(f"\npeak RSS of 2 training steps: streaming 2k rows {peaks[(2000, True)]:.1f} MB, 60k rows "
+              f"{peaks[(60000, True)]:.1f} MB; in memory 60k rows {peaks[(60000, False)]:.1f} MB", flush=True)
+        self.assertLess(abs(peaks[(60000, True)] - peaks[(2000, True)]), 20)
+        self.assertGreater(peaks[(60000, False)] - peaks[(60000, True)], 20)
+
+    def peak_rss_mb(self, save, data):
+        _, peak = run_measured(OMNITUNE, "train", "--mm-data", data, "--mm-model", self.model_json, "--micro-batch-size",
+                               "1", "--lr", str(LR), "--train-iters", "2", "--save", save, "--device", "cpu")
+        return peak / 2**20
 
     def test_resume_is_bit_exact(self):
         straight, split, fresh = (os.path.join(self.root, n) for n in ("straight", "split", "fresh_optim"))
@@ -148,7 +234,9 @@ class Train(unittest.TestCase):
 
     def test_keep_towers_active_changes_no_loss(self):
         """keep_towers_active adds masked fake media to micro-batches without images or audio (text rows here):
-        every tower runs, and the loss curve stays that of the plain run."""
+        every tower runs, and the loss curve stays that of the plain run. The towers are frozen here: trained,
+        they would get zero gradients from the fake media and AdamW would step them (decay, moments), as torch
+        does for a zero gradient, while the plain run leaves an idle tower alone."""
         with open(self.data) as f:
             cfg = json.load(f)
         cfg["dataloader_param"]["keep_towers_active"] = True
@@ -156,8 +244,13 @@ class Train(unittest.TestCase):
         with open(data, "w") as f:
             json.dump(cfg, f)
         plain, towers = os.path.join(self.root, "towers_off"), os.path.join(self.root, "towers_on")
-        self.train(plain, iters=6)
-        self.train(towers, iters=6, data=data)
+        frozen = {"image_encoder": {"vision_encoder": {"freeze": True, "attn_implementation": "sdpa"},
+                                    "vision_projector": {"freeze": True}},
+                  "audio_encoder": {"audio_encoder": {"freeze": True, "attn_implementation": "sdpa"}}}
+        os.makedirs(os.path.join(self.root, "frozen_towers"))
+        model_json = make_model_json(os.path.join(self.root, "frozen_towers"), self.model, extra=frozen)
+        self.train(plain, iters=6, model_json=model_json)
+        self.train(towers, iters=6, data=data, model_json=model_json)
         a, b = read_metrics(plain), read_metrics(towers)
         self.assertEqual(len(b), 6)
         for x, y in zip(a, b):

@@ -254,11 +254,10 @@ void run_training(const TrainOptions& o) {
                "; fp32 master weights"));
 
   // --- data
-  auto dataset = std::make_shared<const Dataset>(dcfg);
   auto tokenizer = std::make_shared<const Tokenizer>(Tokenizer::from_dir(dcfg.preprocess.model_name_or_path));
   auto builder = std::make_shared<const SampleBuilder>(dcfg, tokenizer);
   SamplerOptions sampler{o.micro_batch_size, 0, 1, static_cast<uint64_t>(o.seed), dcfg.loader.shuffle, dcfg.loader.drop_last};
-  Loader loader(dataset, builder, dcfg, sampler, dcfg.loader.num_workers, std::max<int64_t>(2, 2 * ga));
+  Loader loader(open_rows(dcfg, sampler), builder, dcfg, dcfg.loader.num_workers, std::max<int64_t>(2, 2 * ga));
   TrainProgress progress;
   if (resumed) {
     progress = resumed->progress;
@@ -305,7 +304,7 @@ void run_training(const TrainOptions& o) {
     auto t_opt = Clock::now();
     const double grad_norm = clip_grad_norm(masters.grads(), o.clip_grad);
     const double lr = schedule.lr_at(it);
-    optimizer.step(lr, masters.grads());
+    optimizer.step(lr, masters.grads(), masters.has_grad());
     masters.publish();
     masters.zero_grads();
     if (device.is_cuda()) torch::cuda::synchronize();
