@@ -23,7 +23,8 @@ configure: setup
 setup:
 	@scripts/setup.sh
 
-# libFuzzer + ASan/UBSan on the safetensors header parser; FUZZ_SECONDS bounds the run.
+# libFuzzer + ASan/UBSan on the parsers of outside input (safetensors header, data.json + FSDP2 yaml, dataset
+# rows); FUZZ_SECONDS bounds each run.
 FUZZ_SECONDS ?= 60
 fuzz: setup
 	scripts/fuzz.sh $(FUZZ_SECONDS)

@@ -32,6 +32,11 @@ inline void write_text(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
 }
 
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 // The message of the omnitune::Error that `body` throws ("" and a test failure when it throws none).
 template <class Body>
 std::string error_of(Body body) {

@@ -93,7 +93,12 @@ TEST(DataConfig, ErrorsNameThePathAndFix) {
   EXPECT_NE(error_of([&] { load_data_config(p); }).find("must be 'error' or 'skip'"), std::string::npos);
   p = write(dir, "", R"(, "extra": 1)");
   EXPECT_NE(error_of([&] { load_data_config(p); }).find("$.extra: unknown key 'extra'"), std::string::npos);
-  p = write(dir, R"(, "template": "qwen3_omni_no_think")");
+  p = write(dir, R"(, "template": "qwen3_omni_nothink")");  // a second "template": a key given twice is an error
+  EXPECT_NE(error_of([&] { load_data_config(p); }).find("$.dataset_param.basic_parameters: key 'template' appears twice"),
+            std::string::npos);
+  std::string text = test::read_text(write(dir, ""));
+  text.replace(text.find(R"("qwen3_omni")"), 12, R"("qwen3_omni_no_think")");
+  test::write_text(p, text);
   EXPECT_NE(error_of([&] { load_data_config(p); }).find("did you mean 'qwen3_omni_nothink'"), std::string::npos);
 }
 

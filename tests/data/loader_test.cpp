@@ -5,6 +5,7 @@
 
 #include <set>
 
+#include "data_fixture.h"
 #include "test_util.h"
 
 namespace omnitune {
@@ -83,6 +84,26 @@ TEST(Loader, BadRowIsAnErrorNamingTheRowUnlessSkipped) {
   Loader loader(f.dataset, f.builder, f.config, {10, 0, 1, 1, false, true}, 2);
   std::string message = test::error_of([&] { loader.next(); });
   EXPECT_NE(message.find("rows.jsonl row 6 (line 7): messages[0]: unknown role 'robot'"), std::string::npos) << message;
+}
+
+TEST(Loader, AnEpochOfOnlySkippedRowsIsAnErrorAndEachKindIsLoggedOnce) {
+  test::TempDir dir;
+  std::string rows;
+  for (int i = 0; i < 9; ++i) rows += R"({"messages": [{"role": "robot", "content": "q"}, {"role": "assistant", "content": "a"}]})" "\n";
+  test::write_text(dir.file("rows.jsonl"), rows);
+  Fixture f(test::write_data_json(dir, dir.file("rows.jsonl"), R"(, "on_bad_sample": "skip")"));
+  for (int64_t workers : {0, 2}) {
+    Loader loader(f.dataset, f.builder, f.config, {2, 0, 1, 1, true, false}, workers);
+    testing::internal::CaptureStdout();
+    std::string message = test::error_of([&] { loader.next(); });
+    const std::string log = testing::internal::GetCapturedStdout();
+    EXPECT_NE(message.find("every row of a whole epoch was skipped"), std::string::npos) << message;
+    EXPECT_NE(message.find("unknown role 'robot'"), std::string::npos) << message;
+    size_t warnings = 0;
+    for (size_t at = log.find("skipping bad sample"); at != std::string::npos; at = log.find("skipping bad sample", at + 1)) ++warnings;
+    EXPECT_EQ(warnings, 1u) << log;
+    EXPECT_GE(loader.counters().skipped_bad, 9);
+  }
 }
 
 TEST(Loader, PadsToAMultipleOfEight) {

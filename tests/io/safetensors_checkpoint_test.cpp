@@ -102,12 +102,16 @@ TEST(SafetensorsCheckpoint, DirectoryErrors) {
 }
 
 TEST(SafetensorsCheckpoint, ParsesByteSizes) {
-  EXPECT_EQ(parse_byte_size("4GB"), 4'000'000'000u);
-  EXPECT_EQ(parse_byte_size("500MB"), 500'000'000u);
-  EXPECT_EQ(parse_byte_size("2KiB"), 2048u);
-  EXPECT_EQ(parse_byte_size("123"), 123u);
-  EXPECT_NE(error_of([] { parse_byte_size("4GBB"); }).find("did you mean 'GB'"), std::string::npos);
-  EXPECT_NE(error_of([] { parse_byte_size("big"); }).find("not a number"), std::string::npos);
+  const std::string f = "--max-shard-size";
+  EXPECT_EQ(parse_byte_size("4GB", f), 4'000'000'000u);
+  EXPECT_EQ(parse_byte_size("500MB", f), 500'000'000u);
+  EXPECT_EQ(parse_byte_size("2KiB", f), 2048u);
+  EXPECT_EQ(parse_byte_size("123", f), 123u);
+  EXPECT_NE(error_of([&] { parse_byte_size("4GBB", f); }).find("did you mean 'GB'"), std::string::npos);
+  EXPECT_NE(error_of([&] { parse_byte_size("big", f); }).find("--max-shard-size 'big': not a number"), std::string::npos);
+  for (const char* huge : {"20000000000GB", "1e300", "nan", "inf", "-5GB", "0"})  // no wrap, no NaN, no zero
+    EXPECT_NE(error_of([&] { parse_byte_size(huge, f); }).find("must be at least 1 byte and less than"), std::string::npos)
+        << huge;
 }
 
 }  // namespace omnitune

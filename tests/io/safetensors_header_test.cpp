@@ -85,6 +85,17 @@ TEST(SafetensorsHeader, OutOfRangeAndOverlappingOffsets) {
             "m.safetensors: tensors 'x' [0, 8) and 'y' [4, 12) overlap");
 }
 
+TEST(SafetensorsHeader, EveryDataByteBelongsToATensor) {
+  // As the reference library (its "metadata incomplete buffer" and "invalid offset" errors).
+  EXPECT_EQ(parse_error(file_image(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 7)),
+            "m.safetensors: 3 bytes after the last tensor's data belong to no tensor (the data is 7 bytes, the tensors cover 4)");
+  EXPECT_EQ(parse_error(file_image(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8)),
+            "m.safetensors: 4 bytes of the data before tensor 'w' [4, 8) belong to no tensor (a gap in the data offsets)");
+  EXPECT_EQ(parse_error(file_image(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"y":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})", 12)),
+            "m.safetensors: 4 bytes of the data before tensor 'y' [8, 12) belong to no tensor (a gap in the data offsets)");
+  EXPECT_NE(parse_error(file_image("{}", 1)).find("1 bytes after the last tensor's data"), std::string::npos);
+}
+
 TEST(SafetensorsHeader, BuildThenParseRoundTrips) {
   std::vector<TensorEntry> entries = {{"x", DType::kBF16, {3, 1}, 0, 0}, {"y", DType::kBool, {}, 0, 0}};
   std::string header = build_safetensors_header(entries, {{"k", "v"}});

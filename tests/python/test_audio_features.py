@@ -237,7 +237,7 @@ class AudioFeaturesTest(unittest.TestCase):
         subprocess.run(["ffmpeg", "-y", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
                         "testsrc=size=64x48:rate=10:duration=1", "-c:v", "libx264", "-pix_fmt", "yuv420p", video_only],
                        check=True)
-        for path, message in [(missing, "No such file"), (garbage, ""), (truncated_header, ""),
+        for path, message in [(missing, "no such file"), (garbage, ""), (truncated_header, ""),
                               (video_only, "no audio stream")]:
             with self.subTest(os.path.basename(path)):
                 result = run_tool(path, os.path.join(d, "bad.safetensors"))

@@ -96,7 +96,9 @@ class CheckpointErrors(unittest.TestCase):
         self.assertRegex(r.stderr, r"model\.safetensors: tensor '.*': data_offsets \[\d+, \d+\] run past the end of the data")
 
     def test_not_a_checkpoint(self):
-        r = self.forward(self.tmp.name)
+        empty = os.path.join(self.tmp.name, "empty")
+        os.makedirs(empty)
+        r = self.forward(empty)
         self.assertEqual(r.returncode, 1)
         self.assertIn("config.json", r.stderr)
 

@@ -140,12 +140,12 @@ class ConvertErrors(unittest.TestCase):
     def test_save_dir_must_not_be_a_source(self):
         d = self.copy_of(self.hf)
         self.fails("dcp-to-hf", "--hf-dir", d, "--dcp-dir", self.save, "--save-dir", d, "--overwrite",
-                   contains=f"{d}: --save-dir must not be the directory converted from")
+                   contains=f"--save-dir {d} is the input --hf-dir {d}")
         self.assertEqual(sorted(tensors(d)), sorted(tensors(self.hf)))
 
     def test_bad_options(self):
         self.dcp_to_hf(self.hf, self.save, "--dtype: 'int8' is not bf16, fp16 or fp32", "--dtype", "int8")
-        self.dcp_to_hf(self.hf, self.save, "size '4XB'", "--max-shard-size", "4XB")
+        self.dcp_to_hf(self.hf, self.save, "--max-shard-size '4XB'", "--max-shard-size", "4XB")
 
 
 if __name__ == "__main__":

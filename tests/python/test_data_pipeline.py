@@ -164,7 +164,7 @@ class DataPipeline(unittest.TestCase):
         path = os.path.join(self.dir, "bad.jsonl")
         for index, message in ((0, f"{path} row 0 (line 1): 1 <image> placeholder(s) but 0 image file(s)"),
                                (1, f"{path} row 1 (line 2): messages[0]: unknown role 'usr' (did you mean 'user'?)"),
-                               (2, f"{path} row 2 (line 3): media/missing.png")):
+                               (2, f"{path} row 2 (line 3): image file media/missing.png: no such file")):
             r = subprocess.run([OMNITUNE, "data", "dump", "--mm-data", data, "--index", str(index), "--out",
                                 os.path.join(self.dir, "x.safetensors")], capture_output=True, text=True)
             self.assertEqual(r.returncode, 1, r.stderr)

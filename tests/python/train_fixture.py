@@ -5,6 +5,8 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
+import unittest
 import wave
 
 import numpy as np
@@ -113,3 +115,24 @@ def make_model_json(root, model, loss_cfg=None, extra=None):
 def read_metrics(save):
     with open(os.path.join(save, "metrics.jsonl")) as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+class TinyModelCase(unittest.TestCase):
+    """Tests that need a tiny model with the tokenizer, a small real-media data.json (`rows` rows) and a
+    model.json, made once per class in a temporary directory (`root`) that is removed afterwards."""
+    rows = 4
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.root = cls.tmp.name
+        cls.model = make_model(cls.root)
+        cls.data = make_dataset(cls.root, cls.model, rows=cls.rows)
+        cls.model_json = make_model_json(cls.root, cls.model)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def path(self, *parts):
+        return os.path.join(self.root, *parts)

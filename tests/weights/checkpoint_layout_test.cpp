@@ -114,15 +114,18 @@ TEST(CheckpointLayout, LocateThroughTheTrackerOrDirectly) {
 TEST(CheckpointLayout, LocateSkipsPartialDirectoriesWithAWarning) {
   test::TempDir tmp;
   save(tmp.path(), "iter_0000010", "10");
-  fs::create_directories(tmp.path() / ".iter_0000020.partial-99999");
+  const fs::path partial = tmp.path() / ".iter_0000020.partial-999999999";  // no such process
+  fs::create_directories(partial);
   testing::internal::CaptureStdout();
   CheckpointLocation location = locate_checkpoint(tmp.path().string());
   std::string log = testing::internal::GetCapturedStdout();
   EXPECT_EQ(location.iteration, 10);
-  EXPECT_NE(log.find("[warning] " + (tmp.path() / ".iter_0000020.partial-99999").string() +
-                     ": skipping an unfinished checkpoint directory"),
-            std::string::npos)
-      << log;
+  EXPECT_NE(log.find("[warning] " + partial.string() + ": left by an interrupted write"), std::string::npos) << log;
+  EXPECT_NE(log.find("rm -rf '" + partial.string() + "'"), std::string::npos) << log;
+  // Every writer into the directory reports it too.
+  testing::internal::CaptureStdout();
+  save(tmp.path(), "iter_0000030", "30");
+  EXPECT_NE(testing::internal::GetCapturedStdout().find(partial.string() + ": left by an interrupted write"), std::string::npos);
 }
 
 TEST(CheckpointLayout, LocateErrors) {

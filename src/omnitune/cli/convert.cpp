@@ -73,11 +73,11 @@ Subcommand register_convert(CLI::App& app) {
   add_dcp_to_hf(*seed, "dcp_to_hf", *d);
   return {convert, [=] {
             if (hf_to_dcp[0]->parsed() || hf_to_dcp[1]->parsed()) {
-              h->options.max_shard_bytes = parse_byte_size(h->max_shard_size);
+              h->options.max_shard_bytes = parse_byte_size(h->max_shard_size, "--max-shard-size");
               convert_hf_to_dcp(h->options);
             } else {
               d->options.dtype = parse_export_dtype(d->dtype);
-              d->options.max_shard_bytes = parse_byte_size(d->max_shard_size);
+              d->options.max_shard_bytes = parse_byte_size(d->max_shard_size, "--max-shard-size");
               convert_dcp_to_hf(d->options);
             }
             return 0;

@@ -7,7 +7,9 @@
 #include <CLI/CLI.hpp>
 
 #include "omnitune/cli/commands.h"
+#include "omnitune/cli/flag_checks.h"
 #include "omnitune/core/error.h"
+#include "omnitune/core/output_paths.h"
 #include "omnitune/core/log.h"
 #include "omnitune/data/collate.h"
 #include "omnitune/data/dataset.h"
@@ -107,6 +109,9 @@ int preview(const DataOptions& o) {
 // without padding to a multiple of 8.
 int dump(const DataOptions& o) {
   Loaded l = load(o.data_json);
+  std::vector<NamedPath> inputs = {{"--mm-data", o.data_json}};
+  for (const std::string& file : l.config.basic.datasets) inputs.push_back({"dataset file", file});
+  check_output_is_not_input({"--out", o.out}, inputs);
   std::vector<Sample> samples;
   std::string text, rows;
   for (int64_t index : o.indices) {
@@ -135,6 +140,7 @@ int dump(const DataOptions& o) {
 }
 
 int convert(const DataOptions& o) {
+  check_output_is_not_input({"--out", o.out}, {{"--llava-json", o.llava_json}, {"--image-root", o.image_root}});
   LlavaConvertReport r = convert_llava(o.llava_json, o.image_root, o.out);
   log_info(cat("convert-llava: wrote ", r.written, " rows to ", o.out));
   if (!r.missing_images.empty()) {
@@ -151,11 +157,12 @@ Subcommand register_data(CLI::App& app) {
   sub->require_subcommand(1);
   CLI::App* p = sub->add_subcommand("preview", "Print one sample's rendered text with the trained spans marked, and its counts");
   p->add_option("--mm-data", o->data_json, "The seed's data.json")->required();
-  p->add_option("--index", o->indices, "Row index over all datasets")->expected(1)->capture_default_str();
+  p->add_option("--index", o->indices, "Row index over all datasets")->expected(1)->capture_default_str()->check(integer_in(0));
   CLI::App* d = sub->add_subcommand("dump", "Write processed rows as one micro-batch with the model's forward argument names "
                                             "(as the loader collates them, without padding to a multiple of 8)");
   d->add_option("--mm-data", o->data_json, "The seed's data.json")->required();
-  d->add_option("--index", o->indices, "Row index over all datasets; several make one micro-batch")->required()->expected(1, 1 << 20);
+  d->add_option("--index", o->indices, "Row index over all datasets; several make one micro-batch")->required()->expected(1, 1 << 20)
+      ->check(integer_in(0));
   d->add_option("--out", o->out, "Output safetensors")->required();
   CLI::App* c = sub->add_subcommand("convert-llava", "LLaVA-Instruct JSON -> the messages format (refuses to overwrite)");
   c->add_option("--llava-json", o->llava_json, "LLaVA-Instruct JSON file")->required();

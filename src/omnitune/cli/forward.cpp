@@ -6,11 +6,14 @@
 #include <cstdio>
 
 #include "omnitune/cli/commands.h"
+#include "omnitune/cli/flag_checks.h"
 #include "omnitune/core/closest_match.h"
 #include "omnitune/core/error.h"
+#include "omnitune/core/output_paths.h"
 #include "omnitune/core/log.h"
 #include "omnitune/io/torch_tensors.h"
 #include "omnitune/model/hf_checkpoint.h"
+#include "omnitune/model/model_memory.h"
 #include "omnitune/model/thinker_inputs_file.h"
 #include "omnitune/weights/checkpoint_model.h"
 
@@ -75,10 +78,15 @@ int run_forward(const ForwardOptions& o) {
   run.vision_activations = {recompute.vision || offload.vision, offload.vision};
   run.text_activations = {recompute.text || offload.text, offload.text};
 
+  check_output_is_not_input({"--out", o.out_path}, {{"--model", o.model_dir}, {"--batch", o.batch_path}});
   // --model: a Hugging Face directory, or a training checkpoint (save root, iter_N or release).
   const bool training = is_training_checkpoint(o.model_dir);
   const std::string model_dir = training ? locate_checkpoint(o.model_dir).dir : o.model_dir;
   ThinkerConfig config = load_thinker_config(model_dir);
+  ThinkerInputs in = read_thinker_inputs(o.batch_path);
+  check_thinker_inputs(in, config, o.batch_path);
+  if (o.grads && !in.labels.defined()) throw Error("--grads needs 'labels' in the batch (gradients are of the loss)");
+  check_thinker_fits_in_memory(config, model_dir + "/config.json");
   Thinker thinker(config, run);
   if (training) {
     load_checkpoint_model(*thinker, model_dir, checkpoint_config_text(model_dir));
@@ -88,8 +96,6 @@ int run_forward(const ForwardOptions& o) {
   }
   if (o.dtype == "bf16") thinker->to(at::kBFloat16);
 
-  ThinkerInputs in = read_thinker_inputs(o.batch_path);
-  if (o.grads && !in.labels.defined()) throw Error("--grads needs 'labels' in the batch (gradients are of the loss)");
   std::optional<at::NoGradGuard> no_grad;
   if (!o.grads) no_grad.emplace();
   ThinkerOutputs out = thinker->forward(in);
@@ -128,7 +134,8 @@ Subcommand register_forward(CLI::App& app) {
   sub->add_option("--moe-impl", o->moe, "grouped or loop")->capture_default_str();
   sub->add_option("--loss-chunk", o->loss_chunk,
                   "With labels: fused lm_head + loss in chunks of N rows, no logits computed or written (0 = off)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(integer_in(0));
   sub->add_option("--recompute", o->recompute,
                   "Recompute each layer in the backward instead of keeping its activations: audio,vision,text (any) or all");
   sub->add_option("--offload", o->offload,

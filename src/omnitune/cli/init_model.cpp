@@ -6,11 +6,14 @@
 #include <CLI/CLI.hpp>
 
 #include "omnitune/cli/commands.h"
+#include "omnitune/cli/flag_checks.h"
 #include "omnitune/core/config_file.h"
 #include "omnitune/core/error.h"
+#include "omnitune/core/output_paths.h"
 #include "omnitune/core/log.h"
 #include "omnitune/io/torch_tensors.h"
 #include "omnitune/model/hf_checkpoint.h"
+#include "omnitune/model/model_memory.h"
 #include "omnitune/weights/staged_dir.h"
 
 namespace fs = std::filesystem;
@@ -21,7 +24,7 @@ namespace {
 
 struct InitOptions {
   std::string config_dir, out_dir, dtype = "fp32", max_shard_size = "5GB";
-  uint64_t seed = 42;
+  int64_t seed = 42;
 };
 
 at::ScalarType parse_dtype(const std::string& text) {
@@ -32,12 +35,13 @@ at::ScalarType parse_dtype(const std::string& text) {
 
 int run_init(const InitOptions& o) {
   at::ScalarType dtype = parse_dtype(o.dtype);
-  uint64_t max_shard = parse_byte_size(o.max_shard_size);
+  uint64_t max_shard = parse_byte_size(o.max_shard_size, "--max-shard-size");
   fs::path config_file = fs::is_directory(o.config_dir) ? fs::path(o.config_dir) / "config.json" : fs::path(o.config_dir);
   nlohmann::json raw = load_json_file(config_file.string());
   if (raw.value("enable_audio_output", false))
     throw Error(config_file.string() + ": enable_audio_output is true, but init-model writes the thinker only; set it to false");
   ThinkerConfig config = load_thinker_config(config_file.string());
+  check_output_is_not_input({"--out", o.out_dir}, {{"--config", config_file.parent_path().string()}});
   if (fs::exists(o.out_dir) && !fs::is_empty(o.out_dir))
     throw Error(o.out_dir + ": output directory exists and is not empty; choose a new one");
 
@@ -46,8 +50,9 @@ int run_init(const InitOptions& o) {
   if (!out.has_filename()) out = out.parent_path();
   StagedDir staged(out.parent_path().string(), out.filename().string());
   const fs::path temp = staged.dir();
+  check_thinker_fits_in_memory(config, config_file.string());
   Thinker thinker(config);
-  init_thinker_weights(*thinker, o.seed);
+  init_thinker_weights(*thinker, static_cast<uint64_t>(o.seed));
   NamedTensors tensors = hf_thinker_tensors(*thinker, dtype);
   save_tensors_sharded(temp.string(), tensors, max_shard, {{"format", "pt"}});
   for (const auto& entry : fs::directory_iterator(config_file.parent_path())) {
@@ -71,7 +76,7 @@ Subcommand register_init_model(CLI::App& app) {
                                                    "format (safetensors + the config files)");
   sub->add_option("--config", o->config_dir, "Directory with config.json (or the file itself)")->required();
   sub->add_option("--out", o->out_dir, "Output directory (must not exist or be empty)")->required();
-  sub->add_option("--seed", o->seed, "Random seed")->capture_default_str();
+  sub->add_option("--seed", o->seed, "Random seed")->capture_default_str()->check(integer_in(0));
   sub->add_option("--dtype", o->dtype, "fp32 or bf16")->capture_default_str();
   sub->add_option("--max-shard-size", o->max_shard_size, "Largest safetensors shard (e.g. 5GB, 500MB)")->capture_default_str();
   return {sub, [o] { return run_init(*o); }};

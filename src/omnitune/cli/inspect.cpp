@@ -97,6 +97,7 @@ void print_text(const SafetensorsCheckpoint& ckpt, const CheckpointSummary& s, b
 }
 
 bool has_weights(const std::filesystem::path& dir) {
+  if (std::filesystem::exists(dir / kIndexFileName)) return true;  // its shards must exist: checked when opened
   for (const auto& e : std::filesystem::directory_iterator(dir))
     if (e.path().extension() == ".safetensors") return true;
   return false;

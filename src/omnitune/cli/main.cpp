@@ -8,6 +8,14 @@
 #include "omnitune/core/error.h"
 #include "omnitune/core/log.h"
 
+namespace {
+std::string one_line(std::string text) {
+  for (char& c : text)
+    if (c == '\n') c = ' ';
+  return text;
+}
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"OmniTune: fine-tuning of Qwen3-Omni in C++ on libtorch"};
   app.require_subcommand(0, 1);
@@ -29,16 +37,23 @@ int main(int argc, char** argv) {
       if (command.app->parsed()) return command.run();
     std::cout << app.help();
     return 2;
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {  // one "error:" line and status 1, like every other error
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
   } catch (const omnitune::Error& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;
-  } catch (const c10::Error& e) {
-    std::cerr << "internal error (libtorch): " << e.what_without_backtrace() << "\n";
+  } catch (const c10::Error& e) {  // a bug of ours: the input should have been refused with a clear error
+    std::cerr << "error: internal error (libtorch; please report it): " << one_line(e.what_without_backtrace()) << "\n";
     return 3;
   } catch (const std::exception& e) {
-    std::cerr << "internal error: " << e.what() << "\n";
+    std::cerr << "error: internal error (please report it): " << one_line(e.what()) << "\n";
     return 3;
   }
 }

@@ -6,8 +6,10 @@
 
 #include "omnitune/cli/commands.h"
 #include "omnitune/core/error.h"
+#include "omnitune/core/files.h"
+#include "omnitune/core/output_paths.h"
 #include "omnitune/text/tokenizer.h"
-#include "omnitune/text/utf8.h"
+#include "omnitune/core/utf8.h"
 
 namespace omnitune {
 
@@ -70,9 +72,11 @@ void decode_line(const Tokenizer& tokenizer, const nlohmann::json& row, bool ski
 }
 
 int run_tokenize(const TokenizeOptions& options) {
+  check_output_is_not_input({"--output", options.output}, {{"--input", options.input}, {"--tokenizer", options.tokenizer}});
   const Tokenizer tokenizer = Tokenizer::from_dir(options.tokenizer);
   std::ifstream in_file;
   if (!options.input.empty()) {
+    require_regular_file(options.input, "--input");
     in_file.open(options.input, std::ios::binary);
     if (!in_file) throw Error(cat(options.input, ": cannot open for reading"));
   }

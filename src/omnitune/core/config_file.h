@@ -8,7 +8,10 @@
 
 namespace omnitune {
 
+// A key given twice in one object is an error naming the file and its JSON path.
 nlohmann::json load_json_file(const std::string& path);
+nlohmann::json parse_json(const std::string& text, const std::string& label);
+// Aliases are expanded with a bound on the number of values (no "alias bomb").
 nlohmann::json load_yaml_file(const std::string& path);
 nlohmann::json parse_yaml(const std::string& text, const std::string& label);
 

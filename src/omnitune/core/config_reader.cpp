@@ -1,14 +1,23 @@
 #include "omnitune/core/config_reader.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "omnitune/core/closest_match.h"
 
 namespace omnitune {
 
+std::string Range::text() const {
+  const bool low = std::isfinite(min), high = std::isfinite(max);
+  if (low && high) return cat("in ", min_exclusive ? "(" : "[", min, ", ", max, "]");
+  if (low) return cat(min_exclusive ? "> " : ">= ", min);
+  if (high) return cat("<= ", max);
+  return "a number";
+}
+
 std::string describe_json(const nlohmann::json& value) {
-  std::string text = value.dump();
+  std::string text = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (text.size() > 60) text = text.substr(0, 57) + "...";
   switch (value.type()) {
     case nlohmann::json::value_t::null: return "null";
@@ -57,7 +66,9 @@ int json_as<int>(const nlohmann::json& value, const std::string& where) {
 template <>
 double json_as<double>(const nlohmann::json& value, const std::string& where) {
   if (!value.is_number()) wrong_type(value, where, "a number");
-  return value.get<double>();
+  const double v = value.get<double>();
+  if (!std::isfinite(v)) wrong_type(value, where, "a finite number");
+  return v;
 }
 
 template <>

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,6 +14,17 @@
 #include "omnitune/core/error.h"
 
 namespace omnitune {
+
+// An allowed interval for a number read from a config: [min, max], or (min, max] with min_exclusive.
+struct Range {
+  double min = -std::numeric_limits<double>::infinity(), max = std::numeric_limits<double>::infinity();
+  bool min_exclusive = false;
+  bool contains(double v) const { return (min_exclusive ? v > min : v >= min) && v <= max; }
+  std::string text() const;  // "> 0", ">= 1", "in [0, 1]", ...
+};
+inline Range positive() { return {0, std::numeric_limits<double>::infinity(), true}; }
+inline Range at_least(double v) { return {v}; }
+inline Range between(double lo, double hi) { return {lo, hi}; }
 
 class ConfigReader {
  public:
@@ -28,6 +40,15 @@ class ConfigReader {
   T get(const std::string& key, T fallback);  // fallback when absent or null
   template <class T>
   std::optional<T> optional(const std::string& key);
+  // Numbers (int64_t or double) that must lie in `range`: Error "<where>: must be > 0, got 0" otherwise.
+  template <class T>
+  T required(const std::string& key, const Range& range);
+  template <class T>
+  T get(const std::string& key, T fallback, const Range& range);
+  template <class T>
+  std::optional<T> optional(const std::string& key, const Range& range);
+  template <class T>
+  T check(const std::string& key, T value, const Range& range) const;  // value (read by the caller) in range
 
   ConfigReader object(const std::string& key);  // required nested object
   const nlohmann::json& raw(const std::string& key);  // required value of any type, read by the caller
@@ -53,8 +74,8 @@ class ConfigReader {
   std::vector<std::string> known_;
 };
 
-// Converts one JSON value to T or throws an Error naming `where` and what was found.
-// T: bool, int, int64_t, double, std::string, std::vector<of these>.
+// Converts one JSON value to T or throws an Error naming `where` and what was found (a double must be
+// finite). T: bool, int, int64_t, double, std::string, std::vector<of these>.
 template <class T>
 T json_as(const nlohmann::json& value, const std::string& where);
 
@@ -80,6 +101,29 @@ std::optional<T> ConfigReader::optional(const std::string& key) {
   const nlohmann::json* value = value_of(key);
   if (!value || value->is_null()) return std::nullopt;
   return json_as<T>(*value, where(key));
+}
+
+template <class T>
+T ConfigReader::check(const std::string& key, T value, const Range& range) const {
+  if (!range.contains(static_cast<double>(value))) fail(key, "must be " + range.text() + ", got " + cat(value));
+  return value;
+}
+
+template <class T>
+T ConfigReader::required(const std::string& key, const Range& range) {
+  return check(key, required<T>(key), range);
+}
+
+template <class T>
+T ConfigReader::get(const std::string& key, T fallback, const Range& range) {
+  return has(key) ? check(key, required<T>(key), range) : fallback;
+}
+
+template <class T>
+std::optional<T> ConfigReader::optional(const std::string& key, const Range& range) {
+  std::optional<T> value = optional<T>(key);
+  if (value) check(key, *value, range);
+  return value;
 }
 
 }  // namespace omnitune

@@ -23,8 +23,9 @@ const char* precision_name(Precision p) {
   return "?";
 }
 
-Fsdp2Config load_fsdp2_config(const std::string& yaml_path) {
-  nlohmann::json root = load_yaml_file(yaml_path);
+Fsdp2Config load_fsdp2_config(const std::string& yaml_path) { return read_fsdp2_config(load_yaml_file(yaml_path), yaml_path); }
+
+Fsdp2Config read_fsdp2_config(nlohmann::json root, const std::string& yaml_path) {
   if (root.is_null()) root = nlohmann::json::object();  // an empty file means all defaults
   ConfigReader in(root, yaml_path);
   Fsdp2Config c;
@@ -35,7 +36,7 @@ Fsdp2Config load_fsdp2_config(const std::string& yaml_path) {
       if (v.get<std::string>() != "auto") in.fail("sharding_size", "expected 'auto' or a positive integer, got " + describe_json(v));
     } else {
       c.sharding_size = json_as<int>(v, in.where("sharding_size"));
-      if (*c.sharding_size < 1) in.fail("sharding_size", "must be >= 1");
+      in.check<int64_t>("sharding_size", *c.sharding_size, at_least(1));
     }
   } else if (root.contains("sharding_size")) {
     c.sharding_size = 1;  // explicit null: no sharding, as in the seed
@@ -49,10 +50,8 @@ Fsdp2Config load_fsdp2_config(const std::string& yaml_path) {
   c.reduce_dtype = precision("reduce_dtype", c.reduce_dtype);
   if (auto text = in.optional<std::string>("output_dtype")) c.output_dtype = parse_precision(*text, in.where("output_dtype"));
   c.cast_forward_inputs = in.get("cast_forward_inputs", c.cast_forward_inputs);
-  c.num_to_forward_prefetch = in.get("num_to_forward_prefetch", c.num_to_forward_prefetch);
-  c.num_to_backward_prefetch = in.get("num_to_backward_prefetch", c.num_to_backward_prefetch);
-  if (c.num_to_forward_prefetch < 0) in.fail("num_to_forward_prefetch", "must be >= 0");
-  if (c.num_to_backward_prefetch < 0) in.fail("num_to_backward_prefetch", "must be >= 0");
+  c.num_to_forward_prefetch = static_cast<int>(in.get<int64_t>("num_to_forward_prefetch", c.num_to_forward_prefetch, between(0, 64)));
+  c.num_to_backward_prefetch = static_cast<int>(in.get<int64_t>("num_to_backward_prefetch", c.num_to_backward_prefetch, between(0, 64)));
   c.offload_to_cpu = in.get("offload_to_cpu", c.offload_to_cpu);
   c.pin_memory = in.get("pin_memory", c.pin_memory);
   c.ignored_modules = in.get("ignored_modules", c.ignored_modules);

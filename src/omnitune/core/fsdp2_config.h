@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace omnitune {
 
 enum class Precision { kFloat32, kBFloat16, kFloat16 };
@@ -29,5 +31,7 @@ struct Fsdp2Config {
 };
 
 Fsdp2Config load_fsdp2_config(const std::string& yaml_path);
+// The same from the YAML already parsed (`yaml_path` labels errors).
+Fsdp2Config read_fsdp2_config(nlohmann::json root, const std::string& yaml_path);
 
 }  // namespace omnitune

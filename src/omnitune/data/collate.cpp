@@ -35,6 +35,7 @@ Batch collate(const std::vector<Sample>& samples, int64_t pad_id, int64_t multip
   std::vector<double> spg;
   for (int64_t i = 0; i < b; ++i) {
     const Sample& s = samples[i];
+    out.sources.push_back(s.source);
     const int64_t n = static_cast<int64_t>(s.input_ids.size());
     out.input_ids[i].slice(0, 0, n).copy_(at::tensor(s.input_ids, at::kLong));
     out.labels[i].slice(0, 0, n).copy_(at::tensor(s.labels, at::kLong));

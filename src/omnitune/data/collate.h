@@ -21,6 +21,7 @@ struct Batch {
   at::Tensor pixel_values_videos, video_grid_thw, video_second_per_grid;
   at::Tensor input_features, feature_attention_mask;     // [Na, 128, T], [Na, T]
   bool use_audio_in_video = false;
+  std::vector<std::string> sources;  // each row's Sample::source
 };
 
 Batch collate(const std::vector<Sample>& samples, int64_t pad_id, int64_t pad_to_multiple_of = 8, const FakeMedia* fake = nullptr);

@@ -172,8 +172,9 @@ void read_loader(ConfigReader in, DataConfig& c) {
 
 }  // namespace
 
-DataConfig load_data_config(const std::string& path) {
-  nlohmann::json root = load_json_file(path);
+DataConfig load_data_config(const std::string& path) { return read_data_config(load_json_file(path), path); }
+
+DataConfig read_data_config(const nlohmann::json& root, const std::string& path) {
   ConfigReader top(root, path);
   DataConfig c;
   c.path = path;

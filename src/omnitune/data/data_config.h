@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "omnitune/text/chat_template.h"
 
 namespace omnitune {
@@ -73,5 +75,7 @@ struct DataConfig {
 };
 
 DataConfig load_data_config(const std::string& path);
+// The same from the JSON already parsed (`path` labels errors and is kept as DataConfig::path).
+DataConfig read_data_config(const nlohmann::json& root, const std::string& path);
 
 }  // namespace omnitune

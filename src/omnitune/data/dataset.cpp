@@ -5,11 +5,13 @@
 #include <fstream>
 
 #include "omnitune/core/error.h"
+#include "omnitune/core/files.h"
 #include "omnitune/core/log.h"
 
 namespace omnitune {
 
 std::shared_ptr<const FileStamp> open_data_file(const DataConfig& config, const std::string& file) {
+  require_regular_file(file, config.path + ": dataset file");
   std::optional<FileStamp> stamp = stamp_file(file);
   if (!stamp) throw Error(config.path + ": dataset file '" + file + "' does not exist");
   return std::make_shared<const FileStamp>(std::move(*stamp));

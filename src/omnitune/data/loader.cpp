@@ -1,5 +1,7 @@
 #include "omnitune/data/loader.h"
 
+#include <utility>
+
 #include "omnitune/core/log.h"
 
 namespace omnitune {
@@ -56,11 +58,30 @@ Sample Loader::build_row(const SourceRow& source) {
   RowSample row = read_row(parse_row(source, parsed), config_, where);
   std::optional<SampleCache::Entry> entry;
   if (cache_ && (entry = cache_->entry(source.origin, row))) {
-    if (std::optional<Sample> hit = cache_->load(*entry)) return std::move(*hit);
+    if (std::optional<Sample> hit = cache_->load(*entry)) {
+      hit->source = where;
+      return std::move(*hit);
+    }
   }
   Sample sample = builder_->build(row, where);
+  sample.source = where;
   if (entry) cache_->store(*entry, sample);
   return sample;
+}
+
+void Loader::note_skip(bool& logged, const char* kind, const std::string& why) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (first_skip_.empty()) first_skip_ = why;
+  if (logged) return;
+  logged = true;  // the first of its kind in full; the rest are counted (and reported at the end)
+  log_warn(cat("skipping ", kind, " sample: ", why, " (further ", kind, " samples are skipped and counted)"));
+}
+
+void Loader::note_cut(const Sample& sample) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!std::exchange(logged_cut_, true))
+    log_warn(cat(sample.source, ": longer than cutoff_len = ", config_.basic.cutoff_len, "; the seed's budget rule dropped ",
+                 sample.cut_tokens, " text tokens (further shortened samples are counted; the total is reported)"));
 }
 
 Loader::Done Loader::build(const Job& job) {
@@ -68,22 +89,21 @@ Loader::Done Loader::build(const Job& job) {
   for (const SourceRow& row : job.rows) {
     try {
       done.samples.push_back(build_row(row));
+      if (done.samples.back().cut_tokens > 0) note_cut(done.samples.back());
     } catch (const OverlongError& e) {
       if (config_.basic.on_overlong == OnBad::kError) {
         done.error = std::current_exception();
         return done;
       }
-      log_warn(std::string("skipping over-long sample: ") + e.what());
-      std::lock_guard<std::mutex> lock(mutex_);
-      ++counters_.skipped_overlong;
+      ++done.skipped_overlong;
+      note_skip(logged_overlong_, "over-long", e.what());
     } catch (const Error& e) {
       if (config_.basic.on_bad_sample == OnBad::kError) {
         done.error = std::current_exception();
         return done;
       }
-      log_warn(std::string("skipping bad sample: ") + e.what());
-      std::lock_guard<std::mutex> lock(mutex_);
-      ++counters_.skipped_bad;
+      ++done.skipped_bad;
+      note_skip(logged_bad_, "bad", e.what());
     }
   }
   return done;
@@ -145,9 +165,22 @@ Batch Loader::next() {
     if (done.error) std::rethrow_exception(done.error);
     {
       std::lock_guard<std::mutex> lock(mutex_);
+      const SamplerState before = handed_out_state_;
       handed_out_state_ = done.after;
-      if (done.samples.empty()) continue;  // every sample of this micro-batch was skipped
+      counters_.skipped_bad += done.skipped_bad;
+      counters_.skipped_overlong += done.skipped_overlong;
+      if (done.samples.empty()) {  // every sample of this micro-batch was skipped
+        if (!skipping_since_) skipping_since_ = before;
+        const SamplerState& s = *skipping_since_;
+        if ((done.after.epoch == s.epoch + 1 && done.after.position >= s.position) || done.after.epoch > s.epoch + 1)
+          throw Error(cat("every row of a whole epoch was skipped (", counters_.skipped_bad, " bad, ",
+                          counters_.skipped_overlong, " over-long so far; the first: ", first_skip_,
+                          "): there is nothing to train on. Fix the data, or the settings that reject it"));
+        continue;
+      }
+      skipping_since_.reset();
       counters_.samples += static_cast<int64_t>(done.samples.size());
+      for (const Sample& s : done.samples) counters_.cut += s.cut_tokens > 0;
     }
     // Collating copies every tensor of the batch: outside the lock, so the workers keep building meanwhile.
     return collate(done.samples, pad_id_, config_.loader.pad_to_multiple_of, fake_ ? &*fake_ : nullptr);

@@ -3,7 +3,8 @@
 // workers parse, decode and build samples in parallel (reusing cache_dir entries when configured), a
 // bounded window of batches is prepared ahead, and batches come out in source order whatever thread
 // finished first (deterministic). Bad rows and over-long samples either stop the run with their error
-// or are skipped and counted, as on_bad_sample / on_overlong say. keep_towers_active adds fake media.
+// or are skipped and counted, as on_bad_sample / on_overlong say (the first of each kind is logged); an epoch
+// in which every row is skipped is an error, not an endless loop. keep_towers_active adds fake media.
 #pragma once
 
 #include <condition_variable>
@@ -25,6 +26,7 @@ namespace omnitune {
 
 struct LoaderCounters {
   int64_t samples = 0, skipped_bad = 0, skipped_overlong = 0;
+  int64_t cut = 0;  // samples the cutoff_len budget shortened (text only, as the seed's rule does)
   CacheCounters cache;  // all zero without cache_dir
 };
 
@@ -57,11 +59,15 @@ class Loader {
     std::vector<Sample> samples;
     SamplerState after;
     std::exception_ptr error;
+    int64_t skipped_bad = 0, skipped_overlong = 0;  // counted when the batch is handed out, not when built ahead
   };
   void start();
   void work();
   Done build(const Job& job);
   Sample build_row(const SourceRow& row);
+  // Logs the first skipped sample of each kind only (a skipped row repeats every epoch).
+  void note_skip(bool& logged, const char* kind, const std::string& why);
+  void note_cut(const Sample& sample);  // logs the first shortened sample
   Job take_job();  // caller holds mutex_
 
   std::unique_ptr<RowSource> rows_;
@@ -77,6 +83,9 @@ class Loader {
   int64_t next_sequence_ = 0, next_to_hand_out_ = 0;
   SamplerState handed_out_state_;
   LoaderCounters counters_;
+  std::string first_skip_;                     // why the first skipped row was skipped
+  bool logged_bad_ = false, logged_overlong_ = false, logged_cut_ = false;
+  std::optional<SamplerState> skipping_since_;  // where the current run of all-skipped micro-batches began
   bool stopping_ = false, started_ = false;
   std::vector<std::thread> threads_;
 };

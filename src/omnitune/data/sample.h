@@ -21,7 +21,9 @@ struct Sample {
   std::vector<double> video_second_per_grid;
   std::vector<at::Tensor> audio_features;                // each [128, T_a] log-mel
   bool use_audio_in_video = false;
-  std::string text;  // the rendered conversation before placeholder expansion
+  std::string text;    // the rendered conversation before placeholder expansion
+  std::string source;  // where the row came from ("<file> row R (line L)"), for messages
+  int64_t cut_tokens = 0;  // text tokens the cutoff_len budget dropped (reported, like skipped samples)
 
   int64_t trained_tokens() const;  // labels != -100
 };

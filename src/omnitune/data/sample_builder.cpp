@@ -193,6 +193,7 @@ Sample SampleBuilder::build(const RowSample& row, const std::string& where) cons
     if (std::any_of(ids.begin() + keep, ids.end(), is_media))
       throw OverlongError(cat(where, ": the sample needs more than cutoff_len = ", b.cutoff_len,
                               " tokens and truncating it would cut through a media block"));
+    s.cut_tokens += static_cast<int64_t>(ids.size()) - keep;
     ids.resize(keep);
   };
   if (b.mask_history) std::reverse(pairs.begin(), pairs.end());

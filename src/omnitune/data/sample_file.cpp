@@ -37,7 +37,8 @@ NamedTensors sample_tensors(const Sample& s) {
 }
 
 std::map<std::string, std::string> sample_metadata(const Sample& s) {
-  return {{"text", s.text}, {"use_audio_in_video", s.use_audio_in_video ? "true" : "false"}};
+  return {{"text", s.text}, {"use_audio_in_video", s.use_audio_in_video ? "true" : "false"},
+          {"cut_tokens", std::to_string(s.cut_tokens)}};
 }
 
 Sample read_sample(const SafetensorsFile& file) {
@@ -87,6 +88,11 @@ Sample read_sample(const SafetensorsFile& file) {
   if (text == meta.end() || flag == meta.end()) throw fail("metadata lacks text / use_audio_in_video");
   s.text = text->second;
   s.use_audio_in_video = flag->second == "true";
+  if (auto cut = meta.find("cut_tokens"); cut != meta.end()) {
+    if (cut->second.empty() || cut->second.size() > 18 || cut->second.find_first_not_of("0123456789") != std::string::npos)
+      throw fail("metadata cut_tokens is not a count");
+    s.cut_tokens = std::stoll(cut->second);
+  }
   return s;
 }
 

@@ -9,6 +9,7 @@
 #include "omnitune/core/closest_match.h"
 #include "omnitune/core/config_file.h"
 #include "omnitune/core/error.h"
+#include "omnitune/core/log.h"
 #include "omnitune/io/atomic_file.h"
 
 namespace fs = std::filesystem;
@@ -19,6 +20,12 @@ SafetensorsCheckpoint::SafetensorsCheckpoint(const std::string& path) : path_(pa
   if (!fs::exists(path)) throw Error(path + ": no such file or directory");
   if (!fs::is_directory(path)) {
     add_shard(path);
+  } else if (fs::path single = fs::path(path) / kSingleFileName; fs::exists(single)) {
+    // transformers loads model.safetensors when a directory holds it, whatever else is there.
+    if (fs::exists(fs::path(path) / kIndexFileName))
+      log_warn(cat(path, ": holds both ", kSingleFileName, " and ", kIndexFileName, "; reading ", kSingleFileName,
+                   " as transformers does (the index and its shards are ignored)"));
+    add_shard(single.string());
   } else if (fs::path index = fs::path(path) / kIndexFileName; fs::exists(index)) {
     nlohmann::json root = load_json_file(index.string());
     auto map = root.find("weight_map");
@@ -138,26 +145,29 @@ std::vector<std::string> write_sharded_safetensors(const std::string& dir, const
   });
 }
 
-uint64_t parse_byte_size(const std::string& text) {
+uint64_t parse_byte_size(const std::string& text, const std::string& flag) {
+  static const std::map<std::string, double> kUnits = {
+      {"", 1},          {"B", 1},          {"KB", 1e3},          {"MB", 1e6},          {"GB", 1e9},         {"TB", 1e12},
+      {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
   size_t pos = 0;
   double number = 0;
   try {
     number = std::stod(text, &pos);
   } catch (const std::exception&) {
-    throw Error("size '" + text + "' is not a number with an optional unit (e.g. 4GB, 500MB)");
+    throw Error(flag + " '" + text + "': not a number with an optional unit (e.g. 4GB, 500MB)");
   }
-  std::string unit = text.substr(pos);
-  static const std::map<std::string, double> kUnits = {
-      {"", 1},          {"B", 1},          {"KB", 1e3},          {"MB", 1e6},          {"GB", 1e9},         {"TB", 1e12},
-      {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
+  const std::string unit = text.substr(pos);
   auto it = kUnits.find(unit);
-  if (it == kUnits.end() || number <= 0 || !std::isfinite(number)) {
+  if (it == kUnits.end()) {
     std::vector<std::string> names;
     for (const auto& [k, v] : kUnits) names.push_back(k);
-    throw Error("size '" + text + "': expected a positive number with unit B, KB, MB, GB, TB, KiB, MiB, GiB or TiB" +
-                did_you_mean(unit, names));
+    throw Error(flag + " '" + text + "': unknown unit '" + unit + "'" + did_you_mean(unit, names) +
+                "; valid: B, KB, MB, GB, TB, KiB, MiB, GiB, TiB");
   }
-  return static_cast<uint64_t>(number * it->second);
+  const double bytes = number * it->second;
+  if (!std::isfinite(bytes) || bytes < 1 || bytes >= 9.2e18)
+    throw Error(flag + " '" + text + "': must be at least 1 byte and less than 9.2e18 bytes (8 EiB)");
+  return static_cast<uint64_t>(bytes);
 }
 
 }  // namespace omnitune

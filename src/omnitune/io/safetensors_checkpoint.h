@@ -19,7 +19,8 @@ inline constexpr const char* kSingleFileName = "model.safetensors";
 
 class SafetensorsCheckpoint {
  public:
-  // `path`: a .safetensors file; a directory with model.safetensors.index.json; or a directory with a
+  // `path`: a .safetensors file; a directory with model.safetensors (preferred, as transformers does, even
+  // when an index is there too); a directory with model.safetensors.index.json; or a directory with a
   // single .safetensors file. The index is checked against the shards both ways.
   explicit SafetensorsCheckpoint(const std::string& path);
 
@@ -55,7 +56,8 @@ std::vector<std::string> write_shards(const std::string& dir, const std::vector<
                                       const std::vector<uint64_t>& nbytes, uint64_t max_shard_bytes,
                                       const std::function<void(const std::string& path, const std::vector<size_t>& members)>& write_shard);
 
-// "4GB", "500MB", "1.5GiB", "123" (bytes) -> bytes; decimal units are powers of 1000 as in HF.
-uint64_t parse_byte_size(const std::string& text);
+// "4GB", "500MB", "1.5GiB", "123" (bytes) -> bytes; decimal units are powers of 1000 as in HF. At least
+// 1 byte and below 2^63; errors start with `flag` ("--max-shard-size").
+uint64_t parse_byte_size(const std::string& text, const std::string& flag);
 
 }  // namespace omnitune

@@ -122,14 +122,23 @@ SafetensorsHeader parse_safetensors(const uint8_t* bytes, uint64_t size, const s
 
   std::sort(header.tensors.begin(), header.tensors.end(),
             [](const TensorEntry& a, const TensorEntry& b) { return a.begin != b.begin ? a.begin < b.begin : a.end < b.end; });
+  // As the reference library: the tensors tile the data exactly, in offset order from byte 0 to the end of
+  // the file — no overlap, no gap, nothing after the last tensor.
   const TensorEntry* previous = nullptr;
+  uint64_t covered = 0;
   for (const auto& t : header.tensors) {
-    if (t.begin == t.end) continue;  // empty tensors occupy no bytes
-    if (previous && t.begin < previous->end)
+    if (t.begin < covered)
       throw Error(cat(file, ": tensors '", previous->name, "' [", previous->begin, ", ", previous->end, ") and '", t.name,
                       "' [", t.begin, ", ", t.end, ") overlap"));
-    previous = &t;
+    if (t.begin > covered)
+      throw Error(cat(file, ": ", t.begin - covered, " bytes of the data before tensor '", t.name, "' [", t.begin, ", ", t.end,
+                      ") belong to no tensor (a gap in the data offsets)"));
+    covered = t.end;
+    if (t.begin != t.end) previous = &t;
   }
+  if (covered != data_size)
+    throw Error(cat(file, ": ", data_size - covered, " bytes after the last tensor's data belong to no tensor (the data is ",
+                    data_size, " bytes, the tensors cover ", covered, ")"));
   return header;
 }
 

@@ -3,9 +3,11 @@
 // average of the channels.
 #include <cstring>
 #include <memory>
+#include <cmath>
 #include <mutex>
 
 #include "omnitune/core/error.h"
+#include "omnitune/core/files.h"
 #include "omnitune/media/ffmpeg_util.h"
 #include "omnitune/media/audio.h"
 
@@ -109,6 +111,7 @@ AudioClip decode_audio(const std::string& path) {
     if (av_log_get_level() > AV_LOG_ERROR) av_log_set_level(AV_LOG_ERROR);
   });
 
+  require_regular_file(path, "audio file");
   AVFormatContext* raw_format = nullptr;
   if (int rc = avformat_open_input(&raw_format, path.c_str(), nullptr, nullptr); rc < 0)
     throw Error(cat("cannot open audio file '", path, "': ", av_error_text(rc)));
@@ -176,6 +179,12 @@ AudioClip decode_audio(const std::string& path) {
   mixer.finish();
 
   if (mixer.samples().empty()) throw Error(cat("audio file '", path, "' decodes to no samples"));
+  // A float file may hold NaN or infinities: they would turn the features, then the model, into NaN.
+  const std::vector<float>& s = mixer.samples();
+  for (size_t i = 0; i < s.size(); ++i)
+    if (!std::isfinite(s[i]))
+      throw Error(cat("audio file '", path, "': sample ", i, " (", static_cast<double>(i) / mixer.sample_rate(), " s) is ",
+                      s[i], "; only finite samples can be featurised"));
   return AudioClip{std::move(mixer.samples()), mixer.sample_rate()};
 }
 

@@ -3,6 +3,7 @@
 // correct decoder gives PIL's pixels; a GIF's transparent index gets its palette colour as in PIL).
 #include <csetjmp>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -15,6 +16,7 @@
 #include <webp/decode.h>
 
 #include "omnitune/core/error.h"
+#include "omnitune/core/files.h"
 #include "omnitune/media/image.h"
 #include "omnitune/media/image_exif.h"
 
@@ -26,6 +28,7 @@ namespace {
 constexpr int64_t kMaxPixels = 2 * 89478485;
 
 std::vector<uint8_t> read_file(const std::string& path) {
+  require_regular_file(path, "image file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(cat(path, ": cannot open image file (", std::strerror(errno), ")"));
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -56,7 +59,20 @@ bool sniff(const std::vector<uint8_t>& bytes, ImageContainer& container) {
 
 void check_size(int64_t width, int64_t height) {
   if (width <= 0 || height <= 0) throw Error(cat("image has no pixels (", width, "x", height, ")"));
-  if (width * height > kMaxPixels) throw Error(cat("image of ", width, "x", height, " pixels is too large (limit ", kMaxPixels, " pixels)"));
+  if (width * height > kMaxPixels)
+    throw Error(cat("image of ", width, "x", height, " = ", width * height, " pixels is larger than the ", kMaxPixels,
+                    " pixels PIL (the seed's reader) accepts as a decompression-bomb guard; resize it first"));
+}
+
+// The size a PNG, BMP or GIF header declares, checked before decoding (stb's own limits would otherwise
+// report a large but valid image as corrupt). Headers too short to say are left to the decoder.
+void check_header_size(const std::vector<uint8_t>& b, ImageContainer container) {
+  auto be32 = [&](size_t at) { return int64_t(b[at]) << 24 | int64_t(b[at + 1]) << 16 | int64_t(b[at + 2]) << 8 | b[at + 3]; };
+  auto le32 = [&](size_t at) { return static_cast<int32_t>(uint32_t(b[at]) | uint32_t(b[at + 1]) << 8 | uint32_t(b[at + 2]) << 16 | uint32_t(b[at + 3]) << 24); };
+  auto le16 = [&](size_t at) { return int64_t(b[at]) | int64_t(b[at + 1]) << 8; };
+  if (container == ImageContainer::png && b.size() >= 24 && has_prefix(b, 12, "IHDR")) check_size(be32(16), be32(20));
+  if (container == ImageContainer::bmp && b.size() >= 26) check_size(std::abs(int64_t(le32(18))), std::abs(int64_t(le32(22))));
+  if (container == ImageContainer::gif && b.size() >= 10) check_size(le16(6), le16(8));
 }
 
 RgbImage new_image(int64_t width, int64_t height) {
@@ -258,6 +274,7 @@ RgbImage decode_image(const std::string& path) {
   if (!sniff(bytes, container)) throw Error(cat(path, ": not a JPEG, PNG, WebP, BMP or GIF image"));
   RgbImage image;
   try {
+    check_header_size(bytes, container);
     switch (container) {
       case ImageContainer::jpeg:
         image = decode_jpeg(bytes);

@@ -11,6 +11,7 @@ extern "C" {
 }
 
 #include "omnitune/core/error.h"
+#include "omnitune/core/files.h"
 #include "omnitune/media/ffmpeg_util.h"
 
 namespace omnitune {
@@ -30,6 +31,7 @@ struct OpenedVideo {
 
 OpenedVideo open_video(const std::string& path) {
   OpenedVideo out;
+  require_regular_file(path, "video file");
   AVFormatContext* raw = nullptr;
   int rc = avformat_open_input(&raw, path.c_str(), nullptr, nullptr);
   if (rc < 0) throw Error(cat(path, ": cannot open video (", av_error_text(rc), ")"));

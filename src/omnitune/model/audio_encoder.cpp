@@ -18,22 +18,6 @@ const char* const kWhere = "audio encoder";
 
 int64_t chunk_frames(const AudioConfig& config) { return 2 * config.n_window; }
 
-void check_config(const AudioConfig& c) {
-  auto fail = [](const std::string& what) { throw Error(cat(kWhere, ": invalid audio_config: ", what)); };
-  if (c.num_mel_bins < 1 || c.d_model < 1 || c.encoder_layers < 0 || c.encoder_ffn_dim < 1 ||
-      c.downsample_hidden_size < 1 || c.output_dim < 1 || c.conv_chunksize < 1)
-    fail("sizes must be positive");
-  if (c.encoder_attention_heads < 1 || c.d_model % c.encoder_attention_heads != 0)
-    fail(cat("d_model ", c.d_model, " must be divisible by encoder_attention_heads ", c.encoder_attention_heads));
-  if (c.d_model % 2 != 0 || c.d_model < 4) fail(cat("d_model ", c.d_model, " must be even and >= 4 (sinusoid positions)"));
-  if (c.n_window < 1) fail(cat("n_window ", c.n_window, " must be >= 1"));
-  if (c.n_window_infer < 2 * c.n_window || c.n_window_infer % (2 * c.n_window) != 0)
-    fail(cat("n_window_infer ", c.n_window_infer, " must be a positive multiple of 2 * n_window = ", 2 * c.n_window));
-  if (conv_output_length(chunk_frames(c)) > c.max_source_positions)
-    fail(cat("max_source_positions ", c.max_source_positions, " is below the ", conv_output_length(chunk_frames(c)),
-             " tokens of one chunk"));
-}
-
 }  // namespace
 
 std::vector<int64_t> audio_chunk_lengths(const std::vector<int64_t>& feature_lens, int64_t chunk) {
@@ -107,7 +91,6 @@ at::Tensor AudioEncoderLayerImpl::forward(const at::Tensor& x, const std::vector
 
 AudioEncoderImpl::AudioEncoderImpl(const AudioConfig& config, AttentionBackend backend)
     : config_(config), backend_(backend) {
-  check_config(config);
   const int64_t hidden = config.downsample_hidden_size;
   conv2d1 = register_module("conv2d1", ConvWeights(std::vector<int64_t>{hidden, 1, 3, 3}));
   conv2d2 = register_module("conv2d2", ConvWeights(std::vector<int64_t>{hidden, hidden, 3, 3}));

@@ -15,4 +15,10 @@ namespace omnitune {
 // Every tensor on `device`. An unknown tensor name is an error naming the closest valid one.
 ThinkerInputs read_thinker_inputs(const std::string& path, at::Device device = at::kCPU);
 
+// A batch from outside (a file) checked against the model before it runs, errors naming `where` and the
+// tensor: shapes agree ([B, S] with B, S >= 1), dtypes are integer where ids are, attention_mask holds 0/1,
+// labels are -100 or a token id, floating inputs are finite, media come with their grids / masks and the
+// placeholder tokens of a modality come with its inputs (no image tokens without pixel_values).
+void check_thinker_inputs(const ThinkerInputs& in, const ThinkerConfig& config, const std::string& where);
+
 }  // namespace omnitune

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "omnitune/text/utf8.h"
+#include "omnitune/core/utf8.h"
 
 namespace omnitune {
 

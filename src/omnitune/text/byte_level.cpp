@@ -2,7 +2,7 @@
 
 #include <array>
 
-#include "omnitune/text/utf8.h"
+#include "omnitune/core/utf8.h"
 
 namespace omnitune {
 

@@ -11,7 +11,7 @@
 #include "omnitune/text/nfc.h"
 #include "omnitune/text/onig_compat.h"
 #include "omnitune/text/regex_split.h"
-#include "omnitune/text/utf8.h"
+#include "omnitune/core/utf8.h"
 
 namespace omnitune {
 

@@ -2,9 +2,8 @@
 //  - model.json tower switches (v0): vision_encoder -> visual.{patch_embed,blocks,merger_list,pos_embed};
 //    vision_projector -> visual.merger and, as the seed's substring match does, visual.merger_list;
 //    audio_encoder -> audio_tower; text_decoder -> model (embeddings, layers, norm) and lm_head.
-//  - module-name patterns (v1): full-string match against module names, `*` = any characters including
-//    dots, `?` = one character, `{*}` = one integer segment, `{a-b}` = an integer in [a, b]; every
-//    parameter under a matched module is frozen. A pattern that matches no module is an error.
+//  - module-name patterns (v1, train/module_pattern.h): every parameter under a matched module is frozen.
+//    A pattern that matches no module is an error.
 #pragma once
 
 #include <set>
@@ -16,8 +15,6 @@
 #include "omnitune/train/model_config.h"
 
 namespace omnitune {
-
-bool module_name_matches(const std::string& pattern, const std::string& name);
 
 // Names of the parameters of `model` that the config freezes.
 std::set<std::string> frozen_parameters(const torch::nn::Module& model, const ModelConfig& config);

@@ -2,17 +2,22 @@
 
 #include <sys/resource.h>
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <nlohmann/json.hpp>
 
 #include "omnitune/core/error.h"
+#include "omnitune/core/files.h"
 #include "omnitune/core/log.h"
+#include "omnitune/io/atomic_file.h"
 
 namespace omnitune {
 
@@ -28,21 +33,39 @@ nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : 
 
 }  // namespace
 
-MetricsLog::MetricsLog(const std::string& metrics_path, const std::string& tensorboard_dir) : metrics_path_(metrics_path) {
+MetricsLog::MetricsLog(const std::string& metrics_path, const std::string& tensorboard_dir, int64_t start_iteration)
+    : metrics_path_(metrics_path) {
   if (!metrics_path_.empty() && std::filesystem::exists(metrics_path_)) {  // a resumed run: keep the earlier curve
-    std::ifstream in(metrics_path_);
-    std::string line;
+    const std::string text = read_text_file(metrics_path_, "metrics file");
+    std::istringstream in(text);
+    std::string line, kept;
+    int64_t dropped = 0;
     for (int64_t n = 1; std::getline(in, line); ++n) {
       if (line.empty()) continue;
       auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-      if (j.is_discarded() || !j.contains("iteration")) {
+      if (j.is_discarded() || !j.contains("iteration") || !j["iteration"].is_number_integer()) {
         log_warn(cat(metrics_path_, " line ", n, " is not a metrics record; the loss curve leaves it out"));
+        kept += line + "\n";
         continue;
       }
-      losses_.emplace_back(j["iteration"].get<int64_t>(), j["loss"].is_number() ? j["loss"].get<double>() : NAN);
+      const int64_t iteration = j["iteration"].get<int64_t>();
+      if (iteration > start_iteration) {
+        ++dropped;
+        continue;
+      }
+      kept += line + "\n";
+      losses_.emplace_back(iteration, j["loss"].is_number() ? j["loss"].get<double>() : NAN);
+    }
+    if (dropped > 0) {
+      write_file_atomic(metrics_path_, kept);
+      log_info(cat(metrics_path_, ": dropped ", dropped, " records after iteration ", start_iteration,
+                   " (this run continues from there)"));
     }
   }
-  if (!tensorboard_dir.empty()) tensorboard_ = std::make_unique<TensorBoardWriter>(tensorboard_dir);
+  if (!tensorboard_dir.empty()) {
+    tensorboard_ = std::make_unique<TensorBoardWriter>(tensorboard_dir);
+    tensorboard_->restart_at(start_iteration + 1);  // hides what earlier runs wrote from there on
+  }
 }
 
 void MetricsLog::record(const IterationRecord& r) {
@@ -69,7 +92,11 @@ void MetricsLog::record(const IterationRecord& r) {
     std::ofstream out(metrics_path_, std::ios::app);
     out << j.dump() << "\n";
     out.flush();
-    if (!out) throw Error(cat(metrics_path_, ": cannot append the metrics record (disk full?)"));
+    if (!out) {
+      const int err = errno;
+      throw Error(cat(metrics_path_, ": cannot append the metrics record: ",
+                      std::filesystem::is_directory(metrics_path_) ? "it is a directory, not a file" : std::strerror(err)));
+    }
   }
   if (tensorboard_) {
     tensorboard_->add_scalar("train/loss", r.loss, r.iteration);

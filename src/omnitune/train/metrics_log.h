@@ -28,8 +28,11 @@ struct IterationRecord {
 
 class MetricsLog {
  public:
-  // metrics_path: "" = none (no --save); tensorboard_dir: "" = none.
-  MetricsLog(const std::string& metrics_path, const std::string& tensorboard_dir);
+  // metrics_path: "" = none (no --save); tensorboard_dir: "" = none. A run that starts at `start_iteration`
+  // (a resume) keeps the records up to it and drops later ones (left by a run that went further from an
+  // older checkpoint), rewriting metrics.jsonl atomically, and marks TensorBoard so that it drops its events
+  // from start_iteration + 1 on: no iteration is ever recorded twice.
+  MetricsLog(const std::string& metrics_path, const std::string& tensorboard_dir, int64_t start_iteration = 0);
   void record(const IterationRecord& r);  // log line + metrics.jsonl + TensorBoard
   const LossPoints& losses() const { return losses_; }  // earlier runs' points (read back on resume) included
 

@@ -102,7 +102,10 @@ ModelConfig load_model_config(const std::string& path) {
   }
   if (in.has("text_decoder")) c.text = read_tower(in.object("text_decoder"), c, true);
   if (in.has("loss_cfg")) c.loss = read_loss(in.object("loss_cfg"));
-  if (in.has("freeze")) c.freeze_patterns = in.required<std::vector<std::string>>("freeze");
+  if (in.has("freeze")) {
+    const auto patterns = in.required<std::vector<std::string>>("freeze");
+    for (size_t i = 0; i < patterns.size(); ++i) c.freeze_patterns.emplace_back(patterns[i], in.where(cat("freeze[", i, "]")));
+  }
   c.bf16_position_ids = in.get("bf16_position_ids", false);
   if (in.has("patch")) {  // Megatron-side patches of the seed (async clip-grad): nothing to patch here
     ConfigReader patch = in.object("patch");

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "omnitune/train/module_pattern.h"
+
 #include "omnitune/model/attention.h"
 
 namespace omnitune {
@@ -34,7 +36,7 @@ struct ModelConfig {
   std::string path;                 // the model.json itself
   std::string init_from_hf_path;    // HF directory: config.json (+ weights unless meta init)
   TowerSettings vision, vision_projector, audio, text;
-  std::vector<std::string> freeze_patterns;  // module-name patterns (`*`, `?`, `{*}`, `{a-b}`), frozen recursively
+  std::vector<ModulePattern> freeze_patterns;  // module-name patterns (`*`, `?`, `{*}`, `{a-b}`), frozen recursively
   LossConfig loss;
   bool bf16_position_ids = false;   // the seed's LLaMA-Factory alignment (always on there)
   std::vector<std::string> ignored; // keys accepted for compatibility that change nothing here

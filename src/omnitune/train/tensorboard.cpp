@@ -126,6 +126,16 @@ void TensorBoardWriter::add_scalar(const std::string& tag, double value, int64_t
   add_event(e);
 }
 
+void TensorBoardWriter::restart_at(int64_t step) {
+  std::string log;  // SessionLog{status = 1: START}
+  put_key(log, 1, kVarint);
+  put_varint(log, 1);
+  std::string e = event_header(unix_time_now(), step);
+  put_bytes(e, 7, log);  // Event.session_log
+  add_event(e);
+  flush();
+}
+
 void TensorBoardWriter::add_event(const std::string& event) {
   std::string length;
   put_fixed(length, event.size(), 8);

@@ -34,6 +34,9 @@ class TensorBoardWriter {
   void add_scalar(const std::string& tag, double value, int64_t step, double wall_time = unix_time_now());
   // Appends the queued records to the file (Error naming the file on a failed write).
   void flush();
+  // Marks a restart at `step` (SessionLog START): TensorBoard drops the events of earlier files from that
+  // step on, so a run resumed from an older checkpoint shows each step once.
+  void restart_at(int64_t step);
 
   const std::string& path() const { return path_; }
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "omnitune/core/config_file.h"
+#include "omnitune/core/config_reader.h"
 #include "omnitune/core/error.h"
 #include "omnitune/io/atomic_file.h"
 #include "omnitune/io/safetensors_file.h"
@@ -41,7 +42,7 @@ std::string save_training_checkpoint(const SaveRequest& r, const TrainProgress& 
       {"consumed_samples", p.consumed_samples},
       {"sampler", {{"epoch", p.sampler.epoch}, {"position", p.sampler.position}}},
       {"loader", {{"samples", p.counters.samples}, {"skipped_bad", p.counters.skipped_bad},
-                  {"skipped_overlong", p.counters.skipped_overlong}}},
+                  {"skipped_overlong", p.counters.skipped_overlong}, {"cut", p.counters.cut}}},
       {"has_optimizer", r.optimizer != nullptr},
       {"has_rng", r.save_rng},
       {"config", r.resolved_config},
@@ -55,19 +56,19 @@ LoadedState load_training_state(const std::string& dir, bool optimizer, bool rng
   const std::string state_path = dir + "/" + kState;
   if (!std::filesystem::exists(state_path))
     throw Error(cat(dir, ": no ", kState, " (a weights-only checkpoint? load it as it is, it starts at iteration 0)"));
-  nlohmann::json s = load_json_file(state_path);
+  const nlohmann::json s = load_json_file(state_path);
+  ConfigReader state(s, state_path);
   LoadedState out;
-  try {
-    out.progress.iteration = s.at("iteration").get<int64_t>();
-    out.progress.consumed_samples = s.at("consumed_samples").get<int64_t>();
-    out.progress.sampler.epoch = s.at("sampler").at("epoch").get<int64_t>();
-    out.progress.sampler.position = s.at("sampler").at("position").get<int64_t>();
-    out.progress.counters.samples = s.at("loader").at("samples").get<int64_t>();
-    out.progress.counters.skipped_bad = s.at("loader").at("skipped_bad").get<int64_t>();
-    out.progress.counters.skipped_overlong = s.at("loader").at("skipped_overlong").get<int64_t>();
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(cat(state_path, ": ", e.what()));
-  }
+  out.progress.iteration = state.required<int64_t>("iteration", at_least(0));
+  out.progress.consumed_samples = state.required<int64_t>("consumed_samples", at_least(0));
+  ConfigReader sampler = state.object("sampler");
+  out.progress.sampler.epoch = sampler.required<int64_t>("epoch", at_least(0));
+  out.progress.sampler.position = sampler.required<int64_t>("position", at_least(0));
+  ConfigReader loader = state.object("loader");
+  out.progress.counters.samples = loader.required<int64_t>("samples", at_least(0));
+  out.progress.counters.skipped_bad = loader.required<int64_t>("skipped_bad", at_least(0));
+  out.progress.counters.skipped_overlong = loader.required<int64_t>("skipped_overlong", at_least(0));
+  out.progress.counters.cut = loader.get<int64_t>("cut", 0, at_least(0));
   if (optimizer) {
     const std::string path = dir + "/" + kOptimizer;
     if (!std::filesystem::exists(path))
@@ -78,7 +79,10 @@ LoadedState load_training_state(const std::string& dir, bool optimizer, bool rng
     for (const auto& e : file.tensors()) tensors.emplace_back(e.name, read_tensor(file, e).clone());
     auto steps = file.metadata().find("steps");
     if (steps == file.metadata().end()) throw Error(cat(path, ": metadata 'steps' is missing"));
-    out.optimizer_steps = std::stoll(steps->second);
+    const std::string& text = steps->second;
+    if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos)
+      throw Error(cat(path, ": metadata 'steps' = '", text, "' is not a step count"));
+    out.optimizer_steps = std::stoll(text);
     out.optimizer = std::move(tensors);
   }
   if (rng) {

@@ -4,6 +4,7 @@
 #include <torch/cuda.h>
 
 #include <chrono>
+#include <cmath>
 
 #include "omnitune/core/error.h"
 #include "omnitune/train/loss_weights.h"
@@ -62,7 +63,9 @@ StepResult forward_backward(ThinkerImpl& model, const std::vector<Batch>& micro,
     objective.backward();
     masters.accumulate_grads();
     r.backward_s += seconds_since(t1, device);
-    r.loss += out.lm_loss.item<double>();
+    const double micro_loss = out.lm_loss.item<double>();
+    if (!std::isfinite(micro_loss) && r.first_nonfinite < 0) r.first_nonfinite = static_cast<int64_t>(m);
+    r.loss += micro_loss;
     const int64_t n_labels = count_labels(micro[m].labels);
     r.labels += n_labels;
     r.tokens += micro[m].attention_mask.sum().item<int64_t>();

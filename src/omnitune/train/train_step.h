@@ -19,6 +19,7 @@ struct StepResult {
   int64_t labels = 0;   // tokens with a loss
   StepFlops flops;
   double forward_s = 0, backward_s = 0;
+  int64_t first_nonfinite = -1;  // the first micro-batch whose loss is NaN or infinite (-1: none)
 };
 
 // The micro-batch on `device`, floating tensors cast to `compute` (as the seed casts every floating

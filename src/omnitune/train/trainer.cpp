@@ -6,18 +6,18 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <optional>
-#include <sstream>
 
 #include "omnitune/core/config_file.h"
 #include "omnitune/core/error.h"
+#include "omnitune/core/files.h"
 #include "omnitune/core/fsdp2_config.h"
 #include "omnitune/core/log.h"
 #include "omnitune/core/progress.h"
 #include "omnitune/data/loader.h"
 #include "omnitune/model/hf_checkpoint.h"
+#include "omnitune/model/model_memory.h"
 #include "omnitune/train/adamw.h"
 #include "omnitune/train/freeze.h"
 #include "omnitune/train/lr_schedule.h"
@@ -25,6 +25,7 @@
 #include "omnitune/train/metrics_log.h"
 #include "omnitune/train/model_config.h"
 #include "omnitune/train/peak_flops.h"
+#include "omnitune/train/save_lock.h"
 #include "omnitune/train/train_checkpoint.h"
 #include "omnitune/train/train_step.h"
 #include "omnitune/weights/checkpoint_layout.h"
@@ -38,14 +39,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(cat(path, ": cannot read"));
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 at::ScalarType dtype_of(Precision p) {
   switch (p) {
@@ -93,18 +86,15 @@ ModelSource resolve_source(const TrainOptions& o, const ModelConfig& m) {
   return s;
 }
 
-void check_save_dir(const std::string& save) {
+// --save holds one series of checkpoints: a run that does not resume from one of them must not add to it.
+void check_save_series(const std::string& save, const ModelSource& source) {
+  const std::vector<std::string> existing = checkpoint_dirs(save);
+  if (existing.empty()) return;
   std::error_code ec;
-  fs::create_directories(save, ec);
-  if (ec) throw Error(cat("--save ", save, ": cannot create the directory: ", ec.message()));
-  const std::string probe = save + "/.omnitune-write-test";
-  {
-    std::ofstream out(probe);
-    out << "x";
-    out.flush();
-    if (!out) throw Error(cat("--save ", save, ": the directory is not writable"));
-  }
-  fs::remove(probe, ec);
+  if (source.checkpoint && fs::equivalent(fs::path(source.checkpoint->dir).parent_path(), save, ec)) return;
+  throw Error(cat("--save ", save, " already holds checkpoints (", existing.back(), " and ", existing.size() - 1,
+                  " more) of another run; resume them with --load ", save, ", or start over in a new --save directory "
+                  "(or remove those checkpoints, metrics.jsonl and ", kTrackerFile, " first)"));
 }
 
 int64_t chunk_rows(const LossConfig& loss, int64_t micro_batch) {
@@ -143,29 +133,40 @@ LrSchedule make_schedule(const TrainOptions& o) {
   s.style = parse_lr_decay_style(o.lr_decay_style);
   s.decay_steps = o.lr_decay_iters.value_or(o.train_iters);
   if (o.lr_warmup_fraction && o.lr_warmup_iters > 0) throw Error("--lr-warmup-fraction and --lr-warmup-iters are exclusive");
-  if (o.lr_warmup_fraction && (*o.lr_warmup_fraction < 0 || *o.lr_warmup_fraction > 1))
-    throw Error(cat("--lr-warmup-fraction ", *o.lr_warmup_fraction, " is not in [0, 1]"));
   s.warmup_steps = o.lr_warmup_fraction ? *o.lr_warmup_fraction * static_cast<double>(s.decay_steps)
                                         : static_cast<double>(o.lr_warmup_iters);
   s.validate();
   return s;
 }
 
+// Rules between flags (each flag's own range is checked where the command line is read).
 void validate(const TrainOptions& o) {
-  if (o.train_iters < 1) throw Error("--train-iters must be >= 1");
-  if (o.micro_batch_size < 1) throw Error("--micro-batch-size must be >= 1");
   const int64_t gbs = o.global_batch_size.value_or(o.micro_batch_size);
   if (gbs < o.micro_batch_size || gbs % o.micro_batch_size != 0)
     throw Error(cat("--global-batch-size ", gbs, " is not a multiple of --micro-batch-size ", o.micro_batch_size,
                     " x data-parallel size 1 (one process)"));
-  if (o.log_interval < 1) throw Error("--log-interval must be >= 1");
-  if (o.save_interval < 0) throw Error("--save-interval must be >= 0");
-  if (o.seq_length && *o.seq_length < 8) throw Error("--seq-length must be >= 8");
-  if (o.adam_beta1 < 0 || o.adam_beta1 >= 1 || o.adam_beta2 < 0 || o.adam_beta2 >= 1)
-    throw Error("--adam-beta1/--adam-beta2 must be in [0, 1)");
-  if (o.adam_eps <= 0) throw Error("--adam-eps must be > 0");
-  if (o.clip_grad < 0) throw Error("--clip-grad must be >= 0");
+  if (gbs > INT64_MAX / o.train_iters)
+    throw Error(cat("--train-iters ", o.train_iters, " x --global-batch-size ", gbs, " samples do not fit a 64-bit count"));
   if (o.save_interval > 0 && o.save.empty()) throw Error("--save-interval needs --save");
+}
+
+// A non-finite loss or gradient norm stops the run before the optimizer step (the weights and every
+// checkpoint stay as they were): the message names the iteration, the micro-batch's rows and how to resume.
+std::string nonfinite_message(int64_t iteration, const StepResult& step, double grad_norm, const std::vector<Batch>& micro,
+                              const std::string& last_checkpoint) {
+  std::string what = step.first_nonfinite >= 0 || !std::isfinite(step.loss) ? cat("the loss is ", step.loss)
+                                                                              : cat("the gradient norm is ", grad_norm);
+  std::vector<std::string> rows;
+  const size_t from = step.first_nonfinite >= 0 ? static_cast<size_t>(step.first_nonfinite) : 0;
+  const size_t to = step.first_nonfinite >= 0 ? from + 1 : micro.size();
+  for (size_t m = from; m < to; ++m) rows.insert(rows.end(), micro[m].sources.begin(), micro[m].sources.end());
+  std::string list;
+  for (size_t k = 0; k < rows.size() && k < 16; ++k) list += (k ? "; " : "") + rows[k];
+  if (rows.size() > 16) list += cat("; and ", rows.size() - 16, " more");
+  return cat("iteration ", iteration, ": ", what, " (", step.first_nonfinite >= 0 ? "micro-batch of " : "samples: ", list,
+             "); stopped before the optimizer step, nothing was saved from this iteration",
+             last_checkpoint.empty() ? std::string() : cat("; the last checkpoint is ", last_checkpoint),
+             ". Check those rows, or lower --lr / set --clip-grad");
 }
 
 at::Device pick_device(const std::string& device) {
@@ -204,8 +205,12 @@ void run_training(const TrainOptions& o) {
                  precision_name(fsdp->param_dtype), " is the compute dtype, gradients accumulate in fp32"));
 
   ModelSource source = resolve_source(o, mcfg);
-  const std::string hf_config_json = read_text(source.config_dir + "/config.json");
-  if (!o.save.empty()) check_save_dir(o.save);
+  const std::string hf_config_json = read_text_file(source.config_dir + "/config.json");
+  std::optional<SaveDirLock> save_lock;
+  if (!o.save.empty()) {
+    save_lock.emplace(o.save, cat("omnitune train --mm-data ", o.mm_data, " --mm-model ", o.mm_model));
+    check_save_series(o.save, source);
+  }
 
   // --- model
   at::manual_seed(static_cast<uint64_t>(o.seed));
@@ -228,6 +233,7 @@ void run_training(const TrainOptions& o) {
   run.text_activations = {mcfg.text.recompute, mcfg.text.activation_offload};
   run.vision_activations = {mcfg.vision.recompute, mcfg.vision.activation_offload};
   run.audio_activations = {mcfg.audio.recompute, mcfg.audio.activation_offload};
+  check_thinker_fits_in_memory(tcfg, source.config_dir + "/config.json");
   Thinker model(tcfg, run);
 
   std::optional<LoadedState> resumed;
@@ -272,7 +278,7 @@ void run_training(const TrainOptions& o) {
   // --- run
   const PeakFlops peak = peak_flops(device, compute);
   log_info(cat("MFU is measured against ", peak.flops_per_s / 1e12, " TFLOP/s (", peak.source, ")"));
-  MetricsLog metrics(o.save.empty() ? "" : o.save + "/metrics.jsonl", o.tensorboard_dir);
+  MetricsLog metrics(o.save.empty() ? "" : o.save + "/metrics.jsonl", o.tensorboard_dir, start_iteration);
   SaveRequest save{o.save, &masters, o.no_save_optim ? nullptr : &optimizer, !o.no_save_rng, hf_config_json,
                    {{"arguments", options_json(o)}, {"model_json", load_json_file(o.mm_model)},
                     {"data_json", load_json_file(o.mm_data)},
@@ -303,6 +309,10 @@ void run_training(const TrainOptions& o) {
     StepResult step = forward_backward(*model, micro, mcfg.loss.type, aux_coef, masters, device, compute);
     auto t_opt = Clock::now();
     const double grad_norm = clip_grad_norm(masters.grads(), o.clip_grad);
+    if (step.first_nonfinite >= 0 || !std::isfinite(step.loss) || !std::isfinite(grad_norm)) {
+      if (bar) bar->clear();
+      throw Error(nonfinite_message(it + 1, step, grad_norm, micro, last_checkpoint));
+    }
     const double lr = schedule.lr_at(it);
     optimizer.step(lr, masters.grads(), masters.has_grad());
     masters.publish();
@@ -315,8 +325,7 @@ void run_training(const TrainOptions& o) {
     const double iter_s = since(iter_start);
     window_s += iter_s, window_flops += step.flops.total(), window_tokens += step.tokens, ++window_iters;
     const bool log_now = progress.iteration % o.log_interval == 0 || progress.iteration == o.train_iters;
-    if (bar && (log_now || !std::isfinite(step.loss))) bar->clear();
-    if (!std::isfinite(step.loss)) log_warn(cat("iteration ", it + 1, ": the loss is ", step.loss));
+    if (bar && log_now) bar->clear();
 
     if (log_now) {
       IterationRecord r;
@@ -340,7 +349,7 @@ void run_training(const TrainOptions& o) {
   log_info(cat("time per phase: ", format_phases(phases)));
   log_info(cat("done: iterations ", start_iteration + 1, "..", progress.iteration, " in ", format_duration(since(run_start)),
                "; samples ", counters.samples, ", skipped bad ", counters.skipped_bad, ", skipped over-long ",
-               counters.skipped_overlong));
+               counters.skipped_overlong, ", shortened by cutoff_len ", counters.cut));
   if (!metrics.losses().empty()) {
     std::cout << ascii_loss_curve(metrics.losses()) << std::flush;
     if (!o.save.empty()) {

@@ -3,14 +3,13 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "omnitune/core/config_file.h"
 #include "omnitune/core/error.h"
+#include "omnitune/core/files.h"
 #include "omnitune/core/log.h"
 #include "omnitune/io/atomic_file.h"
 #include "omnitune/io/safetensors_checkpoint.h"
@@ -28,27 +27,9 @@ bool valid_tracker_value(const std::string& value) {
 }
 
 std::string read_trimmed(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw Error(file.string() + ": cannot read");
-  std::ostringstream text;
-  text << in.rdbuf();
-  std::string s = text.str();
+  const std::string s = read_text_file(file.string());
   size_t begin = s.find_first_not_of(" \t\r\n"), end = s.find_last_not_of(" \t\r\n");
   return begin == std::string::npos ? "" : s.substr(begin, end - begin + 1);
-}
-
-// Warns about each staging directory left behind in `root`; returns their names.
-std::vector<std::string> warn_partial_dirs(const fs::path& root) {
-  std::vector<std::string> found;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(root, ec)) {
-    std::string name = entry.path().filename().string();
-    if (!entry.is_directory() || !is_partial_dir_name(name)) continue;
-    found.push_back(name);
-    log_warn(entry.path().string() + ": skipping an unfinished checkpoint directory (a save was interrupted); delete it "
-             "to free the space");
-  }
-  return found;
 }
 
 bool is_seed_dcp_dir(const fs::path& dir) { return fs::exists(dir / ".metadata"); }
@@ -83,6 +64,18 @@ bool is_training_checkpoint(const std::string& path) {
   return fs::is_directory(path) && (fs::exists(fs::path(path) / kTrackerFile) || fs::exists(fs::path(path) / kCheckpointInfoFile));
 }
 
+std::vector<std::string> checkpoint_dirs(const std::string& root) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(root, ec)) {
+    const std::string name = entry.path().filename().string();
+    if ((iteration_of_dir_name(name) >= 0 || name == kReleaseDirName) && fs::exists(entry.path() / kCheckpointInfoFile))
+      out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 bool is_hf_model_dir(const std::string& path) {
   fs::path p(path);
   return fs::is_directory(p) && fs::is_regular_file(p / "config.json") && !fs::exists(p / kCheckpointInfoFile) &&
@@ -93,7 +86,7 @@ CheckpointLocation locate_checkpoint(const std::string& path) {
   fs::path root(path);
   if (!fs::exists(root)) throw Error(path + ": no such checkpoint directory");
   if (!fs::is_directory(root)) throw Error(path + ": not a directory (expected a checkpoint save directory or its iter_*/release)");
-  warn_partial_dirs(root);
+  report_partial_dirs(root.string());
   CheckpointLocation location;
   fs::path tracker = root / kTrackerFile;
   if (fs::exists(tracker)) {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "omnitune/weights/staged_dir.h"
 
@@ -48,6 +49,8 @@ struct CheckpointLocation {
 CheckpointLocation locate_checkpoint(const std::string& path);
 
 bool is_training_checkpoint(const std::string& path);  // a tracker or checkpoint.json in `path`
+// The checkpoint directories (iter_* and release with a checkpoint.json) directly in `root`, sorted by name.
+std::vector<std::string> checkpoint_dirs(const std::string& root);
 // config.json + model.safetensors[.index.json], and no checkpoint.json (a checkpoint directory has the same
 // files, but its tensor names and expert layout are not Hugging Face's).
 bool is_hf_model_dir(const std::string& path);

@@ -3,13 +3,12 @@
 #include <ATen/ATen.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "omnitune/core/error.h"
+#include "omnitune/core/files.h"
 #include "omnitune/io/atomic_file.h"
 #include "omnitune/io/torch_tensors.h"
 #include "omnitune/weights/config_match.h"
@@ -62,19 +61,15 @@ void save_checkpoint_model(const NamedTensors& params, const std::string& dir, c
 }
 
 SafetensorsCheckpoint open_checkpoint_model(const std::string& dir) {
-  fs::path single = fs::path(dir) / kSingleFileName;
-  if (fs::exists(fs::path(dir) / kIndexFileName)) return SafetensorsCheckpoint(dir);
-  if (fs::exists(single)) return SafetensorsCheckpoint(single.string());
+  if (fs::exists(fs::path(dir) / kSingleFileName) || fs::exists(fs::path(dir) / kIndexFileName))
+    return SafetensorsCheckpoint(dir);  // model.safetensors first, as transformers
   throw Error(dir + ": no " + kSingleFileName + " or " + kIndexFileName + " (the checkpoint holds no model weights)");
 }
 
 std::string checkpoint_config_text(const std::string& dir) {
   fs::path file = fs::path(dir) / "config.json";
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw Error(dir + ": no config.json (every checkpoint carries the model config it was made for)");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  if (!fs::exists(file)) throw Error(dir + ": no config.json (every checkpoint carries the model config it was made for)");
+  return read_text_file(file.string());
 }
 
 void check_checkpoint_config(const std::string& dir, const std::string& expected_hf_config_json) {

@@ -10,6 +10,7 @@
 
 #include "omnitune/core/config_file.h"
 #include "omnitune/core/error.h"
+#include "omnitune/core/output_paths.h"
 #include "omnitune/core/log.h"
 #include "omnitune/io/atomic_file.h"
 #include "omnitune/io/torch_tensors.h"
@@ -104,10 +105,8 @@ void convert_dcp_to_hf(const DcpToHfOptions& o) {
   SafetensorsCheckpoint model = open_checkpoint_model(location.dir);
   checkpoint_tensor_problems(model, original.layout, info).throw_if_any(location.dir);
 
+  check_output_is_not_input({"--save-dir", o.save_dir}, {{"--hf-dir", o.hf_dir}, {"--dcp-dir", o.dcp_dir}});
   const fs::path save = fs::absolute(o.save_dir).lexically_normal();
-  for (const std::string& source : {o.hf_dir, o.dcp_dir, location.dir})
-    if (fs::exists(save) && fs::equivalent(save, source))
-      throw Error(o.save_dir + ": --save-dir must not be the directory converted from (" + source + ")");
   require_new_output(o.save_dir, o.overwrite, "it");
 
   std::map<std::string, std::pair<const ParamLayout*, size_t>> source;  // HF name -> parameter, index in its hf list

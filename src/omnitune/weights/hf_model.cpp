@@ -3,11 +3,10 @@
 #include <ATen/ATen.h>
 
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "omnitune/core/error.h"
+#include "omnitune/core/files.h"
 #include "omnitune/core/log.h"
 #include "omnitune/io/torch_tensors.h"
 #include "omnitune/model/load_module.h"
@@ -19,14 +18,6 @@ namespace fs = std::filesystem;
 namespace omnitune {
 
 namespace {
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path.string() + ": cannot read");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 std::vector<ParamLayout> layout_of(const ThinkerConfig& config) {
   MetaInit meta;  // shapes only: no memory for weights
@@ -42,7 +33,7 @@ HfModel open_hf_model(const std::string& dir) {
   if (!fs::exists(config)) throw Error(dir + ": no config.json: not a Hugging Face model directory");
   HfModel model;
   model.dir = dir;
-  model.config_text = read_file(config);
+  model.config_text = read_text_file(config.string());
   model.layout = layout_of(load_thinker_config(config.string()));
   model.weights = std::make_unique<SafetensorsCheckpoint>(dir);
 

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "omnitune/core/error.h"
+#include "omnitune/core/output_paths.h"
 #include "omnitune/core/log.h"
 #include "omnitune/io/torch_tensors.h"
 #include "omnitune/weights/checkpoint_model.h"
@@ -34,6 +35,7 @@ void emit_merged_experts(const SafetensorsCheckpoint& hf, const ParamLayout& p, 
 }  // namespace
 
 void convert_hf_to_dcp(const HfToDcpOptions& o) {
+  check_output_is_not_input({"--save-dir", o.save_dir}, {{"--hf-dir", o.hf_dir}});
   HfModel hf = open_hf_model(o.hf_dir);
   require_new_output(o.save_dir, o.overwrite, "its release/ checkpoint");
   const CheckpointInfo info{"release", o.dcp_prefix, o.hf_prefix};

@@ -1,6 +1,7 @@
 #include "omnitune/weights/staged_dir.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -60,6 +61,28 @@ bool is_partial_dir_name(const std::string& filename) {
   return !pid.empty() && pid.find_first_not_of("0123456789") == std::string::npos;
 }
 
+std::vector<std::string> report_partial_dirs(const std::string& parent) {
+  std::vector<std::string> leftovers;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(parent.empty() ? "." : parent, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!entry.is_directory(ec) || !is_partial_dir_name(name)) continue;
+    const long pid = std::strtol(name.c_str() + name.rfind('-') + 1, nullptr, 10);  // LONG_MAX if absurd: no such process
+    if (pid == ::getpid()) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM) {
+      log_warn(cat(entry.path().string(), ": being written by process ", pid, " (still running)"));
+      continue;
+    }
+    uint64_t bytes = 0;
+    for (const auto& f : fs::recursive_directory_iterator(entry.path(), ec))
+      if (f.is_regular_file(ec)) bytes += f.file_size(ec);
+    leftovers.push_back(name);
+    log_warn(cat(entry.path().string(), ": left by an interrupted write (process ", pid, " is gone), ", bytes / 1e6,
+                 " MB; nothing reads it. Remove it with: rm -rf '", entry.path().string(), "'"));
+  }
+  return leftovers;
+}
+
 StagedDir::StagedDir(std::string parent, std::string name) : parent_(std::move(parent)) {
   check_simple_name(name);
   if (parent_.empty()) parent_ = ".";
@@ -74,6 +97,7 @@ StagedDir::StagedDir(std::string parent, std::string name) : parent_(std::move(p
   if (ec) throw Error(parent_ + ": cannot create the output directory: " + ec.message());
   if (!fs::is_directory(parent_)) throw Error(parent_ + ": not a directory");
   created_root_ = missing.string();
+  report_partial_dirs(parent_);
   if (::access(parent_.c_str(), W_OK) != 0) throw Error(parent_ + ": output directory is not writable: " + std::strerror(errno));
   dir_ = (fs::path(parent_) / cat(".", name, ".partial-", ::getpid())).string();
   fs::remove_all(dir_, ec);  // a leftover of this very process id: never a live writer's

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace omnitune {
 
@@ -27,5 +28,10 @@ class StagedDir {
 
 // ".<name>.partial-<pid>": a staging directory (also one left behind by an interrupted writer).
 bool is_partial_dir_name(const std::string& filename);
+
+// Logs each staging directory in `parent` whose writer is gone (an interrupted save or conversion), with its
+// size and the command that removes it; one whose process still runs is named as in progress. Every writer
+// calls it for the directory it writes into. Returns the leftovers' names.
+std::vector<std::string> report_partial_dirs(const std::string& parent);
 
 }  // namespace omnitune

@@ -1,4 +1,4 @@
-// text/utf8: validation and code-point iteration of UTF-8 text (tokenizer input, dataset strings).
+// core/utf8: validation and code-point iteration of UTF-8 text (tokenizer input, dataset strings).
 #pragma once
 
 #include <cstddef>

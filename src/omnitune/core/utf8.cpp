@@ -1,4 +1,4 @@
-#include "omnitune/text/utf8.h"
+#include "omnitune/core/utf8.h"
 
 #include <string>
 
