@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "omnitune/core/error.h"
+#include "omnitune/model/causal_lm_loss.h"
 #include "omnitune/model/fused_lm_loss.h"
 #include "omnitune/model/thinker.h"
 

@@ -32,7 +32,7 @@ TEST(DataCollate, FakeMediaGoMaskedAfterTheShortestRow) {
   EXPECT_EQ(fake.audio_tokens.front(), *f.builder->tokenizer().token_to_id("<|audio_start|>"));
 
   std::vector<Sample> text = {text_sample(7, 100), text_sample(5, 200), text_sample(5, 300)};
-  Batch plain = collate(text, 0, 8), b = collate(text, 0, 8, &fake);
+  ThinkerInputs plain = collate(text, 0, 8), b = collate(text, 0, 8, &fake);
   const int64_t extra = static_cast<int64_t>(fake.image_tokens.size() + fake.audio_tokens.size());
   EXPECT_EQ(b.input_ids.size(1), 16);  // row 1: 5 + 10 fake tokens, padded to 16
   at::Tensor appended = b.input_ids[1].slice(0, 5, 5 + extra);
@@ -53,7 +53,7 @@ TEST(DataCollate, FakeMediaGoMaskedAfterTheShortestRow) {
   // A micro-batch with an image (but no audio) gets only the fake audio.
   text[0].image_pixels = {fake.image_pixels.clone()};
   text[0].image_grids = {fake.image_grid};
-  Batch with_image = collate(text, 0, 8, &fake);
+  ThinkerInputs with_image = collate(text, 0, 8, &fake);
   EXPECT_EQ(with_image.image_grid_thw.size(0), 1);
   EXPECT_EQ(with_image.input_features.size(0), 1);
   EXPECT_TRUE(at::equal(with_image.input_ids[1].slice(0, 5, 5 + static_cast<int64_t>(fake.audio_tokens.size())),

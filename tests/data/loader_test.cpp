@@ -67,7 +67,7 @@ TEST(Loader, TwoRanksReadDisjointRows) {
   for (int64_t rank = 0; rank < 2; ++rank) {
     Loader loader(f.dataset, f.builder, f.config, {3, rank, 2, 9, true, true}, 1);
     for (int i = 0; i < 4; ++i) {
-      Batch b = loader.next();
+      ThinkerInputs b = loader.next();
       for (int64_t r = 0; r < b.input_ids.size(0); ++r) {
         seen.insert(f.builder->tokenizer().decode(std::vector<int32_t>(b.input_ids[r].data_ptr<int64_t>(),
                                                                       b.input_ids[r].data_ptr<int64_t>() + b.input_ids.size(1))));
@@ -110,7 +110,7 @@ TEST(Loader, PadsToAMultipleOfEight) {
   test::TempDir dir;
   Fixture f(make_data(dir, 6, "skip"));
   Loader loader(f.dataset, f.builder, f.config, {3, 0, 1, 1, false, true}, 0);
-  Batch b = loader.next();
+  ThinkerInputs b = loader.next();
   EXPECT_EQ(b.input_ids.size(1) % 8, 0);
   EXPECT_TRUE(at::equal(b.labels.masked_select(b.attention_mask == 0), at::full({(b.attention_mask == 0).sum().item<int64_t>()}, -100, at::kLong)));
 }

@@ -36,15 +36,15 @@ struct CacheSetup {
 };
 
 // Every micro-batch of one epoch (micro-batch 1, file order).
-std::vector<Batch> epoch(const test::DataFixture& f, LoaderCounters* counters = nullptr) {
+std::vector<ThinkerInputs> epoch(const test::DataFixture& f, LoaderCounters* counters = nullptr) {
   Loader loader = f.loader({1, 0, 1, 1, false, true}, 0);
-  std::vector<Batch> out;
+  std::vector<ThinkerInputs> out;
   for (int i = 0; i < 4; ++i) out.push_back(loader.next());
   if (counters) *counters = loader.counters();
   return out;
 }
 
-void expect_equal(const Batch& a, const Batch& b, const std::string& what) {
+void expect_equal(const ThinkerInputs& a, const ThinkerInputs& b, const std::string& what) {
   auto same = [&](const at::Tensor& x, const at::Tensor& y, const char* name) {
     ASSERT_EQ(x.defined(), y.defined()) << what << " " << name;
     if (x.defined()) {
@@ -74,9 +74,9 @@ TEST(DataCache, HitsGiveTheFreshSamples) {
   CacheSetup s;
   test::DataFixture uncached(test::write_data_json(s.dir, s.rows, "", "", "plain.json"));
   test::DataFixture cached(s.data_json());
-  std::vector<Batch> fresh = epoch(uncached);
+  std::vector<ThinkerInputs> fresh = epoch(uncached);
   LoaderCounters first, second;
-  std::vector<Batch> built = epoch(cached, &first), reused = epoch(cached, &second);
+  std::vector<ThinkerInputs> built = epoch(cached, &first), reused = epoch(cached, &second);
   EXPECT_EQ(first.cache.misses, 4);
   EXPECT_EQ(first.cache.hits, 0);
   EXPECT_EQ(second.cache.hits, 4);
@@ -120,7 +120,7 @@ TEST(DataCache, MediaAndPreprocessingChangesMiss) {
 TEST(DataCache, CorruptEntriesAreRebuilt) {
   CacheSetup s;
   test::DataFixture f(s.data_json());
-  std::vector<Batch> fresh = epoch(f);
+  std::vector<ThinkerInputs> fresh = epoch(f);
   std::vector<std::string> files = cache_files(s.dir.file("cache"));
   ASSERT_EQ(files.size(), 4u);
   std::filesystem::resize_file(files[0], std::filesystem::file_size(files[0]) / 2);  // truncated
@@ -133,7 +133,7 @@ TEST(DataCache, CorruptEntriesAreRebuilt) {
   }
   test::write_text(files[2], "garbage");
   LoaderCounters c;
-  std::vector<Batch> again = epoch(f, &c);
+  std::vector<ThinkerInputs> again = epoch(f, &c);
   EXPECT_EQ(c.cache.corrupt, 3);
   EXPECT_EQ(c.cache.hits, 1);
   for (int i = 0; i < 4; ++i) expect_equal(again[i], fresh[i], "rebuilt");

@@ -150,7 +150,7 @@ TEST(DataStream, LoaderResumesAndRanksPartition) {
   for (int64_t rank = 0; rank < 2; ++rank) {
     Loader loader = f.loader({3, rank, 2, 9, true, true}, 1);
     for (int i = 0; i < 4; ++i) {
-      Batch b = loader.next();
+      ThinkerInputs b = loader.next();
       for (int64_t r = 0; r < b.input_ids.size(0); ++r, ++total)
         seen.insert(f.builder->tokenizer().decode(
             std::vector<int32_t>(b.input_ids[r].data_ptr<int64_t>(), b.input_ids[r].data_ptr<int64_t>() + b.input_ids.size(1))));

@@ -38,10 +38,10 @@ Grads run(LossType type, const std::vector<std::vector<Sample>>& micro_samples) 
   Thinker model(config);
   init_thinker_weights(*model, 5);
   MasterWeights masters(*model, at::kFloat, {});
-  std::vector<Batch> micro;
+  std::vector<ThinkerInputs> micro;
   for (const auto& s : micro_samples) micro.push_back(collate(s, 151643));
-  StepResult r = forward_backward(*model, micro, type, 0.0, masters, at::kCPU, at::kFloat);
-  Grads g{r.loss, {}};
+  BackwardResult r = forward_backward(*model, micro, type, masters, at::kCPU, at::kFloat);
+  Grads g{r.loss.item<double>(), {}};
   for (const auto& t : masters.grads()) g.grads.push_back(t.clone());
   return g;
 }
@@ -87,7 +87,7 @@ TEST(TrainStep, LabelWeightsFollowTheLossTypes) {
 
 TEST(TrainStep, ClipGradNormScalesToTheLimit) {
   std::vector<at::Tensor> g = {at::full({4}, 3.0), at::full({9}, 4.0 / 3.0)};  // norms 6 and 4
-  const double norm = clip_grad_norm(g, 1.0);
+  const double norm = clip_grad_norm(g, 1.0).item<double>();
   EXPECT_NEAR(norm, std::sqrt(52.0), 1e-5);
   EXPECT_NEAR(std::sqrt(g[0].pow(2).sum().item<double>() + g[1].pow(2).sum().item<double>()), 1.0, 1e-5);
   std::vector<at::Tensor> h = {at::full({4}, 0.1)};

@@ -18,7 +18,7 @@
 #include "omnitune/data/llava_convert.h"
 #include "omnitune/data/row_source.h"
 #include "omnitune/data/sample_builder.h"
-#include "omnitune/io/torch_tensors.h"
+#include "omnitune/model/thinker_inputs_file.h"
 
 namespace omnitune {
 
@@ -69,10 +69,10 @@ std::string marked_text(const Sample& s, const Tokenizer& t) {
   std::string out;
   bool trained = false;
   for (size_t i = 0; i < s.input_ids.size();) {
-    bool now = s.labels[i] != -100;
+    bool now = s.labels[i] != kIgnoreIndex;
     if (now != trained) out += now ? "[[" : "]]", trained = now;
     size_t j = i + 1;
-    while (j < s.input_ids.size() && s.input_ids[j] == s.input_ids[i] && (s.labels[j] != -100) == now) ++j;
+    while (j < s.input_ids.size() && s.input_ids[j] == s.input_ids[i] && (s.labels[j] != kIgnoreIndex) == now) ++j;
     std::string piece = t.decode(std::vector<int32_t>{static_cast<int32_t>(s.input_ids[i])});
     if (j - i > 2 && piece.size() > 4 && piece.front() == '<' && piece.back() == '>') {
       out += cat(piece, "*", j - i);
@@ -122,19 +122,8 @@ int dump(const DataOptions& o) {
   }
   std::optional<FakeMedia> fake;
   if (l.config.loader.keep_towers_active) fake = make_fake_media(l.builder);
-  Batch b = collate(samples, *l.builder.tokenizer().token_to_id("<|endoftext|>"), 1, fake ? &*fake : nullptr);
-  NamedTensors out = {{"input_ids", b.input_ids}, {"attention_mask", b.attention_mask}, {"labels", b.labels}};
-  auto add = [&](const char* name, const at::Tensor& t) {
-    if (t.defined()) out.emplace_back(name, t);
-  };
-  add("pixel_values", b.pixel_values);
-  add("image_grid_thw", b.image_grid_thw);
-  add("pixel_values_videos", b.pixel_values_videos);
-  add("video_grid_thw", b.video_grid_thw);
-  add("video_second_per_grid", b.video_second_per_grid);
-  add("input_features", b.input_features);
-  add("feature_attention_mask", b.feature_attention_mask);
-  save_tensors(o.out, out, {{"text", text}, {"use_audio_in_video", b.use_audio_in_video ? "true" : "false"}});
+  ThinkerInputs b = collate(samples, *l.builder.tokenizer().token_to_id("<|endoftext|>"), 1, fake ? &*fake : nullptr);
+  write_thinker_inputs(o.out, b, {{"text", text}});
   log_info(cat("data dump: ", rows, " -> ", o.out, " (", b.input_ids.size(0), " x ", b.input_ids.size(1), " tokens)"));
   return 0;
 }

@@ -6,7 +6,7 @@
 
 namespace omnitune {
 
-Batch collate(const std::vector<Sample>& samples, int64_t pad_id, int64_t multiple, const FakeMedia* fake) {
+ThinkerInputs collate(const std::vector<Sample>& samples, int64_t pad_id, int64_t multiple, const FakeMedia* fake) {
   if (samples.empty()) throw Error("collate: empty micro-batch");
   const int64_t b = static_cast<int64_t>(samples.size());
   bool has_vision = false, has_audio = false;
@@ -26,10 +26,10 @@ Batch collate(const std::vector<Sample>& samples, int64_t pad_id, int64_t multip
   for (int64_t i = 0; i < b; ++i)
     longest = std::max<int64_t>(longest, static_cast<int64_t>(samples[i].input_ids.size() + (i == host ? fake_tokens.size() : 0)));
   const int64_t length = (longest + multiple - 1) / multiple * multiple;
-  Batch out;
+  ThinkerInputs out;
   out.input_ids = at::full({b, length}, pad_id, at::kLong);
   out.attention_mask = at::zeros({b, length}, at::kLong);
-  out.labels = at::full({b, length}, -100, at::kLong);
+  out.labels = at::full({b, length}, kIgnoreIndex, at::kLong);
   std::vector<at::Tensor> images, videos, audios;
   std::vector<int64_t> image_grids, video_grids;
   std::vector<double> spg;

@@ -12,18 +12,11 @@
 
 #include "omnitune/data/fake_media.h"
 #include "omnitune/data/sample.h"
+#include "omnitune/model/thinker_inputs.h"
 
 namespace omnitune {
 
-struct Batch {
-  at::Tensor input_ids, attention_mask, labels;          // [B, S]
-  at::Tensor pixel_values, image_grid_thw;               // [N, 1536], [n, 3] (undefined without images)
-  at::Tensor pixel_values_videos, video_grid_thw, video_second_per_grid;
-  at::Tensor input_features, feature_attention_mask;     // [Na, 128, T], [Na, T]
-  bool use_audio_in_video = false;
-  std::vector<std::string> sources;  // each row's Sample::source
-};
-
-Batch collate(const std::vector<Sample>& samples, int64_t pad_id, int64_t pad_to_multiple_of = 8, const FakeMedia* fake = nullptr);
+// The micro-batch (media inputs undefined when no sample has that kind); `sources` = each row's Sample::source.
+ThinkerInputs collate(const std::vector<Sample>& samples, int64_t pad_id, int64_t pad_to_multiple_of = 8, const FakeMedia* fake = nullptr);
 
 }  // namespace omnitune

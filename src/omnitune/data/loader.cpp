@@ -141,7 +141,7 @@ void Loader::start() {
   for (int64_t i = 0; i < workers_; ++i) threads_.emplace_back([this] { work(); });
 }
 
-Batch Loader::next() {
+ThinkerInputs Loader::next() {
   while (true) {
     Done done;
     if (workers_ == 0) {

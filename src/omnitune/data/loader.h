@@ -43,7 +43,7 @@ class Loader {
   Loader(const Loader&) = delete;
   Loader& operator=(const Loader&) = delete;
 
-  Batch next();  // blocks until the next micro-batch is ready; rethrows a worker's error
+  ThinkerInputs next();  // blocks until the next micro-batch is ready; rethrows a worker's error
   // The source position after the last batch handed out: restore it to continue exactly there.
   SamplerState state() const;
   void restore(const SamplerState& state);  // only before the first next()

@@ -10,11 +10,12 @@
 #include "omnitune/media/video.h"
 #include "omnitune/model/audio_lengths.h"
 #include "omnitune/model/config.h"
+#include "omnitune/model/thinker_inputs.h"
 
 namespace omnitune {
 
 int64_t Sample::trained_tokens() const {
-  return std::count_if(labels.begin(), labels.end(), [](int64_t l) { return l != -100; });
+  return std::count_if(labels.begin(), labels.end(), [](int64_t l) { return l != kIgnoreIndex; });
 }
 
 std::pair<int64_t, int64_t> infer_seqlen(int64_t source_len, int64_t target_len, int64_t cutoff) {
@@ -213,9 +214,9 @@ Sample SampleBuilder::build(const RowSample& row, const std::string& where) cons
     cut(source, source_len);
     cut(target, target_len);
     total += source_len + target_len;
-    std::vector<int64_t> source_labels(source.size(), -100);
+    std::vector<int64_t> source_labels(source.size(), kIgnoreIndex);
     if (b.train_on_prompt) source_labels = source;
-    std::vector<int64_t> target_labels = (b.mask_history && t != 0) ? std::vector<int64_t>(target.size(), -100) : target;
+    std::vector<int64_t> target_labels = (b.mask_history && t != 0) ? std::vector<int64_t>(target.size(), kIgnoreIndex) : target;
     std::vector<int64_t> ids = source, labels = source_labels;
     ids.insert(ids.end(), target.begin(), target.end());
     labels.insert(labels.end(), target_labels.begin(), target_labels.end());
@@ -230,7 +231,7 @@ Sample SampleBuilder::build(const RowSample& row, const std::string& where) cons
     }
   }
   for (auto& l : s.labels)  // media tokens are never trained, even with train_on_prompt
-    if (is_media(l)) l = -100;
+    if (is_media(l)) l = kIgnoreIndex;
   return s;
 }
 

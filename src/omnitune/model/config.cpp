@@ -157,7 +157,10 @@ TextConfig read_text(ConfigReader in) {
 
 ThinkerConfig load_thinker_config(const std::string& path) {
   std::string file = std::filesystem::is_directory(path) ? (std::filesystem::path(path) / "config.json").string() : path;
-  nlohmann::json root = load_json_file(file);
+  return read_thinker_config(load_json_file(file), file);
+}
+
+ThinkerConfig read_thinker_config(const nlohmann::json& root, const std::string& file) {
   ConfigReader top(root, file);
   bool full = top.has("thinker_config");
   if (!full && top.get<std::string>("model_type", "") != "qwen3_omni_moe_thinker")

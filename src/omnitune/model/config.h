@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "omnitune/model/activation.h"
 
 namespace omnitune {
@@ -87,5 +89,7 @@ struct ThinkerConfig {
 
 // Reads `<dir>/config.json` (or the file itself when `path` is a file). Errors name file and JSON path.
 ThinkerConfig load_thinker_config(const std::string& path);
+// The same from the JSON already parsed (`file` labels errors).
+ThinkerConfig read_thinker_config(const nlohmann::json& root, const std::string& file);
 
 }  // namespace omnitune

@@ -7,6 +7,8 @@
 #include <string>
 
 #include "omnitune/core/error.h"
+#include "omnitune/model/causal_lm_loss.h"
+#include "omnitune/model/thinker_inputs.h"
 
 namespace omnitune {
 
@@ -70,8 +72,8 @@ struct LinearCrossEntropy : public torch::autograd::Function<LinearCrossEntropy>
 
 at::Tensor fused_causal_lm_loss(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels,
                                 int64_t chunk_rows, const at::Tensor& label_weights) {
-  at::Tensor shifted = shift_left(labels, -100).reshape(-1);                               // [B*S] labels[t+1]
-  at::Tensor keep = (shifted != -100).nonzero().squeeze(1);                                // [N]
+  at::Tensor shifted = shift_left(labels, kIgnoreIndex).reshape(-1);                       // [B*S] labels[t+1]
+  at::Tensor keep = (shifted != kIgnoreIndex).nonzero().squeeze(1);                        // [N]
   if (keep.numel() == 0 && !label_weights.defined())  // as the reference: the mean over no tokens is NaN
     return hidden.sum() * std::numeric_limits<float>::quiet_NaN();
   at::Tensor scale = label_weights.defined()
@@ -79,10 +81,6 @@ at::Tensor fused_causal_lm_loss(const at::Tensor& hidden, const at::Tensor& weig
                          : at::full({keep.numel()}, 1.0 / static_cast<double>(keep.numel()), hidden.options().dtype(at::kFloat));
   at::Tensor rows = hidden.reshape({-1, hidden.size(-1)}).index_select(0, keep);           // [N, H]
   return LinearCrossEntropy::apply(rows, weight, shifted.index_select(0, keep), scale, chunk_rows);
-}
-
-at::Tensor shift_left(const at::Tensor& per_token, double fill) {
-  return at::constant_pad_nd(per_token, {0, 1}, fill).slice(1, 1);
 }
 
 }  // namespace omnitune

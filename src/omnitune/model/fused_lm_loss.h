@@ -8,12 +8,9 @@
 
 namespace omnitune {
 
-// hidden [B, S, H], weight [V, H], labels [B, S] (-100 = ignored) -> scalar fp32 loss: the mean over the
+// hidden [B, S, H], weight [V, H], labels [B, S] (kIgnoreIndex = ignored) -> scalar fp32 loss: the mean over the
 // labelled positions, or with label_weights [B, S] the sum of label_weights[b, t] * CE(labels[b, t]).
 at::Tensor fused_causal_lm_loss(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels,
                                 int64_t chunk_rows, const at::Tensor& label_weights = {});
-
-// [B, S] -> [B, S]: x[:, t + 1], `fill` at the last position (labels are predicted one position ahead).
-at::Tensor shift_left(const at::Tensor& per_token, double fill);
 
 }  // namespace omnitune

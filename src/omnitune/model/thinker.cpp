@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "omnitune/core/error.h"
+#include "omnitune/model/causal_lm_loss.h"
 #include "omnitune/model/fused_lm_loss.h"
 #include "omnitune/model/rope_index.h"
 
@@ -94,18 +95,10 @@ ThinkerOutputs ThinkerImpl::forward(const ThinkerInputs& in) {
   out.lm_loss = out.loss;
   if (want_aux) {
     out.aux_loss = router_aux_loss(text.router_logits, config.text.num_experts, config.text.num_experts_per_tok, in.attention_mask);
-    if (out.loss.defined()) out.loss = out.loss + config.text.router_aux_loss_coef * out.aux_loss.to(out.loss.scalar_type());
+    if (out.loss.defined())
+      out.loss = out.loss + config.text.router_aux_loss_coef * in.aux_loss_scale * out.aux_loss.to(out.loss.scalar_type());
   }
   return out;
-}
-
-at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& labels, const at::Tensor& label_weights) {
-  if (labels.sizes() != logits.sizes().slice(0, 2)) throw Error(cat("labels shape ", labels.sizes(), " does not match input_ids"));
-  at::Tensor shifted = shift_left(labels, -100);  // [B, S]: labels[t+1], -100 at the end
-  at::Tensor flat = logits.to(at::kFloat).reshape({-1, logits.size(-1)});
-  if (!label_weights.defined()) return at::cross_entropy_loss(flat, shifted.reshape(-1), {}, at::Reduction::Mean, -100);
-  at::Tensor per_token = at::cross_entropy_loss(flat, shifted.reshape(-1), {}, at::Reduction::None, -100);  // [B*S], 0 if ignored
-  return (per_token * shift_left(label_weights.to(at::kFloat), 0.0).reshape(-1)).sum();
 }
 
 at::Tensor router_aux_loss(const std::vector<at::Tensor>& router_logits, int64_t num_experts, int64_t top_k,

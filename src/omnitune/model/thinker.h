@@ -10,25 +10,10 @@
 #include "omnitune/model/config.h"
 #include "omnitune/model/layers.h"
 #include "omnitune/model/text_decoder.h"
+#include "omnitune/model/thinker_inputs.h"
 #include "omnitune/model/vision_encoder.h"
 
 namespace omnitune {
-
-// The forward arguments, named as in transformers. Any may be undefined except input_ids.
-struct ThinkerInputs {
-  at::Tensor input_ids;               // [B, S] int64
-  at::Tensor attention_mask;          // [B, S] 1 = real token
-  at::Tensor labels;                  // [B, S] int64, -100 = ignored
-  at::Tensor label_weights;           // [B, S] weight of each label in the loss (sum); undefined = mean
-  at::Tensor pixel_values;            // [N_img_patches, patch_dim]
-  at::Tensor image_grid_thw;          // [n_images, 3] int64
-  at::Tensor pixel_values_videos;     // [N_vid_patches, patch_dim]
-  at::Tensor video_grid_thw;          // [n_videos, 3] int64
-  at::Tensor video_second_per_grid;   // [n_videos] float
-  at::Tensor input_features;          // [n_audios, mel, T] float
-  at::Tensor feature_attention_mask;  // [n_audios, T] 1 = valid frame
-  bool use_audio_in_video = false;
-};
 
 struct ThinkerOutputs {
   at::Tensor logits;        // [B, S, V] (model dtype); undefined with loss_chunk_rows > 0
@@ -66,10 +51,6 @@ class ThinkerImpl : public torch::nn::Module {
   at::Tensor scatter_features(const at::Tensor& embeds, const at::Tensor& mask, const at::Tensor& features, const char* what);
 };
 TORCH_MODULE(Thinker);
-
-// HF ForCausalLMLoss: fp32 cross-entropy of logits[t] against labels[t+1], mean over labels != -100;
-// with label_weights [B, S], the sum of label_weights[b, t + 1] * CE at t (the weight of the label predicted).
-at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& labels, const at::Tensor& label_weights = {});
 
 // HF load_balancing_loss_func over the MoE layers' router logits (each [B*S, E]).
 at::Tensor router_aux_loss(const std::vector<at::Tensor>& router_logits, int64_t num_experts, int64_t top_k,

@@ -10,34 +10,17 @@
 
 namespace omnitune {
 
-namespace {
-
-const std::vector<std::string> kBatchNames = {
-    "input_ids",           "attention_mask", "labels",                "pixel_values",   "image_grid_thw",
-    "pixel_values_videos", "video_grid_thw", "video_second_per_grid", "input_features", "feature_attention_mask"};
-
-}  // namespace
-
 ThinkerInputs read_thinker_inputs(const std::string& path, at::Device device) {
   SafetensorsFile file(path);
+  const std::vector<std::string> names = thinker_input_names();
   for (const auto& t : file.tensors())
-    if (std::find(kBatchNames.begin(), kBatchNames.end(), t.name) == kBatchNames.end())
-      throw Error(path + ": unknown batch tensor '" + t.name + "'" + did_you_mean(t.name, kBatchNames));
-  auto get = [&](const char* name) {
-    return file.find(name) ? read_tensor(file, *file.find(name)).to(device) : at::Tensor();
-  };
+    if (std::find(names.begin(), names.end(), t.name) == names.end())
+      throw Error(path + ": unknown batch tensor '" + t.name + "'" + did_you_mean(t.name, names));
   ThinkerInputs in;
-  in.input_ids = get("input_ids");
+  for_each_input(in, [&](std::string_view name, at::Tensor& t) {
+    if (const TensorEntry* entry = file.find(std::string(name))) t = read_tensor(file, *entry).to(device);
+  });
   if (!in.input_ids.defined()) throw Error(path + ": the batch has no 'input_ids'");
-  in.attention_mask = get("attention_mask");
-  in.labels = get("labels");
-  in.pixel_values = get("pixel_values");
-  in.image_grid_thw = get("image_grid_thw");
-  in.pixel_values_videos = get("pixel_values_videos");
-  in.video_grid_thw = get("video_grid_thw");
-  in.video_second_per_grid = get("video_second_per_grid");
-  in.input_features = get("input_features");
-  in.feature_attention_mask = get("feature_attention_mask");
   auto flag = file.metadata().find("use_audio_in_video");
   if (flag != file.metadata().end()) {
     if (flag->second != "true" && flag->second != "false")
@@ -45,6 +28,15 @@ ThinkerInputs read_thinker_inputs(const std::string& path, at::Device device) {
     in.use_audio_in_video = flag->second == "true";
   }
   return in;
+}
+
+void write_thinker_inputs(const std::string& path, const ThinkerInputs& in, std::map<std::string, std::string> metadata) {
+  NamedTensors tensors;
+  for_each_input(in, [&](std::string_view name, const at::Tensor& t) {
+    if (t.defined()) tensors.emplace_back(std::string(name), t);
+  });
+  metadata["use_audio_in_video"] = in.use_audio_in_video ? "true" : "false";
+  save_tensors(path, tensors, metadata);
 }
 
 void check_thinker_inputs(const ThinkerInputs& in, const ThinkerConfig& config, const std::string& where) {
@@ -73,7 +65,7 @@ void check_thinker_inputs(const ThinkerInputs& in, const ThinkerConfig& config, 
     fail("attention_mask must hold only 0 and 1");
   integral(in.labels, "labels");
   if (in.labels.defined()) {
-    at::Tensor bad = (in.labels != -100) & ((in.labels < 0) | (in.labels >= config.text.vocab_size));
+    at::Tensor bad = (in.labels != kIgnoreIndex) & ((in.labels < 0) | (in.labels >= config.text.vocab_size));
     if (bad.any().item<bool>())
       fail(cat("labels: ", in.labels.masked_select(bad)[0].item<int64_t>(), " is neither -100 (ignored) nor a token id in [0, ",
                config.text.vocab_size, ")"));

@@ -68,7 +68,7 @@ double audio_forward(const AudioConfig& c, const at::Tensor& feature_attention_m
 
 }  // namespace
 
-StepFlops training_flops(const ThinkerConfig& config, const Batch& batch, int64_t lm_head_rows) {
+StepFlops training_flops(const ThinkerConfig& config, const ThinkerInputs& batch, int64_t lm_head_rows) {
   StepFlops f;
   at::Tensor mask = batch.attention_mask.defined() ? batch.attention_mask : at::ones_like(batch.input_ids);
   f.text = kForwardBackward * text_forward(config.text, mask, lm_head_rows);

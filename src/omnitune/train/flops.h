@@ -6,7 +6,7 @@
 // with windowed attention, projections). Elementwise work (norms, activations, softmax) is left out.
 #pragma once
 
-#include "omnitune/data/collate.h"
+#include "omnitune/model/thinker_inputs.h"
 #include "omnitune/model/config.h"
 
 namespace omnitune {
@@ -21,6 +21,6 @@ struct StepFlops {
 };
 
 // `lm_head_rows`: rows projected by lm_head (labelled rows with the fused loss, all tokens otherwise).
-StepFlops training_flops(const ThinkerConfig& config, const Batch& batch, int64_t lm_head_rows);
+StepFlops training_flops(const ThinkerConfig& config, const ThinkerInputs& batch, int64_t lm_head_rows);
 
 }  // namespace omnitune

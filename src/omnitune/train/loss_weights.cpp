@@ -2,15 +2,13 @@
 
 #include <ATen/ATen.h>
 
+#include "omnitune/model/causal_lm_loss.h"
+
 namespace omnitune {
 
 namespace {
 
-at::Tensor predicted(const at::Tensor& labels) {  // [B, S] fp32: 1 where labels[t] is a target of t - 1
-  at::Tensor m = (labels != -100).to(at::kFloat);
-  m.select(1, 0).zero_();
-  return m;
-}
+at::Tensor predicted(const at::Tensor& labels) { return predicted_labels(labels).to(at::kFloat); }  // [B, S] 0/1
 
 }  // namespace
 

@@ -4,7 +4,7 @@
 //   per_sample_loss  each sample's mean, averaged over the samples (with a label) of the micro-batch, then GA;
 //   per_token_loss   the sum over every labelled token of the step / their number (so the loss and the
 //                    gradients do not depend on how the global batch is split into micro-batches).
-// A label counts when it is not -100 and is not at position 0 (labels are predicted one token ahead).
+// A label counts when it is a target (model/causal_lm_loss.h: predicted_labels).
 #pragma once
 
 #include <vector>

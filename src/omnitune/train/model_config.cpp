@@ -81,8 +81,9 @@ const char* loss_type_name(LossType type) {
   return "?";
 }
 
-ModelConfig load_model_config(const std::string& path) {
-  const nlohmann::json root = load_json_file(path);
+ModelConfig load_model_config(const std::string& path) { return read_model_config(load_json_file(path), path); }
+
+ModelConfig read_model_config(const nlohmann::json& root, const std::string& path) {
   ModelConfig c;
   c.path = path;
   ConfigReader in(root, path);

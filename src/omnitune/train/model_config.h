@@ -8,9 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "omnitune/train/module_pattern.h"
+#include <nlohmann/json.hpp>
 
 #include "omnitune/model/attention.h"
+#include "omnitune/train/module_pattern.h"
 
 namespace omnitune {
 
@@ -43,5 +44,7 @@ struct ModelConfig {
 };
 
 ModelConfig load_model_config(const std::string& path);
+// The same from the JSON already parsed (`path` labels errors).
+ModelConfig read_model_config(const nlohmann::json& root, const std::string& path);
 
 }  // namespace omnitune

@@ -1,9 +1,7 @@
 #include "omnitune/train/train_step.h"
 
 #include <ATen/ATen.h>
-#include <torch/cuda.h>
 
-#include <chrono>
 #include <cmath>
 
 #include "omnitune/core/error.h"
@@ -13,69 +11,51 @@ namespace omnitune {
 
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point t0, at::Device device) {
-  if (device.is_cuda()) torch::cuda::synchronize();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-at::Tensor move(const at::Tensor& t, at::Device device, at::ScalarType compute) {
-  if (!t.defined()) return t;
-  return t.is_floating_point() ? t.to(device, compute) : t.to(device);
+// "iteration 7: the loss is nan (micro-batch of rows.jsonl row 3 (line 4); ...); stopped before ..."
+std::string nonfinite_message(int64_t iteration, const std::string& what, const std::vector<std::string>& rows) {
+  std::string list;
+  for (size_t k = 0; k < rows.size() && k < 16; ++k) list += (k ? "; " : "") + rows[k];
+  if (rows.size() > 16) list += cat("; and ", rows.size() - 16, " more");
+  return cat("iteration ", iteration, ": ", what, " (rows: ", list, "); stopped before the optimizer step, so the weights "
+             "and the checkpoints are as they were. Check those rows, or lower --lr / set --clip-grad");
 }
 
 }  // namespace
 
-ThinkerInputs to_inputs(const Batch& b, at::Device device, at::ScalarType compute) {
-  ThinkerInputs in;
-  in.input_ids = move(b.input_ids, device, compute);
-  in.attention_mask = move(b.attention_mask, device, compute);
-  in.labels = move(b.labels, device, compute);
-  in.pixel_values = move(b.pixel_values, device, compute);
-  in.image_grid_thw = move(b.image_grid_thw, device, compute);
-  in.pixel_values_videos = move(b.pixel_values_videos, device, compute);
-  in.video_grid_thw = move(b.video_grid_thw, device, compute);
-  in.video_second_per_grid = move(b.video_second_per_grid, device, compute);
-  in.input_features = move(b.input_features, device, compute);
-  in.feature_attention_mask = move(b.feature_attention_mask, device, compute);
-  in.use_audio_in_video = b.use_audio_in_video;
-  return in;
-}
-
-StepResult forward_backward(ThinkerImpl& model, const std::vector<Batch>& micro, LossType type, double aux_coef,
-                            MasterWeights& masters, at::Device device, at::ScalarType compute) {
+BackwardResult forward_backward(ThinkerImpl& model, const std::vector<ThinkerInputs>& micro, LossType type,
+                                MasterWeights& masters, at::Device device, at::ScalarType compute, PhaseClock* clock) {
   std::vector<at::Tensor> labels;
   for (const auto& b : micro) labels.push_back(b.labels);
   std::vector<at::Tensor> weights = label_weights(labels, type);
   const bool fused = model.options.loss_chunk_rows > 0;
-  StepResult r;
+  BackwardResult r;
+  std::vector<at::Tensor> losses, aux;
   for (size_t m = 0; m < micro.size(); ++m) {
-    auto t0 = std::chrono::steady_clock::now();
-    ThinkerInputs in = to_inputs(micro[m], device, compute);
-    in.label_weights = weights[m].to(device);
-    ThinkerOutputs out = model.forward(in);
-    at::Tensor objective = out.lm_loss;
-    if (aux_coef > 0 && out.aux_loss.defined()) {
-      objective = objective + (aux_coef / static_cast<double>(micro.size())) * out.aux_loss.to(at::kFloat);
-      r.aux_loss += out.aux_loss.item<double>() / static_cast<double>(micro.size());
-    }
-    r.forward_s += seconds_since(t0, device);
-    auto t1 = std::chrono::steady_clock::now();
-    objective.backward();
-    masters.accumulate_grads();
-    r.backward_s += seconds_since(t1, device);
-    const double micro_loss = out.lm_loss.item<double>();
-    if (!std::isfinite(micro_loss) && r.first_nonfinite < 0) r.first_nonfinite = static_cast<int64_t>(m);
-    r.loss += micro_loss;
-    const int64_t n_labels = count_labels(micro[m].labels);
+    const int64_t n_labels = count_labels(micro[m].labels);  // host tensors: no device round trip
     r.labels += n_labels;
     r.tokens += micro[m].attention_mask.sum().item<int64_t>();
     r.flops += training_flops(model.config, micro[m], fused ? n_labels : micro[m].input_ids.numel());
+
+    if (clock) clock->start(Phase::kForward);
+    ThinkerInputs in = to_device(micro[m], device, compute);
+    in.label_weights = weights[m].to(device);
+    in.aux_loss_scale = 1.0 / static_cast<double>(micro.size());
+    ThinkerOutputs out = model.forward(in);
+    if (clock) clock->stop(Phase::kForward), clock->start(Phase::kBackward);
+    out.loss.backward();
+    masters.accumulate_grads();
+    if (clock) clock->stop(Phase::kBackward);
+    losses.push_back(out.lm_loss.detach().to(at::kFloat).reshape({1}));
+    if (out.aux_loss.defined()) aux.push_back(out.aux_loss.detach().to(at::kFloat).reshape({1}));
   }
+  r.micro_losses = at::cat(losses);
+  r.loss = r.micro_losses.sum();
+  if (!aux.empty()) r.aux_loss = at::cat(aux).mean();
   return r;
 }
 
-double clip_grad_norm(std::vector<at::Tensor>& grads, double max_norm) {
-  if (grads.empty()) return 0;
+at::Tensor clip_grad_norm(std::vector<at::Tensor>& grads, double max_norm) {
+  if (grads.empty()) return at::zeros({});
   std::vector<at::Tensor> norms;
   for (const auto& g : grads) norms.push_back(at::linalg_vector_norm(g, 2));
   at::Tensor total = at::linalg_vector_norm(at::stack(norms), 2);
@@ -83,7 +63,34 @@ double clip_grad_norm(std::vector<at::Tensor>& grads, double max_norm) {
     at::Tensor coef = at::clamp_max(max_norm / (total + 1e-6), 1.0);
     for (auto& g : grads) g.mul_(coef);
   }
-  return total.item<double>();
+  return total;
+}
+
+StepResult train_step(ThinkerImpl& model, const std::vector<ThinkerInputs>& micro, const StepSettings& s,
+                      MasterWeights& masters, AdamW& optimizer, PhaseClock& clock, int64_t iteration) {
+  BackwardResult b = forward_backward(model, micro, s.loss_type, masters, s.device, s.compute, &clock);
+  clock.start(Phase::kOptimizer);
+  at::Tensor norm = clip_grad_norm(masters.grads(), s.clip_grad);
+  // The one read of the step: loss, aux loss, grad norm and each micro-batch's loss, in a single transfer.
+  std::vector<at::Tensor> parts = {at::zeros({1}, b.loss.options()), b.aux_loss.defined() ? b.aux_loss.reshape({1}) : at::zeros({1}, b.loss.options()),
+                                   norm.to(b.loss.device(), at::kFloat).reshape({1}), b.micro_losses};
+  const at::Tensor values = at::cat(parts).to(at::kCPU, at::kDouble);
+  const double* v = values.data_ptr<double>();
+  StepResult r{0, v[1], v[2], b.aux_loss.defined(), b.tokens, b.labels, b.flops};
+  for (size_t m = 0; m < micro.size(); ++m) {
+    if (!std::isfinite(v[3 + m])) throw Error(nonfinite_message(iteration, cat("the loss is ", v[3 + m]), micro[m].sources));
+    r.loss += v[3 + m];
+  }
+  if (!std::isfinite(r.grad_norm)) {
+    std::vector<std::string> rows;
+    for (const auto& batch : micro) rows.insert(rows.end(), batch.sources.begin(), batch.sources.end());
+    throw Error(nonfinite_message(iteration, cat("the gradient norm is ", r.grad_norm), rows));
+  }
+  optimizer.step(s.lr, masters.grads(), masters.has_grad());
+  masters.publish();
+  masters.zero_grads();
+  clock.stop(Phase::kOptimizer);
+  return r;
 }
 
 }  // namespace omnitune

@@ -1,38 +1,55 @@
-// train/train_step: one optimizer step's forward and backward passes over its micro-batches, and the
-// gradient norm / clipping, kept apart from the loop so tests can drive them directly.
+// train/train_step: one optimizer step — forward and backward over its micro-batches (gradients added to
+// the fp32 accumulators), the global gradient norm and clipping, the non-finite check, AdamW on the
+// masters and the compute copies refreshed. Nothing is read back from the device per micro-batch: the
+// losses stay there and are read once, with the gradient norm, by the non-finite check.
 #pragma once
 
 #include <vector>
 
-#include "omnitune/data/collate.h"
 #include "omnitune/model/thinker.h"
+#include "omnitune/train/adamw.h"
 #include "omnitune/train/flops.h"
 #include "omnitune/train/master_weights.h"
 #include "omnitune/train/model_config.h"
+#include "omnitune/train/phase_clock.h"
 
 namespace omnitune {
 
-struct StepResult {
-  double loss = 0;      // the step's loss as the loss type defines it (aux loss excluded)
-  double aux_loss = 0;  // router aux loss averaged over the micro-batches (0 when off)
-  int64_t tokens = 0;   // real (unpadded) tokens
-  int64_t labels = 0;   // tokens with a loss
+struct BackwardResult {
+  at::Tensor loss;          // 0-d fp32 on the device: the step's loss as the loss type defines it (aux excluded)
+  at::Tensor micro_losses;  // [M]: each micro-batch's share of `loss`
+  at::Tensor aux_loss;      // 0-d: the router aux loss averaged over the micro-batches (undefined when off)
+  int64_t tokens = 0;       // real (unpadded) tokens, counted on the host batches
+  int64_t labels = 0;       // tokens with a loss
   StepFlops flops;
-  double forward_s = 0, backward_s = 0;
-  int64_t first_nonfinite = -1;  // the first micro-batch whose loss is NaN or infinite (-1: none)
 };
 
-// The micro-batch on `device`, floating tensors cast to `compute` (as the seed casts every floating
-// batch tensor to param_dtype).
-ThinkerInputs to_inputs(const Batch& batch, at::Device device, at::ScalarType compute);
+// Forward + backward of each micro-batch (on the host; moved to `device`, floating inputs in `compute`),
+// gradients accumulated into `masters`. The router aux loss of each micro-batch counts 1 / M.
+BackwardResult forward_backward(ThinkerImpl& model, const std::vector<ThinkerInputs>& micro, LossType type,
+                                MasterWeights& masters, at::Device device, at::ScalarType compute, PhaseClock* clock = nullptr);
 
-// Runs forward + backward on each micro-batch and accumulates the gradients into `masters`.
-// aux_coef > 0 adds aux_coef * aux_loss / micro-batches to what is backpropagated.
-StepResult forward_backward(ThinkerImpl& model, const std::vector<Batch>& micro, LossType type, double aux_coef,
-                            MasterWeights& masters, at::Device device, at::ScalarType compute);
+// torch.nn.utils.clip_grad_norm_: the L2 norm over all gradients; with max_norm > 0 and a larger norm every
+// gradient is scaled by max_norm / (norm + 1e-6). Returns the norm before clipping (0-d, on the device).
+at::Tensor clip_grad_norm(std::vector<at::Tensor>& grads, double max_norm);
 
-// torch.nn.utils.clip_grad_norm_: the L2 norm over all gradients; with max_norm > 0 and a larger norm
-// every gradient is scaled by max_norm / (norm + 1e-6). Returns the norm before clipping.
-double clip_grad_norm(std::vector<at::Tensor>& grads, double max_norm);
+struct StepSettings {
+  LossType loss_type = LossType::kDefault;
+  double lr = 0, clip_grad = 0;
+  at::Device device = at::kCPU;
+  at::ScalarType compute = at::kFloat;
+};
+
+struct StepResult {
+  double loss = 0, aux_loss = 0, grad_norm = 0;
+  bool has_aux = false;
+  int64_t tokens = 0, labels = 0;
+  StepFlops flops;
+};
+
+// The whole step. Error naming `iteration` and the rows of the guilty micro-batch when the loss or the
+// gradient norm is not finite — raised before AdamW, so the weights and the optimizer state are unchanged.
+StepResult train_step(ThinkerImpl& model, const std::vector<ThinkerInputs>& micro, const StepSettings& settings,
+                      MasterWeights& masters, AdamW& optimizer, PhaseClock& clock, int64_t iteration);
 
 }  // namespace omnitune

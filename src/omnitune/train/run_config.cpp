@@ -1,0 +1,192 @@
+#include "omnitune/train/run_config.h"
+
+#include <ATen/ATen.h>
+#include <torch/cuda.h>
+
+#include <filesystem>
+
+#include "omnitune/core/config_file.h"
+#include "omnitune/core/error.h"
+#include "omnitune/core/files.h"
+#include "omnitune/core/log.h"
+
+namespace fs = std::filesystem;
+
+namespace omnitune {
+
+namespace {
+
+at::ScalarType dtype_of(Precision p) {
+  switch (p) {
+    case Precision::kFloat32: return at::kFloat;
+    case Precision::kBFloat16: return at::kBFloat16;
+    case Precision::kFloat16: return at::kHalf;
+  }
+  return at::kFloat;
+}
+
+ModelSource resolve_source(const TrainOptions& o, const ModelConfig& m) {
+  ModelSource s;
+  if (!o.load.empty()) {
+    if (!fs::exists(o.load)) throw Error(cat("--load ", o.load, ": no such file or directory"));
+    if (is_hf_model_dir(o.load)) {
+      s.hf_weights = o.load;
+    } else {
+      s.checkpoint = locate_checkpoint(o.load);
+    }
+  }
+  s.config_dir = m.init_from_hf_path;
+  if (s.config_dir.empty()) s.config_dir = !s.hf_weights.empty() ? s.hf_weights : (s.checkpoint ? s.checkpoint->dir : "");
+  if (s.config_dir.empty())
+    throw Error(cat(m.path, ": init_from_hf_path is empty and --load gives no model: nothing says which model to train"));
+  if (!fs::exists(fs::path(s.config_dir) / "config.json"))
+    throw Error(cat(m.path, ": init_from_hf_path ", s.config_dir, " has no config.json"));
+  if (o.load.empty()) {
+    if (o.init_model_with_meta_device) {
+      s.random_init = true;
+    } else {
+      if (!is_hf_model_dir(s.config_dir))
+        throw Error(cat(s.config_dir, ": no model weights (model.safetensors or its index) to start from; pass --load, or "
+                        "--init-model-with-meta-device to train from a random initialisation"));
+      s.hf_weights = s.config_dir;
+    }
+  }
+  return s;
+}
+
+int64_t chunk_rows(const LossConfig& loss, int64_t micro_batch) {
+  switch (loss.compute_mode) {
+    case LossComputeMode::kDefault: return 0;
+    case LossComputeMode::kChunk: return loss.chunk_size * micro_batch;
+    case LossComputeMode::kDynamicChunk: {
+      int64_t per_sample = loss.chunk_size / micro_batch, chunk = 1;
+      while (chunk * 2 <= per_sample) chunk *= 2;
+      return chunk * micro_batch;
+    }
+  }
+  return 0;
+}
+
+nlohmann::json options_json(const TrainOptions& o) {
+  return {{"mm_data", o.mm_data}, {"mm_model", o.mm_model}, {"fsdp2_config", o.fsdp2_config},
+          {"micro_batch_size", o.micro_batch_size}, {"global_batch_size", o.global_batch_size.value_or(o.micro_batch_size)},
+          {"seq_length", o.seq_length ? nlohmann::json(*o.seq_length) : nlohmann::json(nullptr)},
+          {"lr", o.lr.value_or(0)}, {"min_lr", o.min_lr}, {"lr_decay_style", o.lr_decay_style},
+          {"lr_warmup_fraction", o.lr_warmup_fraction ? nlohmann::json(*o.lr_warmup_fraction) : nlohmann::json(nullptr)},
+          {"lr_warmup_iters", o.lr_warmup_iters}, {"lr_decay_iters", o.lr_decay_iters.value_or(o.train_iters)},
+          {"weight_decay", o.weight_decay}, {"adam_beta1", o.adam_beta1}, {"adam_beta2", o.adam_beta2},
+          {"adam_eps", o.adam_eps}, {"clip_grad", o.clip_grad}, {"train_iters", o.train_iters}, {"seed", o.seed},
+          {"load", o.load}, {"save", o.save}, {"save_interval", o.save_interval}, {"log_interval", o.log_interval},
+          {"no_load_optim", o.no_load_optim}, {"no_load_rng", o.no_load_rng}, {"no_save_optim", o.no_save_optim},
+          {"no_save_rng", o.no_save_rng}, {"init_model_with_meta_device", o.init_model_with_meta_device},
+          {"device", o.device}};
+}
+
+LrSchedule make_schedule(const TrainOptions& o) {
+  LrSchedule s;
+  if (!o.lr) throw Error("--lr is required");
+  s.lr = *o.lr;
+  s.min_lr = o.min_lr;
+  s.style = parse_lr_decay_style(o.lr_decay_style);
+  s.decay_steps = o.lr_decay_iters.value_or(o.train_iters);
+  if (o.lr_warmup_fraction && o.lr_warmup_iters > 0) throw Error("--lr-warmup-fraction and --lr-warmup-iters are exclusive");
+  s.warmup_steps = o.lr_warmup_fraction ? *o.lr_warmup_fraction * static_cast<double>(s.decay_steps)
+                                        : static_cast<double>(o.lr_warmup_iters);
+  s.validate();
+  return s;
+}
+
+// Rules between flags (each flag's own range is checked where the command line is read).
+void validate(const TrainOptions& o) {
+  const int64_t gbs = o.global_batch_size.value_or(o.micro_batch_size);
+  if (gbs < o.micro_batch_size || gbs % o.micro_batch_size != 0)
+    throw Error(cat("--global-batch-size ", gbs, " is not a multiple of --micro-batch-size ", o.micro_batch_size,
+                    " x data-parallel size 1 (one process)"));
+  if (gbs > INT64_MAX / o.train_iters)
+    throw Error(cat("--train-iters ", o.train_iters, " x --global-batch-size ", gbs, " samples do not fit a 64-bit count"));
+  if (o.save_interval > 0 && o.save.empty()) throw Error("--save-interval needs --save");
+}
+
+at::Device pick_device(const std::string& device) {
+  if (device == "cpu") return at::kCPU;
+  if (device == "cuda") {
+    if (!torch::cuda::is_available()) throw Error("--device cuda: no CUDA device is available");
+    return at::Device(at::kCUDA, 0);
+  }
+  if (device != "auto") throw Error(cat("--device: '", device, "' is not auto, cpu or cuda"));
+  return torch::cuda::is_available() ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
+}
+
+void log_ignored(const RunConfig& c) {
+  const TrainOptions& o = c.options;
+  for (const auto& flag : o.ignored_flags) log_info(cat("ignored (no meaning in OmniTune): ", flag));
+  for (const auto& key : c.model.ignored) log_info(cat("ignored: ", o.mm_model, " ", key, " (the architecture comes from config.json)"));
+  for (const auto& key : c.data.ignored) log_info(cat("ignored: ", o.mm_data, " ", key));
+  if (!c.fsdp) return;
+  for (const auto& key : c.fsdp->ignored) log_info(cat("ignored: ", o.fsdp2_config, " ", key));
+  log_info(cat(o.fsdp2_config, ": one process: sharding, prefetch and reshard settings have no effect; param_dtype ",
+               precision_name(c.fsdp->param_dtype), " is the compute dtype, gradients accumulate in fp32"));
+}
+
+ThinkerRunOptions run_options(const ModelConfig& m, int64_t micro_batch, at::Device device) {
+  ThinkerRunOptions run;
+  run.text_attention = m.text.attention.value_or(AttentionBackend{});
+  run.vision_attention = m.vision.attention.value_or(AttentionBackend{});
+  run.audio_attention = m.audio.attention.value_or(AttentionBackend{});
+  check_backend(run.text_attention, device.is_cuda(), "text_decoder");
+  check_backend(run.vision_attention, device.is_cuda(), "vision_encoder");
+  check_backend(run.audio_attention, device.is_cuda(), "audio_encoder");
+  run.bf16_position_ids = m.bf16_position_ids;
+  run.loss_chunk_rows = chunk_rows(m.loss, micro_batch);
+  run.text_activations = {m.text.recompute, m.text.activation_offload};
+  run.vision_activations = {m.vision.recompute, m.vision.activation_offload};
+  run.audio_activations = {m.audio.recompute, m.audio.activation_offload};
+  return run;
+}
+
+}  // namespace
+
+void check_save_series(const std::string& save, const ModelSource& source) {
+  const std::vector<std::string> existing = checkpoint_dirs(save);
+  if (existing.empty()) return;
+  std::error_code ec;
+  if (source.checkpoint && fs::equivalent(fs::path(source.checkpoint->dir).parent_path(), save, ec)) return;
+  throw Error(cat("--save ", save, " already holds checkpoints (", existing.back(), " and ", existing.size() - 1,
+                  " more) of another run; resume them with --load ", save, ", or start over in a new --save directory "
+                  "(or remove those checkpoints, metrics.jsonl and ", kTrackerFile, " first)"));
+}
+
+RunConfig read_run_config(const TrainOptions& o) {
+  validate(o);
+  RunConfig c;
+  c.options = o;
+  const nlohmann::json model_json = load_json_file(o.mm_model), data_json = load_json_file(o.mm_data);
+  const nlohmann::json fsdp_yaml = o.fsdp2_config.empty() ? nlohmann::json(nullptr) : load_yaml_file(o.fsdp2_config);
+  c.model = read_model_config(model_json, o.mm_model);
+  c.data = read_data_config(data_json, o.mm_data);
+  if (!o.fsdp2_config.empty()) c.fsdp = read_fsdp2_config(fsdp_yaml, o.fsdp2_config);
+  if (c.fsdp && c.fsdp->offload_to_cpu) throw Error(cat(o.fsdp2_config, ": offload_to_cpu is not supported yet"));
+  if (o.seq_length) c.data.basic.cutoff_len = *o.seq_length;
+  c.schedule = make_schedule(o);
+  c.grad_accumulation = o.global_batch_size.value_or(o.micro_batch_size) / o.micro_batch_size;
+  c.global_batch = c.grad_accumulation * o.micro_batch_size;
+  log_ignored(c);
+
+  c.source = resolve_source(o, c.model);
+  const std::string config_file = c.source.config_dir + "/config.json";
+  c.hf_config_json = read_text_file(config_file);
+  c.thinker = read_thinker_config(parse_json(c.hf_config_json, config_file), config_file);
+  // model.json's coefficient, when given, decides whether the router aux loss is on (> 0) and its weight.
+  TextConfig& text = c.thinker.text;
+  const double coef = c.model.loss.router_aux_loss_coef.value_or(text.output_router_logits ? text.router_aux_loss_coef : 0.0);
+  text.output_router_logits = coef > 0;
+  text.router_aux_loss_coef = coef;
+  c.device = pick_device(o.device);
+  c.compute = c.fsdp ? dtype_of(c.fsdp->param_dtype) : at::kFloat;
+  c.run = run_options(c.model, o.micro_batch_size, c.device);
+  c.resolved = {{"arguments", options_json(o)}, {"model_json", model_json}, {"data_json", data_json},
+                {"fsdp2_yaml", fsdp_yaml}};
+  return c;
+}
+
+}  // namespace omnitune

@@ -1,0 +1,53 @@
+// train/run_config: everything a training run is told, read and checked before anything is built or
+// written — the flags, model.json, data.json, the FSDP2 yaml and the model's config.json, each file read
+// once — and what follows from it: where the weights come from, the device and compute dtype, the thinker's
+// run options, the LR schedule and the batch arithmetic.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <ATen/Tensor.h>
+#include <nlohmann/json.hpp>
+
+#include "omnitune/core/fsdp2_config.h"
+#include "omnitune/data/data_config.h"
+#include "omnitune/model/thinker.h"
+#include "omnitune/train/lr_schedule.h"
+#include "omnitune/train/model_config.h"
+#include "omnitune/train/train_options.h"
+#include "omnitune/weights/checkpoint_layout.h"
+
+namespace omnitune {
+
+// Where the weights come from.
+struct ModelSource {
+  std::string config_dir;                        // holds the HF config.json of the model
+  std::string hf_weights;                        // load these HF weights ("" = none)
+  std::optional<CheckpointLocation> checkpoint;  // or this training checkpoint
+  bool random_init = false;
+};
+
+struct RunConfig {
+  TrainOptions options;
+  ModelConfig model;
+  DataConfig data;                  // cutoff_len from --seq-length when given
+  std::optional<Fsdp2Config> fsdp;
+  ModelSource source;
+  std::string hf_config_json;       // the model's config.json as written (each checkpoint keeps a copy)
+  ThinkerConfig thinker;            // parsed from it; the router aux coefficient as model.json decides
+  ThinkerRunOptions run;            // attention backends, recompute/offload, loss chunking
+  at::Device device = at::kCPU;
+  at::ScalarType compute = at::kFloat;  // the FSDP2 yaml's param_dtype; fp32 without one
+  LrSchedule schedule;
+  int64_t grad_accumulation = 1, global_batch = 1;
+  nlohmann::json resolved;          // the flags and the three files as read, for trainer_state.json
+};
+
+// Error naming the file, key or flag on anything wrong; logs once what is accepted but ignored.
+RunConfig read_run_config(const TrainOptions& options);
+
+// --save holds one series of checkpoints: a run that does not resume from one of them must not add to it.
+void check_save_series(const std::string& save, const ModelSource& source);
+
+}  // namespace omnitune

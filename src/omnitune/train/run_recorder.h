@@ -1,0 +1,55 @@
+// train/run_recorder: what a run leaves behind while it trains — the log line, metrics.jsonl and TensorBoard
+// every --log-interval iterations (throughput and MFU over the window since the last line, phase times
+// from the device clock), the progress bar on a terminal, the checkpoints at --save-interval and at the
+// end, and the final summary with the loss curve.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "omnitune/core/progress.h"
+#include "omnitune/data/loader.h"
+#include "omnitune/train/metrics_log.h"
+#include "omnitune/train/peak_flops.h"
+#include "omnitune/train/phase_clock.h"
+#include "omnitune/train/run_config.h"
+#include "omnitune/train/train_checkpoint.h"
+#include "omnitune/train/train_step.h"
+
+namespace omnitune {
+
+class RunRecorder {
+ public:
+  // `progress`: where the run starts (a resumed checkpoint's progress, or zero).
+  RunRecorder(const RunConfig& config, const MasterWeights& masters, const AdamW& optimizer, TrainProgress progress,
+              PhaseClock& clock);
+
+  const TrainProgress& progress() const { return progress_; }
+  const std::string& last_checkpoint() const { return last_checkpoint_; }
+
+  // After each step: counts it, logs when due, saves at --save-interval. `data_s`: time spent waiting for
+  // the loader; `lr`: the LR the step used.
+  void record(const StepResult& step, double lr, double data_s, Loader& loader);
+  // After the last step: the final checkpoint (when --save and not just saved), the summary, the loss curve.
+  void finish(Loader& loader);
+
+ private:
+  void save(Loader& loader);
+
+  const RunConfig& config_;
+  PhaseClock& clock_;
+  TrainProgress progress_;
+  int64_t start_iteration_;
+  PeakFlops peak_;
+  MetricsLog metrics_;
+  SaveRequest save_;
+  std::optional<ProgressBar> bar_;
+  PhaseTimes phases_;
+  std::chrono::steady_clock::time_point run_start_, window_start_;
+  double window_flops_ = 0;
+  int64_t window_tokens_ = 0, window_iters_ = 0, last_saved_ = -1;
+  std::string last_checkpoint_;
+};
+
+}  // namespace omnitune
