@@ -19,7 +19,7 @@ TEST(Log, LevelsAndRankPrefix) {
   EXPECT_NE(out.find("] [info] plain\n"), std::string::npos) << out;
   EXPECT_NE(out.find("] [rank 3] [warning] ranked\n"), std::string::npos) << out;
   EXPECT_EQ(test::error_of([] { parse_log_level("verbose"); }),
-            "unknown log level 'verbose'; valid: debug, info, warn, error");
+            "--log-level: unknown log level 'verbose'; valid: debug, info, warn, error");
   EXPECT_EQ(parse_log_level("warn"), LogLevel::kWarn);
 }
 

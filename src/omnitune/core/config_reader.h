@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "omnitune/core/enum_names.h"
 #include "omnitune/core/error.h"
 
 namespace omnitune {
@@ -49,6 +50,9 @@ class ConfigReader {
   std::optional<T> optional(const std::string& key, const Range& range);
   template <class T>
   T check(const std::string& key, T value, const Range& range) const;  // value (read by the caller) in range
+  // A name from an enum's table (core/enum_names.h); `fallback` when absent or null.
+  template <class E>
+  E get_enum(const std::string& key, const EnumNames<E>& table, E fallback, const std::string& what);
 
   ConfigReader object(const std::string& key);  // required nested object
   const nlohmann::json& raw(const std::string& key);  // required value of any type, read by the caller
@@ -117,6 +121,11 @@ T ConfigReader::required(const std::string& key, const Range& range) {
 template <class T>
 T ConfigReader::get(const std::string& key, T fallback, const Range& range) {
   return has(key) ? check(key, required<T>(key), range) : fallback;
+}
+
+template <class E>
+E ConfigReader::get_enum(const std::string& key, const EnumNames<E>& table, E fallback, const std::string& what) {
+  return has(key) ? parse_enum(table, required<std::string>(key), where(key), what) : fallback;
 }
 
 template <class T>

@@ -3,7 +3,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include "omnitune/core/closest_match.h"
+#include "omnitune/core/enum_names.h"
 #include "omnitune/core/error.h"
 
 namespace omnitune {
@@ -37,12 +37,9 @@ spdlog::level::level_enum to_spdlog(LogLevel level) {
 }  // namespace
 
 LogLevel parse_log_level(const std::string& text) {
-  if (text == "debug") return LogLevel::kDebug;
-  if (text == "info") return LogLevel::kInfo;
-  if (text == "warn") return LogLevel::kWarn;
-  if (text == "error") return LogLevel::kError;
-  throw Error("unknown log level '" + text + "'" + did_you_mean(text, {"debug", "info", "warn", "error"}) +
-              "; valid: debug, info, warn, error");
+  static const EnumNames<LogLevel> names = {
+      {LogLevel::kDebug, "debug"}, {LogLevel::kInfo, "info"}, {LogLevel::kWarn, "warn"}, {LogLevel::kError, "error"}};
+  return parse_enum(names, text, "--log-level", "log level");
 }
 
 void set_log_level(LogLevel level) { logger().sink->set_level(to_spdlog(level)); }

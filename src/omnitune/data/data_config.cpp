@@ -23,10 +23,8 @@ void not_yet(ConfigReader& in, const std::string& key, const T& inactive, const 
 }
 
 OnBad on_bad(ConfigReader& in, const std::string& key) {
-  std::string v = in.get<std::string>(key, "error");
-  if (v == "error") return OnBad::kError;
-  if (v == "skip") return OnBad::kSkip;
-  in.fail(key, "must be 'error' or 'skip', got '" + v + "'" + did_you_mean(v, {"error", "skip"}));
+  static const EnumNames<OnBad> names = {{OnBad::kError, "error"}, {OnBad::kSkip, "skip"}};
+  return in.get_enum(key, names, OnBad::kError, "value");
 }
 
 std::string column(ConfigReader& in, const std::string& key, const std::string& fallback) {
@@ -106,14 +104,9 @@ void read_basic(ConfigReader in, DataConfig& c) {
 
 void read_attr(ConfigReader in, DataConfig& c) {
   Attributes& a = c.attr;
-  std::string formatting = in.get<std::string>("formatting", "sharegpt");
-  if (formatting == "sharegpt") a.formatting = RowFormat::kSharegpt;
-  else if (formatting == "alpaca") a.formatting = RowFormat::kAlpaca;
-  else if (formatting == "openai") a.formatting = RowFormat::kOpenai;
-  else if (formatting == "multimodal_tool") a.formatting = RowFormat::kMultimodalTool;
-  else
-    in.fail("formatting", "unknown formatting '" + formatting + "'" +
-                              did_you_mean(formatting, {"sharegpt", "alpaca", "openai", "multimodal_tool"}));
+  static const EnumNames<RowFormat> formats = {{RowFormat::kSharegpt, "sharegpt"}, {RowFormat::kAlpaca, "alpaca"},
+                                               {RowFormat::kOpenai, "openai"}, {RowFormat::kMultimodalTool, "multimodal_tool"}};
+  a.formatting = in.get_enum("formatting", formats, RowFormat::kSharegpt, "formatting");
   a.messages = column(in, "messages", a.messages);
   a.role_tag = column(in, "role_tag", a.role_tag);
   a.content_tag = column(in, "content_tag", a.content_tag);

@@ -2,7 +2,7 @@
 
 #include "omnitune/core/closest_match.h"
 #include "omnitune/core/error.h"
-#include "omnitune/data/media_ref.h"
+#include "omnitune/data/media_path.h"
 
 namespace omnitune {
 

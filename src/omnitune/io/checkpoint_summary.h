@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "omnitune/io/qwen3_omni_names.h"
 #include "omnitune/io/safetensors_checkpoint.h"
 
 namespace omnitune {
@@ -24,12 +25,6 @@ struct CheckpointSummary {
   std::map<std::string, TensorCount> by_tower;  // empty when no Qwen3-Omni names are present
   bool qwen3_omni = false;
 };
-
-// Tower of a Qwen3-Omni tensor name: "audio" (thinker.audio_tower.*), "vision" (thinker.visual.*),
-// "text" (thinker.model.*), "lm_head", "talker", "code2wav"; the `thinker.` prefix is optional.
-// "other" for anything else.
-std::string qwen3_omni_tower(const std::string& name);
-const std::vector<std::string>& qwen3_omni_towers();  // in display order
 
 CheckpointSummary summarize(const SafetensorsCheckpoint& checkpoint);
 

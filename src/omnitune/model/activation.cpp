@@ -3,10 +3,8 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
-#include <utility>
-#include <vector>
 
-#include "omnitune/core/closest_match.h"
+#include "omnitune/core/enum_names.h"
 #include "omnitune/core/error.h"
 
 namespace omnitune {
@@ -14,22 +12,19 @@ namespace omnitune {
 namespace {
 
 // transformers' ACT2FN names (several names share one function).
-const std::vector<std::pair<std::string, Activation>>& names() {
-  static const std::vector<std::pair<std::string, Activation>> table = {
-      {"gelu", Activation::kGelu},           {"gelu_python", Activation::kGelu},
-      {"gelu_10", Activation::kGelu10},      {"gelu_pytorch_tanh", Activation::kGeluTanh},
-      {"gelu_python_tanh", Activation::kGeluTanh}, {"gelu_new", Activation::kGeluNew},
-      {"gelu_accurate", Activation::kGeluNew}, {"gelu_fast", Activation::kGeluFast},
-      {"quick_gelu", Activation::kQuickGelu}, {"silu", Activation::kSilu},
-      {"swish", Activation::kSilu},          {"relu", Activation::kRelu},
-      {"relu2", Activation::kRelu2},         {"relu6", Activation::kRelu6},
-      {"leaky_relu", Activation::kLeakyRelu}, {"hardswish", Activation::kHardswish},
-      {"sigmoid", Activation::kSigmoid},     {"tanh", Activation::kTanh},
-      {"mish", Activation::kMish},           {"laplace", Activation::kLaplace},
-      {"sqrtsoftplus", Activation::kSqrtSoftplus}, {"linear", Activation::kLinear},
-  };
-  return table;
-}
+const EnumNames<Activation> kActivationNames = {
+    {Activation::kGelu, "gelu"},           {Activation::kGelu, "gelu_python"},
+    {Activation::kGelu10, "gelu_10"},      {Activation::kGeluTanh, "gelu_pytorch_tanh"},
+    {Activation::kGeluTanh, "gelu_python_tanh"}, {Activation::kGeluNew, "gelu_new"},
+    {Activation::kGeluNew, "gelu_accurate"}, {Activation::kGeluFast, "gelu_fast"},
+    {Activation::kQuickGelu, "quick_gelu"}, {Activation::kSilu, "silu"},
+    {Activation::kSilu, "swish"},          {Activation::kRelu, "relu"},
+    {Activation::kRelu2, "relu2"},         {Activation::kRelu6, "relu6"},
+    {Activation::kLeakyRelu, "leaky_relu"}, {Activation::kHardswish, "hardswish"},
+    {Activation::kSigmoid, "sigmoid"},     {Activation::kTanh, "tanh"},
+    {Activation::kMish, "mish"},           {Activation::kLaplace, "laplace"},
+    {Activation::kSqrtSoftplus, "sqrtsoftplus"}, {Activation::kLinear, "linear"},
+};
 
 // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as transformers writes it out.
 at::Tensor gelu_tanh_formula(const at::Tensor& x) {
@@ -39,21 +34,10 @@ at::Tensor gelu_tanh_formula(const at::Tensor& x) {
 }  // namespace
 
 Activation parse_activation(const std::string& name, const std::string& where) {
-  std::vector<std::string> valid;
-  for (const auto& [n, a] : names()) {
-    if (n == name) return a;
-    valid.push_back(n);
-  }
   if (name == "prelu" || name == "xielu")
     throw Error(cat(where, ": activation '", name, "' has learnable parameters, which the Qwen3-Omni checkpoint "
                     "layout has no place for; not supported"));
-  throw Error(cat(where, ": unknown activation '", name, "'", did_you_mean(name, valid)));
-}
-
-std::string activation_name(Activation a) {
-  for (const auto& [n, v] : names())
-    if (v == a) return n;
-  return "?";
+  return parse_enum(kActivationNames, name, where, "activation");
 }
 
 at::Tensor activate(Activation a, const at::Tensor& x) {

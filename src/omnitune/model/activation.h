@@ -22,7 +22,6 @@ enum class Activation {
 // The activation named `name`; Error "<where>: unknown activation 'x' (did you mean 'y'?)" otherwise, and a
 // clear refusal for those with learnable parameters (prelu, xielu).
 Activation parse_activation(const std::string& name, const std::string& where);
-std::string activation_name(Activation a);
 
 at::Tensor activate(Activation a, const at::Tensor& x);  // elementwise, same shape and dtype
 

@@ -5,43 +5,22 @@
 
 #include <limits>
 
-#include "omnitune/core/closest_match.h"
+#include "omnitune/core/enum_names.h"
 #include "omnitune/core/error.h"
 
 namespace omnitune {
 
+const EnumNames<AttnImpl> kAttnImplNames = {
+    {AttnImpl::kEager, "eager"}, {AttnImpl::kSdpa, "sdpa"}, {AttnImpl::kFlashAttention2, "flash_attention_2"}};
+const EnumNames<AttnLayout> kAttnLayoutNames = {
+    {AttnLayout::kBNSD, "BNSD"}, {AttnLayout::kBSND, "BSND"}, {AttnLayout::kTND, "TND"}};
+
 AttnImpl parse_attn_impl(const std::string& text, const std::string& where) {
-  if (text == "eager") return AttnImpl::kEager;
-  if (text == "sdpa") return AttnImpl::kSdpa;
-  if (text == "flash_attention_2") return AttnImpl::kFlashAttention2;
-  throw Error(where + ": unknown attn_implementation '" + text + "'" +
-              did_you_mean(text, {"eager", "sdpa", "flash_attention_2"}) + "; valid: eager, sdpa, flash_attention_2");
+  return parse_enum(kAttnImplNames, text, where, "attn_implementation");
 }
 
 AttnLayout parse_attn_layout(const std::string& text, const std::string& where) {
-  if (text == "BNSD") return AttnLayout::kBNSD;
-  if (text == "BSND") return AttnLayout::kBSND;
-  if (text == "TND") return AttnLayout::kTND;
-  throw Error(where + ": unknown attn_layout '" + text + "'" + did_you_mean(text, {"BNSD", "BSND", "TND"}) +
-              "; valid: BNSD, BSND, TND");
-}
-
-const char* attn_impl_name(AttnImpl impl) {
-  switch (impl) {
-    case AttnImpl::kEager: return "eager";
-    case AttnImpl::kSdpa: return "sdpa";
-    case AttnImpl::kFlashAttention2: return "flash_attention_2";
-  }
-  return "?";
-}
-
-const char* attn_layout_name(AttnLayout layout) {
-  switch (layout) {
-    case AttnLayout::kBNSD: return "BNSD";
-    case AttnLayout::kBSND: return "BSND";
-    case AttnLayout::kTND: return "TND";
-  }
-  return "?";
+  return parse_enum(kAttnLayoutNames, text, where, "attn_layout");
 }
 
 void check_backend(const AttentionBackend& backend, bool device_is_cuda, const std::string& tower) {

@@ -23,8 +23,6 @@ struct AttentionBackend {
 
 AttnImpl parse_attn_impl(const std::string& text, const std::string& where);
 AttnLayout parse_attn_layout(const std::string& text, const std::string& where);
-const char* attn_impl_name(AttnImpl impl);
-const char* attn_layout_name(AttnLayout layout);
 // Throws when the combination cannot run on `device_is_cuda` (e.g. flash_attention_2 on the CPU).
 void check_backend(const AttentionBackend& backend, bool device_is_cuda, const std::string& tower);
 

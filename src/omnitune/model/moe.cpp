@@ -2,17 +2,15 @@
 
 #include <ATen/ATen.h>
 
-#include "omnitune/core/closest_match.h"
+#include "omnitune/core/enum_names.h"
 #include "omnitune/core/error.h"
 #include "omnitune/model/param_init.h"
 
 namespace omnitune {
 
 MoeImpl parse_moe_impl(const std::string& text, const std::string& where) {
-  if (text == "grouped") return MoeImpl::kGrouped;
-  if (text == "loop") return MoeImpl::kLoop;
-  throw Error(where + ": unknown MoE implementation '" + text + "'" + did_you_mean(text, {"grouped", "loop"}) +
-              "; valid: grouped, loop");
+  static const EnumNames<MoeImpl> names = {{MoeImpl::kGrouped, "grouped"}, {MoeImpl::kLoop, "loop"}};
+  return parse_enum(names, text, where, "MoE implementation");
 }
 
 ExpertsImpl::ExpertsImpl(int64_t num_experts, int64_t hidden, int64_t intermediate) {

@@ -2,17 +2,16 @@
 
 #include <nlohmann/json.hpp>
 
-#include "omnitune/core/closest_match.h"
+#include "omnitune/core/enum_names.h"
 #include "omnitune/core/error.h"
 #include "omnitune/text/python_json.h"
 
 namespace omnitune {
 
 TemplateKind parse_template(const std::string& name, const std::string& where) {
-  if (name == "qwen3_omni") return TemplateKind::kQwen3Omni;
-  if (name == "qwen3_omni_nothink") return TemplateKind::kQwen3OmniNothink;
-  throw Error(where + ": unknown template '" + name + "'" + did_you_mean(name, {"qwen3_omni", "qwen3_omni_nothink"}) +
-              "; valid: qwen3_omni, qwen3_omni_nothink");
+  static const EnumNames<TemplateKind> names = {{TemplateKind::kQwen3Omni, "qwen3_omni"},
+                                                {TemplateKind::kQwen3OmniNothink, "qwen3_omni_nothink"}};
+  return parse_enum(names, name, where, "template");
 }
 
 std::string tools_system_prompt(const std::vector<std::string>& tools, const std::string& where) {

@@ -3,17 +3,15 @@
 #include <cmath>
 #include <numbers>
 
-#include "omnitune/core/closest_match.h"
+#include "omnitune/core/enum_names.h"
 #include "omnitune/core/error.h"
 
 namespace omnitune {
 
 LrDecayStyle parse_lr_decay_style(const std::string& text) {
-  if (text == "constant") return LrDecayStyle::kConstant;
-  if (text == "linear") return LrDecayStyle::kLinear;
-  if (text == "cosine") return LrDecayStyle::kCosine;
-  throw Error(cat("--lr-decay-style: unknown style '", text, "'", did_you_mean(text, {"constant", "linear", "cosine"}),
-                  " (valid: constant, linear, cosine)"));
+  static const EnumNames<LrDecayStyle> names = {
+      {LrDecayStyle::kConstant, "constant"}, {LrDecayStyle::kLinear, "linear"}, {LrDecayStyle::kCosine, "cosine"}};
+  return parse_enum(names, text, "--lr-decay-style", "style");
 }
 
 void LrSchedule::validate() const {

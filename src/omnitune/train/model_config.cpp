@@ -38,48 +38,22 @@ TowerSettings read_tower(ConfigReader in, ModelConfig& c, bool has_attention) {
   return t;
 }
 
-template <class E>
-E choose(ConfigReader& in, const std::string& key, const std::vector<std::pair<std::string, E>>& choices, E fallback) {
-  if (!in.has(key)) return fallback;
-  std::string v = in.required<std::string>(key);
-  std::vector<std::string> names;
-  for (const auto& [name, value] : choices) {
-    if (name == v) return value;
-    names.push_back(name);
-  }
-  std::string valid;
-  for (const auto& n : names) valid += (valid.empty() ? "" : ", ") + n;
-  in.fail(key, "unknown value '" + v + "'" + did_you_mean(v, names) + " (valid: " + valid + ")");
-}
+const EnumNames<LossType> kLossTypeNames = {
+    {LossType::kDefault, "default"}, {LossType::kPerSample, "per_sample_loss"}, {LossType::kPerToken, "per_token_loss"}};
+const EnumNames<LossComputeMode> kComputeModeNames = {
+    {LossComputeMode::kDefault, "default"}, {LossComputeMode::kChunk, "chunk"}, {LossComputeMode::kDynamicChunk, "dynamic_chunk"}};
 
 LossConfig read_loss(ConfigReader in) {
   LossConfig l;
-  l.type = choose<LossType>(in, "loss_type",
-                            {{"default", LossType::kDefault}, {"per_sample_loss", LossType::kPerSample},
-                             {"per_token_loss", LossType::kPerToken}},
-                            LossType::kDefault);
-  l.compute_mode = choose<LossComputeMode>(in, "compute_mode",
-                                           {{"default", LossComputeMode::kDefault}, {"chunk", LossComputeMode::kChunk},
-                                            {"dynamic_chunk", LossComputeMode::kDynamicChunk}},
-                                           LossComputeMode::kDefault);
-  l.chunk_size = in.get<int64_t>("chunk_size", l.compute_mode == LossComputeMode::kDynamicChunk ? 4096 : 1024);
-  if (l.chunk_size < 1) in.fail("chunk_size", "must be >= 1");
-  l.router_aux_loss_coef = in.optional<double>("router_aux_loss_coef");
-  if (l.router_aux_loss_coef && *l.router_aux_loss_coef < 0) in.fail("router_aux_loss_coef", "must be >= 0");
+  l.type = in.get_enum("loss_type", kLossTypeNames, LossType::kDefault, "loss_type");
+  l.compute_mode = in.get_enum("compute_mode", kComputeModeNames, LossComputeMode::kDefault, "compute_mode");
+  l.chunk_size = in.get<int64_t>("chunk_size", l.compute_mode == LossComputeMode::kDynamicChunk ? 4096 : 1024, at_least(1));
+  l.router_aux_loss_coef = in.optional<double>("router_aux_loss_coef", at_least(0));
   in.finish();
   return l;
 }
 
 }  // namespace
-
-const char* loss_type_name(LossType type) {
-  switch (type) {
-    case LossType::kDefault: return "default";
-    case LossType::kPerSample: return "per_sample_loss";
-    case LossType::kPerToken: return "per_token_loss";
-  }
-  return "?";
-}
 
 ModelConfig load_model_config(const std::string& path) { return read_model_config(load_json_file(path), path); }
 

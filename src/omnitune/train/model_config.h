@@ -24,7 +24,6 @@ struct LossConfig {
   int64_t chunk_size = 1024;               // chunk: rows per chunk and sample; dynamic_chunk: the total
   std::optional<double> router_aux_loss_coef;  // overrides the HF config's coefficient; > 0 enables the aux loss
 };
-const char* loss_type_name(LossType type);
 
 struct TowerSettings {
   bool freeze = false;

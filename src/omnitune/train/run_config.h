@@ -10,7 +10,7 @@
 #include <ATen/Tensor.h>
 #include <nlohmann/json.hpp>
 
-#include "omnitune/core/fsdp2_config.h"
+#include "omnitune/train/fsdp2_config.h"
 #include "omnitune/data/data_config.h"
 #include "omnitune/model/thinker.h"
 #include "omnitune/train/lr_schedule.h"

@@ -16,7 +16,7 @@
 #include "omnitune/model/load_module.h"
 #include "omnitune/model/thinker.h"
 #include "omnitune/weights/checkpoint_layout.h"
-#include "omnitune/weights/hf_layout.h"
+#include "omnitune/model/hf_layout.h"
 #include "omnitune/weights/shard_writer.h"
 
 namespace omnitune {

@@ -84,11 +84,8 @@ std::vector<std::pair<const SafetensorsFile*, const TensorEntry*>> original_orde
 // [E, H, 2I] / [E, I, H] tensor, reading and then releasing expert e's slab.
 void emit_expert(const SafetensorsFile& file, const TensorEntry& entry, const ParamLayout& p, size_t index,
                  at::ScalarType dtype, const ByteSink& sink) {
-  const bool gate_up = p.kind == ParamKind::kExpertsGateUp;
-  const int64_t e = gate_up ? index / 2 : index;
-  at::Tensor slab = read_tensor(file, entry)[e];  // [H, 2I] or [I, H]
-  if (gate_up) slab = slab.narrow(1, (index % 2) * (p.shape[2] / 2), p.shape[2] / 2);
-  at::Tensor piece = slab.t().to(dtype).contiguous();  // [I, H] or [H, I]
+  const int64_t e = hf_expert(p, index);
+  at::Tensor piece = hf_view_of_slab(p, read_tensor(file, entry)[e], index).to(dtype).contiguous();  // [I, H] or [H, I]
   sink(piece.data_ptr(), piece.nbytes());
   const uint64_t slab_bytes = entry.nbytes() / static_cast<uint64_t>(p.shape[0]);
   release_pages(file, entry, static_cast<uint64_t>(e) * slab_bytes, slab_bytes);

@@ -8,6 +8,7 @@
 #include "omnitune/core/error.h"
 #include "omnitune/core/files.h"
 #include "omnitune/core/log.h"
+#include "omnitune/io/qwen3_omni_names.h"
 #include "omnitune/io/torch_tensors.h"
 #include "omnitune/model/load_module.h"
 #include "omnitune/model/param_init.h"

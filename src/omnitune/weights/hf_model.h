@@ -10,7 +10,7 @@
 
 #include "omnitune/core/progress.h"
 #include "omnitune/io/safetensors_checkpoint.h"
-#include "omnitune/weights/hf_layout.h"
+#include "omnitune/model/hf_layout.h"
 
 namespace omnitune {
 

@@ -15,20 +15,15 @@ namespace omnitune {
 
 namespace {
 
-// gate_up_proj [E, H, 2I] (slab e = [gate_e^T | up_e^T]) or down_proj [E, I, H] (slab e = down_e^T), slab by slab.
+// A merged expert parameter (model/hf_layout.h), expert slab by expert slab: one slab in memory at a time.
 void emit_merged_experts(const SafetensorsCheckpoint& hf, const ParamLayout& p, const ByteSink& sink) {
-  const bool gate_up = p.kind == ParamKind::kExpertsGateUp;
-  const int64_t per_expert = gate_up ? 2 : 1, half = gate_up ? p.shape[2] / 2 : p.shape[2];
   at::Tensor slab = at::empty({p.shape[1], p.shape[2]}, at::kFloat);  // [H, 2I] or [I, H]
-  for (int64_t e = 0; e < p.shape[0]; ++e) {
-    for (int64_t k = 0; k < per_expert; ++k) {
-      const std::string& name = p.hf[e * per_expert + k].name;
-      const SafetensorsFile& file = hf.file_of(name);
-      const TensorEntry& entry = file.at(name);
-      slab.narrow(1, k * half, half).copy_(read_tensor(file, entry).t());
-      release_pages(file, entry);
-    }
-    sink(slab.data_ptr(), slab.nbytes());
+  for (size_t k = 0; k < p.hf.size(); ++k) {
+    const SafetensorsFile& file = hf.file_of(p.hf[k].name);
+    const TensorEntry& entry = file.at(p.hf[k].name);
+    hf_view_of_slab(p, slab, k).copy_(read_tensor(file, entry));
+    release_pages(file, entry);
+    if (k + 1 == p.hf.size() || hf_expert(p, k + 1) != hf_expert(p, k)) sink(slab.data_ptr(), slab.nbytes());
   }
 }
 

@@ -1,17 +1,8 @@
-#include "omnitune/data/media_ref.h"
+#include "omnitune/data/media_path.h"
 
 #include <filesystem>
 
 namespace omnitune {
-
-const char* media_kind_name(MediaKind kind) {
-  switch (kind) {
-    case MediaKind::kImage: return "image";
-    case MediaKind::kVideo: return "video";
-    case MediaKind::kAudio: return "audio";
-  }
-  return "?";
-}
 
 std::string resolve_media_path(const std::string& dataset_dir, const std::string& path) {
   if (dataset_dir.empty() || std::filesystem::path(path).is_absolute()) return path;

@@ -1,4 +1,4 @@
-#include "omnitune/core/fsdp2_config.h"
+#include "omnitune/train/fsdp2_config.h"
 
 #include <gtest/gtest.h>
 

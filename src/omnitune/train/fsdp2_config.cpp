@@ -1,27 +1,25 @@
-#include "omnitune/core/fsdp2_config.h"
+#include "omnitune/train/fsdp2_config.h"
 
-#include "omnitune/core/closest_match.h"
+#include "omnitune/core/enum_names.h"
 #include "omnitune/core/config_file.h"
 #include "omnitune/core/config_reader.h"
 
 namespace omnitune {
 
+namespace {
+// The seed's spellings (PyTorch's and the short ones); the first of each value is its name.
+const EnumNames<Precision> kPrecisionNames = {
+    {Precision::kBFloat16, "bf16"},          {Precision::kBFloat16, "bfloat16"}, {Precision::kBFloat16, "torch.bfloat16"},
+    {Precision::kFloat32, "fp32"},           {Precision::kFloat32, "float32"},   {Precision::kFloat32, "float"},
+    {Precision::kFloat32, "torch.float32"},  {Precision::kFloat16, "fp16"},      {Precision::kFloat16, "float16"},
+    {Precision::kFloat16, "half"},           {Precision::kFloat16, "torch.float16"}};
+}  // namespace
+
 Precision parse_precision(const std::string& text, const std::string& where) {
-  if (text == "bf16" || text == "bfloat16" || text == "torch.bfloat16") return Precision::kBFloat16;
-  if (text == "fp32" || text == "float32" || text == "float" || text == "torch.float32") return Precision::kFloat32;
-  if (text == "fp16" || text == "float16" || text == "half" || text == "torch.float16") return Precision::kFloat16;
-  throw Error(where + ": unknown dtype '" + text + "'" + did_you_mean(text, {"bf16", "bfloat16", "fp32", "float32", "fp16", "float16"}) +
-              "; valid: bf16, fp32, fp16");
+  return parse_enum(kPrecisionNames, text, where, "dtype");
 }
 
-const char* precision_name(Precision p) {
-  switch (p) {
-    case Precision::kFloat32: return "fp32";
-    case Precision::kBFloat16: return "bf16";
-    case Precision::kFloat16: return "fp16";
-  }
-  return "?";
-}
+const char* precision_name(Precision p) { return enum_name(kPrecisionNames, p); }
 
 Fsdp2Config load_fsdp2_config(const std::string& yaml_path) { return read_fsdp2_config(load_yaml_file(yaml_path), yaml_path); }
 

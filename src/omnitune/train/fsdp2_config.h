@@ -1,4 +1,4 @@
-// core/fsdp2_config: the seed's FSDP2 yaml (`--fsdp2-config-path`), typed. Keys and defaults follow
+// train/fsdp2_config: the seed's FSDP2 yaml (`--fsdp2-config-path`), typed. Keys and defaults follow
 // MindSpeed-MM's Fsdp2Config; unknown keys are errors, keys the seed itself ignores for Qwen3-Omni are
 // accepted and listed in `ignored` so the trainer can report them once.
 #pragma once
