@@ -3,7 +3,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: test build setup configure fuzz bench-gemm bench-thinker bench-chunked-loss test-asan clean
+.PHONY: test build setup configure format fuzz bench-gemm bench-thinker bench-chunked-loss test-asan clean
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
@@ -18,10 +18,14 @@ build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
 configure: setup
-	@test -f $(BUILD)/build.ninja || cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	@test -f $(BUILD)/build.ninja || cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOMNITUNE_WERROR=ON
 
 setup:
 	@scripts/setup.sh
+
+# Rewrites every tracked C++ file in the house style (.clang-format); `make test` checks it.
+format:
+	scripts/format.sh
 
 # libFuzzer + ASan/UBSan on the parsers of outside input (safetensors header, data.json + FSDP2 yaml, dataset
 # rows); FUZZ_SECONDS bounds each run.

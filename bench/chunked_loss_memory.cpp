@@ -69,8 +69,8 @@ void run_child(const Options& o, int64_t parent) {
   at::manual_seed(0);
   at::Tensor hidden = at::randn({1, o.seq, o.hidden}).requires_grad_(true);          // [1, S, H]
   at::Tensor weight = (at::randn({o.vocab, o.hidden}) * 0.02).requires_grad_(true);  // [V, H]
-  at::Tensor labels = at::randint(o.vocab, {1, o.seq}, at::kLong);                    // [1, S]
-  labels.slice(1, 0, o.seq / 8).fill_(-100);                                          // a prompt: not trained
+  at::Tensor labels = at::randint(o.vocab, {1, o.seq}, at::kLong);                   // [1, S]
+  labels.slice(1, 0, o.seq / 8).fill_(-100);                                         // a prompt: not trained
   const double baseline = resident_mb();
   auto start = std::chrono::steady_clock::now();
   at::Tensor loss = o.child == 0 ? causal_lm_loss(at::linear(hidden, weight), labels)
@@ -91,9 +91,19 @@ struct ChildResult {
 ChildResult spawn(const Options& o, int64_t mode, const char* self) {
   int pipe_fds[2];
   if (pipe(pipe_fds) != 0) throw Error("pipe failed");
-  std::vector<std::string> args = {self, "--seq", std::to_string(o.seq), "--hidden", std::to_string(o.hidden),
-                                   "--vocab", std::to_string(o.vocab), "--dir", o.dir, "--child", std::to_string(mode),
-                                   "--parent", std::to_string(getpid())};
+  std::vector<std::string> args = {self,
+                                   "--seq",
+                                   std::to_string(o.seq),
+                                   "--hidden",
+                                   std::to_string(o.hidden),
+                                   "--vocab",
+                                   std::to_string(o.vocab),
+                                   "--dir",
+                                   o.dir,
+                                   "--child",
+                                   std::to_string(mode),
+                                   "--parent",
+                                   std::to_string(getpid())};
   pid_t pid = fork();
   if (pid == 0) {
     dup2(pipe_fds[1], STDOUT_FILENO);
@@ -116,7 +126,8 @@ ChildResult spawn(const Options& o, int64_t mode, const char* self) {
     throw Error(cat("mode ", mode, ": the child process failed (status ", status, ")"));
   ChildResult r;
   r.peak_mb = static_cast<double>(usage.ru_maxrss) / 1024;  // ru_maxrss is in KiB
-  if (std::sscanf(text.c_str(), "%lf %lf", &r.baseline_mb, &r.ms) != 2) throw Error("mode " + std::to_string(mode) + ": no report");
+  if (std::sscanf(text.c_str(), "%lf %lf", &r.baseline_mb, &r.ms) != 2)
+    throw Error("mode " + std::to_string(mode) + ": no report");
   return r;
 }
 
@@ -132,12 +143,18 @@ int main(int argc, char** argv) {
     int64_t parent = getpid();
     for (int i = 1; i + 1 < argc; i += 2) {
       std::string flag = argv[i], value = argv[i + 1];
-      if (flag == "--seq") o.seq = std::stoll(value);
-      else if (flag == "--hidden") o.hidden = std::stoll(value);
-      else if (flag == "--vocab") o.vocab = std::stoll(value);
-      else if (flag == "--dir") o.dir = value;
-      else if (flag == "--child") o.child = std::stoll(value);
-      else if (flag == "--parent") parent = std::stoll(value);
+      if (flag == "--seq")
+        o.seq = std::stoll(value);
+      else if (flag == "--hidden")
+        o.hidden = std::stoll(value);
+      else if (flag == "--vocab")
+        o.vocab = std::stoll(value);
+      else if (flag == "--dir")
+        o.dir = value;
+      else if (flag == "--child")
+        o.child = std::stoll(value);
+      else if (flag == "--parent")
+        parent = std::stoll(value);
       else if (flag == "--chunks") {
         o.chunks.clear();
         for (size_t start = 0; start <= value.size();) {
@@ -171,8 +188,9 @@ int main(int argc, char** argv) {
       const double ratio = r.peak_mb / results[0].peak_mb;
       const double above = (r.peak_mb - r.baseline_mb) / (results[0].peak_mb - results[0].baseline_mb);
       std::string name = modes[i] == 0 ? "unchunked" : "chunk " + std::to_string(modes[i]);
-      std::printf("  %-12s peak %8.0f MB (inputs %6.0f MB, above them %8.0f MB)  ratio %.3f (above inputs %.3f)  %7.0f ms",
-                  name.c_str(), r.peak_mb, r.baseline_mb, r.peak_mb - r.baseline_mb, ratio, above, r.ms);
+      std::printf(
+          "  %-12s peak %8.0f MB (inputs %6.0f MB, above them %8.0f MB)  ratio %.3f (above inputs %.3f)  %7.0f ms",
+          name.c_str(), r.peak_mb, r.baseline_mb, r.peak_mb - r.baseline_mb, ratio, above, r.ms);
       if (modes[i] != 0) {
         const double dl = relative(read_raw(path(modes[i], "loss"), {1}), ref_loss);
         const double dh = relative(read_raw(path(modes[i], "grad_hidden"), {o.seq, o.hidden}), ref_gh);
@@ -181,8 +199,8 @@ int main(int argc, char** argv) {
         std::printf("  rel diff: loss %.1e grad_hidden %.1e grad_weight %.1e", dl, dh, dw);
       }
       std::printf("\n");
-      std::printf("{\"mode\": \"%s\", \"peak_mb\": %.0f, \"inputs_mb\": %.0f, \"ratio\": %.4f, \"ms\": %.0f}\n", name.c_str(),
-                  r.peak_mb, r.baseline_mb, ratio, r.ms);
+      std::printf("{\"mode\": \"%s\", \"peak_mb\": %.0f, \"inputs_mb\": %.0f, \"ratio\": %.4f, \"ms\": %.0f}\n",
+                  name.c_str(), r.peak_mb, r.baseline_mb, ratio, r.ms);
       for (const char* what : {"loss", "grad_hidden", "grad_weight"}) std::remove(path(modes[i], what).c_str());
     }
     if (!ok) {

@@ -17,9 +17,7 @@
 
 namespace {
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 void sync(const at::Device& device) {
   if (device.is_cuda()) at::detail::getCUDAHooks().deviceSynchronize(device.index());
@@ -48,8 +46,10 @@ int main(int argc, char** argv) {
   double seconds = 1.0;
   std::vector<int64_t> sizes = {512, 1024, 2048};
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = std::atof(argv[++i]);
-    else if (!std::strcmp(argv[i], "--large")) sizes = {1024, 2048, 4096, 8192};
+    if (!std::strcmp(argv[i], "--seconds") && i + 1 < argc)
+      seconds = std::atof(argv[++i]);
+    else if (!std::strcmp(argv[i], "--large"))
+      sizes = {1024, 2048, 4096, 8192};
     else {
       std::fprintf(stderr, "usage: gemm_peak [--seconds S] [--large]\n");
       return 2;

@@ -23,7 +23,8 @@ int main(int argc, char** argv) {
     const int64_t mbs = std::atoll(argv[2]), batches = std::atoll(argv[3]);
     for (int a = 4; a < argc; ++a) {
       const int64_t workers = std::atoll(argv[a]);
-      Loader loader(open_rows(config, {mbs, 0, 1, 1, true, true}), builder, config, workers, 2 * std::max<int64_t>(1, workers));
+      Loader loader(open_rows(config, {mbs, 0, 1, 1, true, true}), builder, config, workers,
+                    2 * std::max<int64_t>(1, workers));
       auto start = std::chrono::steady_clock::now();
       double waited = 0;
       for (int64_t b = 0; b < batches; ++b) {
@@ -33,7 +34,8 @@ int main(int argc, char** argv) {
       }
       double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       std::printf("{\"workers\": %ld, \"samples_per_s\": %.2f, \"wait_ms_per_step\": %.1f}\n", workers,
-                  static_cast<double>(loader.counters().samples) / seconds, 1e3 * waited / static_cast<double>(batches));
+                  static_cast<double>(loader.counters().samples) / seconds,
+                  1e3 * waited / static_cast<double>(batches));
     }
   } catch (const Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

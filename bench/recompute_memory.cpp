@@ -55,8 +55,9 @@ void set_towers(ThinkerRunOptions& run, const std::string& spec, bool Activation
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: recompute_memory <config dir> <batch.safetensors> [--recompute T] [--offload T] "
-                         "[--device cpu|cuda] [--loss-chunk N]\n");
+    std::fprintf(stderr,
+                 "usage: recompute_memory <config dir> <batch.safetensors> [--recompute T] [--offload T] "
+                 "[--device cpu|cuda] [--loss-chunk N]\n");
     return 2;
   }
   try {
@@ -64,11 +65,16 @@ int main(int argc, char** argv) {
     at::Device device = at::kCPU;
     for (int i = 3; i + 1 < argc; i += 2) {
       std::string flag = argv[i], value = argv[i + 1];
-      if (flag == "--recompute") set_towers(run, value, &ActivationMemory::recompute);
-      else if (flag == "--offload") set_towers(run, value, &ActivationMemory::offload);
-      else if (flag == "--device") device = at::Device(value);
-      else if (flag == "--loss-chunk") run.loss_chunk_rows = std::stoll(value);
-      else throw Error("unknown option " + flag);
+      if (flag == "--recompute")
+        set_towers(run, value, &ActivationMemory::recompute);
+      else if (flag == "--offload")
+        set_towers(run, value, &ActivationMemory::offload);
+      else if (flag == "--device")
+        device = at::Device(value);
+      else if (flag == "--loss-chunk")
+        run.loss_chunk_rows = std::stoll(value);
+      else
+        throw Error("unknown option " + flag);
     }
     if (device.is_cuda() && !device.has_index()) device.set_index(0);
 
@@ -93,11 +99,11 @@ int main(int argc, char** argv) {
     struct rusage usage {};
     getrusage(RUSAGE_SELF, &usage);
     const OffloadStats stats = offload_stats();
-    std::printf("{\"loss\": %.9g, \"ms\": %.0f, \"peak_rss_mb\": %.1f, \"rss_before_mb\": %.1f", loss.item<double>(), ms,
-                static_cast<double>(usage.ru_maxrss) / 1024, rss_before);
+    std::printf("{\"loss\": %.9g, \"ms\": %.0f, \"peak_rss_mb\": %.1f, \"rss_before_mb\": %.1f", loss.item<double>(),
+                ms, static_cast<double>(usage.ru_maxrss) / 1024, rss_before);
     if (accelerator)
-      std::printf(", \"device_before_mb\": %.1f, \"device_peak_mb\": %.1f, \"device_after_forward_mb\": %.1f", device_before,
-                  device_mb(device, true), device_after_forward);
+      std::printf(", \"device_before_mb\": %.1f, \"device_peak_mb\": %.1f, \"device_after_forward_mb\": %.1f",
+                  device_before, device_mb(device, true), device_after_forward);
     std::printf(", \"offloaded\": %lld, \"offloaded_mb\": %.1f, \"prefetched\": %lld, \"on_demand\": %lld}\n",
                 static_cast<long long>(stats.offloaded), static_cast<double>(stats.offloaded_bytes) / (1 << 20),
                 static_cast<long long>(stats.prefetched), static_cast<long long>(stats.on_demand));

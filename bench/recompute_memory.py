@@ -22,7 +22,7 @@ from safetensors.torch import save_file
 from transformers import Qwen3OmniMoeConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tests", "python"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "python", "helpers"))
 from omni_batches import Builder  # noqa: E402
 
 RUNS = [

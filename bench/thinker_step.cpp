@@ -1,6 +1,7 @@
 // bench/thinker_step: forward+backward time of the thinker on one batch (HF forward argument names in
 // a safetensors file), after one warm-up step. Prints one JSON line: ms per step and tokens/s.
-//   thinker_step <hf model dir> <batch.safetensors> [iters] [attn] [layout] [moe] [loss chunk rows (1024; 0 = full logits)]
+//   thinker_step <hf model dir> <batch.safetensors> [iters] [attn] [layout] [moe] [loss chunk rows (1024; 0 = full
+//   logits)]
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
@@ -20,7 +21,9 @@ using namespace omnitune;
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: thinker_step <model dir> <batch.safetensors> [iters] [attn] [layout] [moe] [loss chunk rows]\n");
+    std::fprintf(
+        stderr,
+        "usage: thinker_step <model dir> <batch.safetensors> [iters] [attn] [layout] [moe] [loss chunk rows]\n");
     return 2;
   }
   try {
@@ -40,7 +43,7 @@ int main(int argc, char** argv) {
       thinker->zero_grad();
       thinker->forward(in).loss.backward();
     };
-    step();  // warm-up
+    step();                                                     // warm-up
     if (const char* trace = std::getenv("OMNITUNE_PROFILE")) {  // a Chrome trace of one step
       torch::autograd::profiler::RecordProfile profile(trace);
       step();
@@ -48,7 +51,8 @@ int main(int argc, char** argv) {
     auto start = std::chrono::steady_clock::now();
     for (int i = 0; i < iters; ++i) step();
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / iters;
-    double tokens = static_cast<double>(in.attention_mask.defined() ? in.attention_mask.sum().item<int64_t>() : in.input_ids.numel());
+    double tokens = static_cast<double>(in.attention_mask.defined() ? in.attention_mask.sum().item<int64_t>()
+                                                                    : in.input_ids.numel());
     std::printf("{\"ms_per_step\": %.1f, \"tokens_per_s\": %.1f, \"threads\": %d}\n", seconds * 1e3, tokens / seconds,
                 at::get_num_threads());
   } catch (const Error& e) {

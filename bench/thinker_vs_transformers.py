@@ -17,7 +17,7 @@ from safetensors.torch import save_file
 from transformers import Qwen3OmniMoeConfig, Qwen3OmniMoeForConditionalGeneration
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests", "python"))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "python", "helpers"))
 from omni_batches import Builder  # noqa: E402
 from tiny_models import TINY_CONFIG  # noqa: E402
 

@@ -16,7 +16,7 @@ os.environ["RAYON_NUM_THREADS"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tests", "python"))
+sys.path[:0] = [os.path.join(ROOT, "tests", "python", d) for d in ("helpers", "parity")]
 
 from test_tokenizer import make_corpus, write_jsonl  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402

@@ -6,15 +6,17 @@
 namespace omnitune::demo {
 
 const std::vector<Colour>& shape_colours() {
-  static const std::vector<Colour> colours = {{"red", 215, 38, 40},    {"green", 44, 160, 60},   {"blue", 31, 90, 210},
-                                              {"yellow", 235, 200, 30}, {"orange", 245, 130, 20}, {"purple", 140, 60, 175},
-                                              {"black", 25, 25, 25}};
+  static const std::vector<Colour> colours = {
+      {"red", 215, 38, 40},     {"green", 44, 160, 60},   {"blue", 31, 90, 210}, {"yellow", 235, 200, 30},
+      {"orange", 245, 130, 20}, {"purple", 140, 60, 175}, {"black", 25, 25, 25}};
   return colours;
 }
 
 const std::vector<Colour>& background_colours() {
-  static const std::vector<Colour> colours = {
-      {"white", 250, 250, 250}, {"light grey", 205, 205, 205}, {"pale yellow", 250, 240, 200}, {"light blue", 205, 225, 250}};
+  static const std::vector<Colour> colours = {{"white", 250, 250, 250},
+                                              {"light grey", 205, 205, 205},
+                                              {"pale yellow", 250, 240, 200},
+                                              {"light blue", 205, 225, 250}};
   return colours;
 }
 
@@ -31,7 +33,8 @@ ShapeKind random_shape(Rng& rng) { return static_cast<ShapeKind>(rng.integer(0, 
 
 Canvas::Canvas(int width, int height, const Colour& background) : width_(width), height_(height) {
   pixels_.resize(static_cast<size_t>(width) * height * 3);
-  for (size_t i = 0; i < pixels_.size(); i += 3) pixels_[i] = background.r, pixels_[i + 1] = background.g, pixels_[i + 2] = background.b;
+  for (size_t i = 0; i < pixels_.size(); i += 3)
+    pixels_[i] = background.r, pixels_[i + 1] = background.g, pixels_[i + 2] = background.b;
 }
 
 namespace {
@@ -50,8 +53,10 @@ bool inside(ShapeKind kind, double x, double y, double r) {
 }  // namespace
 
 void Canvas::draw(ShapeKind kind, double cx, double cy, double radius, const Colour& colour) {
-  const int x0 = std::max(0, static_cast<int>(std::floor(cx - radius))), x1 = std::min(width_ - 1, static_cast<int>(std::ceil(cx + radius)));
-  const int y0 = std::max(0, static_cast<int>(std::floor(cy - radius))), y1 = std::min(height_ - 1, static_cast<int>(std::ceil(cy + radius)));
+  const int x0 = std::max(0, static_cast<int>(std::floor(cx - radius))),
+            x1 = std::min(width_ - 1, static_cast<int>(std::ceil(cx + radius)));
+  const int y0 = std::max(0, static_cast<int>(std::floor(cy - radius))),
+            y1 = std::min(height_ - 1, static_cast<int>(std::ceil(cy + radius)));
   const uint8_t rgb[3] = {colour.r, colour.g, colour.b};
   for (int y = y0; y <= y1; ++y)
     for (int x = x0; x <= x1; ++x) {

@@ -17,13 +17,17 @@ using nlohmann::ordered_json;
 enum Kind { kImage, kAudio, kVideo, kText, kMultiTurn, kTool, kSystem, kKinds };
 
 // Row files in the order data.json lists them; each kind goes to one.
-const std::vector<std::string> kFiles = {"images.json", "audio.json", "video.json", "text.jsonl", "tools.json", "mixed.json"};
+const std::vector<std::string> kFiles = {"images.json", "audio.json", "video.json",
+                                         "text.jsonl",  "tools.json", "mixed.json"};
 const std::string& file_of(Kind kind) {
-  static const std::string* files[kKinds] = {&kFiles[0], &kFiles[1], &kFiles[2], &kFiles[3], &kFiles[0], &kFiles[4], &kFiles[5]};
+  static const std::string* files[kKinds] = {&kFiles[0], &kFiles[1], &kFiles[2], &kFiles[3],
+                                             &kFiles[0], &kFiles[4], &kFiles[5]};
   return *files[kind];
 }
 
-ordered_json message(const std::string& role, const std::string& content) { return {{"role", role}, {"content", content}}; }
+ordered_json message(const std::string& role, const std::string& content) {
+  return {{"role", role}, {"content", content}};
+}
 
 const char* count_word(size_t n) { return n == 1 ? "one" : n == 2 ? "two" : "three"; }
 
@@ -31,7 +35,8 @@ const char* count_word(size_t n) { return n == 1 ? "one" : n == 2 ? "two" : "thr
 ordered_json caption_row(Rng& rng, const std::string& column, const std::string& file, const std::string& caption,
                          const std::vector<std::string>& questions) {
   const std::string placeholder = column == "images" ? "<image>" : column == "audios" ? "<audio>" : "<video>";
-  return {{"messages", ordered_json::array({message("user", placeholder + "\n" + rng.pick(questions)), message("assistant", caption)})},
+  return {{"messages", ordered_json::array(
+                           {message("user", placeholder + "\n" + rng.pick(questions)), message("assistant", caption)})},
           {column, ordered_json::array({file})}};
 }
 
@@ -41,20 +46,23 @@ ordered_json text_row(Rng& rng) {
   if (op == 1 && a < b) std::swap(a, b);
   static const char* words[] = {"plus", "minus", "times"};
   const int result = op == 0 ? a + b : op == 1 ? a - b : a * b;
-  return {{"messages", ordered_json::array({message("user", cat("What is ", a, " ", words[op], " ", b, "?")),
-                                            message("assistant", cat(a, " ", words[op], " ", b, " is ", result, "."))})}};
+  return {
+      {"messages", ordered_json::array({message("user", cat("What is ", a, " ", words[op], " ", b, "?")),
+                                        message("assistant", cat(a, " ", words[op], " ", b, " is ", result, "."))})}};
 }
 
 ordered_json multi_turn_row(const ImageItem& image) {
   const size_t n = image.shapes.size();
   const ShapeFact& first = image.shapes.front();
-  return {{"messages",
-           ordered_json::array({message("user", "<image>\nHow many shapes are in this picture?"),
-                                message("assistant", n == 1 ? std::string("There is one shape.") : cat("There are ", count_word(n), " shapes.")),
-                                message("user", n == 1 ? "What colour is it?" : "What colour is the shape on the left?"),
-                                message("assistant", "It is " + first.colour + "."), message("user", "And what shape is it?"),
-                                message("assistant", "It is a " + first.kind + ".")})},
-          {"images", ordered_json::array({image.file})}};
+  return {
+      {"messages", ordered_json::array(
+                       {message("user", "<image>\nHow many shapes are in this picture?"),
+                        message("assistant", n == 1 ? std::string("There is one shape.")
+                                                    : cat("There are ", count_word(n), " shapes.")),
+                        message("user", n == 1 ? "What colour is it?" : "What colour is the shape on the left?"),
+                        message("assistant", "It is " + first.colour + "."), message("user", "And what shape is it?"),
+                        message("assistant", "It is a " + first.kind + ".")})},
+      {"images", ordered_json::array({image.file})}};
 }
 
 std::string tool_schema(const std::string& name, const std::string& description) {
@@ -72,22 +80,23 @@ ordered_json tool_row(Rng& rng) {
   const bool multiply = rng.integer(0, 1) == 1;
   const std::string name = multiply ? "multiply" : "add";
   const int result = multiply ? a * b : a + b;
-  const std::string request =
-      multiply ? cat("Use the calculator to multiply ", a, " by ", b, ".") : cat("Use the calculator to add ", a, " and ", b, ".");
+  const std::string request = multiply ? cat("Use the calculator to multiply ", a, " by ", b, ".")
+                                       : cat("Use the calculator to add ", a, " and ", b, ".");
   // The call as the model writes it: JSON with Python's json.dumps spacing inside <tool_call> tags.
-  const std::string call = cat("<tool_call>\n{\"name\": \"", name, "\", \"arguments\": {\"a\": ", a, ", \"b\": ", b, "}}\n</tool_call>");
-  return {{"messages",
-           ordered_json::array({message("user", request), message("tool_call", call),
-                                message("tool_response", cat("{\"result\": ", result, "}")),
-                                message("assistant", cat(a, multiply ? " times " : " plus ", b, " is ", result, "."))})},
-          {"tools", ordered_json::array({tool_schema("add", "Add two integers."), tool_schema("multiply", "Multiply two integers.")})}};
+  const std::string call =
+      cat("<tool_call>\n{\"name\": \"", name, "\", \"arguments\": {\"a\": ", a, ", \"b\": ", b, "}}\n</tool_call>");
+  return {{"messages", ordered_json::array(
+                           {message("user", request), message("tool_call", call),
+                            message("tool_response", cat("{\"result\": ", result, "}")),
+                            message("assistant", cat(a, multiply ? " times " : " plus ", b, " is ", result, "."))})},
+          {"tools", ordered_json::array(
+                        {tool_schema("add", "Add two integers."), tool_schema("multiply", "Multiply two integers.")})}};
 }
 
 ordered_json system_row(const ImageItem& image, const AudioItem& audio) {
-  return {{"messages",
-           ordered_json::array({message("system", "You describe pictures and sounds, one sentence each."),
-                                message("user", "<image>\n<audio>\nDescribe the picture, then the sound."),
-                                message("assistant", image.caption + " " + audio.caption)})},
+  return {{"messages", ordered_json::array({message("system", "You describe pictures and sounds, one sentence each."),
+                                            message("user", "<image>\n<audio>\nDescribe the picture, then the sound."),
+                                            message("assistant", image.caption + " " + audio.caption)})},
           {"images", ordered_json::array({image.file})},
           {"audios", ordered_json::array({audio.file})}};
 }
@@ -96,8 +105,9 @@ ordered_json make_row(Rng& rng, const MediaSet& media, Kind kind) {
   switch (kind) {
     case kImage: {
       const ImageItem& image = rng.pick(media.images);
-      return caption_row(rng, "images", image.file, image.caption,
-                         {"Describe this picture.", "What do you see in this image?", "What shapes are in the picture?"});
+      return caption_row(
+          rng, "images", image.file, image.caption,
+          {"Describe this picture.", "What do you see in this image?", "What shapes are in the picture?"});
     }
     case kAudio: {
       const AudioItem& audio = rng.pick(media.audios);
@@ -106,7 +116,8 @@ ordered_json make_row(Rng& rng, const MediaSet& media, Kind kind) {
     }
     case kVideo: {
       const VideoItem& video = rng.pick(media.videos);
-      return caption_row(rng, "videos", video.file, video.caption, {"What happens in this video?", "Describe the video and its sound."});
+      return caption_row(rng, "videos", video.file, video.caption,
+                         {"What happens in this video?", "Describe the video and its sound."});
     }
     case kText: return text_row(rng);
     case kMultiTurn: return multi_turn_row(rng.pick(media.images));
@@ -128,7 +139,8 @@ std::string absolute(const std::string& path) {
 
 }  // namespace
 
-DatasetSummary write_dataset(Rng& rng, const MediaSet& media, const std::string& dir, const std::string& tokenizer_dir, int64_t rows) {
+DatasetSummary write_dataset(Rng& rng, const MediaSet& media, const std::string& dir, const std::string& tokenizer_dir,
+                             int64_t rows) {
   std::map<std::string, ordered_json> by_file;
   for (int64_t i = 0; i < rows; ++i) {
     const Kind kind = static_cast<Kind>(i % kKinds);
@@ -158,7 +170,7 @@ DatasetSummary write_dataset(Rng& rng, const MediaSet& media, const std::string&
           {"use_audio_in_video", true},
           {"image_max_pixels", 64 * 32 * 32},  // at most 64 tokens per image (one token per 32x32 pixels)
           {"image_min_pixels", 4 * 32 * 32},
-          {"video_max_pixels", 9 * 32 * 32},   // 9 tokens per pair of frames
+          {"video_max_pixels", 9 * 32 * 32},  // 9 tokens per pair of frames
           {"video_min_pixels", 256},
           {"video_fps", 2.0},
           {"video_maxlen", 16},
@@ -171,7 +183,11 @@ DatasetSummary write_dataset(Rng& rng, const MediaSet& media, const std::string&
           {"train_on_prompt", false},
           {"mask_history", false}}},
         {"attr",
-         {{"formatting", "multimodal_tool"}, {"messages", "messages"}, {"images", "images"}, {"videos", "videos"}, {"audios", "audios"}}}}},
+         {{"formatting", "multimodal_tool"},
+          {"messages", "messages"},
+          {"images", "images"},
+          {"videos", "videos"},
+          {"audios", "audios"}}}}},
       {"dataloader_param", {{"shuffle", true}, {"drop_last", true}}}};
   write_file_atomic(summary.data_json, config.dump(4) + "\n");
   return summary;

@@ -19,7 +19,9 @@ namespace omnitune::demo {
 
 namespace {
 
-void append_bytes(void* context, void* data, int size) { static_cast<std::string*>(context)->append(static_cast<const char*>(data), size); }
+void append_bytes(void* context, void* data, int size) {
+  static_cast<std::string*>(context)->append(static_cast<const char*>(data), size);
+}
 
 struct OutputCloser {
   void operator()(AVFormatContext* c) const {
@@ -86,7 +88,8 @@ class Muxer {
       int rc = avcodec_receive_packet(s.codec.get(), packet_.get());
       if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return;
       check(rc, path_, "encoding");
-      if (packet_->duration == 0 && s.codec->codec_type == AVMEDIA_TYPE_VIDEO) packet_->duration = 1;  // one frame: the last one counts too
+      if (packet_->duration == 0 && s.codec->codec_type == AVMEDIA_TYPE_VIDEO)
+        packet_->duration = 1;  // one frame: the last one counts too
       av_packet_rescale_ts(packet_.get(), s.codec->time_base, s.stream->time_base);
       packet_->stream_index = s.stream->index;
       check(av_interleaved_write_frame(ctx_.get(), packet_.get()), path_, "writing a packet");
@@ -129,9 +132,12 @@ void encode_audio(Muxer& muxer, Muxer::Stream& s, const std::vector<int16_t>& sa
     check(av_channel_layout_copy(&frame->ch_layout, &c->ch_layout), path, "setting the channel layout");
     check(av_frame_get_buffer(frame.get(), 0), path, "allocating an audio frame");
     for (int i = 0; i < n; ++i) {
-      if (c->sample_fmt == AV_SAMPLE_FMT_S16) reinterpret_cast<int16_t*>(frame->data[0])[i] = samples[start + i];
-      else if (c->sample_fmt == AV_SAMPLE_FMT_FLTP) reinterpret_cast<float*>(frame->data[0])[i] = samples[start + i] / 32768.0f;
-      else throw Error(cat(path, ": unexpected sample format of the ", c->codec->name, " encoder"));
+      if (c->sample_fmt == AV_SAMPLE_FMT_S16)
+        reinterpret_cast<int16_t*>(frame->data[0])[i] = samples[start + i];
+      else if (c->sample_fmt == AV_SAMPLE_FMT_FLTP)
+        reinterpret_cast<float*>(frame->data[0])[i] = samples[start + i] / 32768.0f;
+      else
+        throw Error(cat(path, ": unexpected sample format of the ", c->codec->name, " encoder"));
     }
     frame->pts = static_cast<int64_t>(start);
     muxer.encode(s, frame.get());
@@ -144,7 +150,8 @@ void encode_audio(Muxer& muxer, Muxer::Stream& s, const std::vector<int16_t>& sa
 
 void write_png(const std::string& path, const Canvas& image) {
   std::string bytes;
-  if (!stbi_write_png_to_func(append_bytes, &bytes, image.width(), image.height(), 3, image.pixels().data(), image.width() * 3))
+  if (!stbi_write_png_to_func(append_bytes, &bytes, image.width(), image.height(), 3, image.pixels().data(),
+                              image.width() * 3))
     throw Error(path + ": PNG encoding failed");
   write_file_atomic(path, bytes);
 }
@@ -164,7 +171,8 @@ void write_flac(const std::string& path, const std::vector<int16_t>& samples, in
   muxer.finish();
 }
 
-void write_mp4(const std::string& path, const std::vector<Canvas>& frames, int fps, const std::vector<int16_t>& audio, int rate) {
+void write_mp4(const std::string& path, const std::vector<Canvas>& frames, int fps, const std::vector<int16_t>& audio,
+               int rate) {
   if (frames.empty()) throw Error(path + ": a video needs frames");
   const int width = frames[0].width(), height = frames[0].height();
   Muxer muxer(path);
@@ -184,12 +192,14 @@ void write_mp4(const std::string& path, const std::vector<Canvas>& frames, int f
   Muxer::Stream& sound = muxer.add(AV_CODEC_ID_AAC, [&](AVCodecContext* c) { configure_audio(c, rate); });
   muxer.begin();
 
-  std::unique_ptr<SwsContext, ScalerFree> scaler(sws_getContext(width, height, AV_PIX_FMT_RGB24, width, height, AV_PIX_FMT_YUV420P,
-                                                                SWS_BILINEAR | SWS_BITEXACT | SWS_ACCURATE_RND, nullptr, nullptr, nullptr));
+  std::unique_ptr<SwsContext, ScalerFree> scaler(
+      sws_getContext(width, height, AV_PIX_FMT_RGB24, width, height, AV_PIX_FMT_YUV420P,
+                     SWS_BILINEAR | SWS_BITEXACT | SWS_ACCURATE_RND, nullptr, nullptr, nullptr));
   if (!scaler) throw Error(path + ": cannot convert RGB frames to YUV");
   std::unique_ptr<AVFrame, FrameFreer> frame(av_frame_alloc());
   for (size_t i = 0; i < frames.size(); ++i) {
-    if (frames[i].width() != width || frames[i].height() != height) throw Error(cat(path, ": frame ", i, " has another size"));
+    if (frames[i].width() != width || frames[i].height() != height)
+      throw Error(cat(path, ": frame ", i, " has another size"));
     frame->format = AV_PIX_FMT_YUV420P;
     frame->width = width;
     frame->height = height;

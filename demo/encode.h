@@ -19,6 +19,7 @@ void write_jpeg(const std::string& path, const Canvas& image, int quality);
 void write_flac(const std::string& path, const std::vector<int16_t>& samples, int rate);
 
 // Frames of one size at `fps`, and a mono sound track at `rate` (Error naming the file on failure).
-void write_mp4(const std::string& path, const std::vector<Canvas>& frames, int fps, const std::vector<int16_t>& audio, int rate);
+void write_mp4(const std::string& path, const std::vector<Canvas>& frames, int fps, const std::vector<int16_t>& audio,
+               int rate);
 
 }  // namespace omnitune::demo

@@ -18,7 +18,8 @@ int main(int argc, char** argv) {
   uint64_t seed = 0;
   CLI::App app("Writes the demo's media files, rows and data.json", "make_demo_data");
   app.add_option("--out", out, "Output directory (created)")->required();
-  app.add_option("--tokenizer", tokenizer, "Tokenizer directory (written to data.json as model_name_or_path)")->required();
+  app.add_option("--tokenizer", tokenizer, "Tokenizer directory (written to data.json as model_name_or_path)")
+      ->required();
   app.add_option("--rows", rows, "Number of rows; kinds alternate")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--seed", seed, "Seed of every random choice")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -32,8 +33,8 @@ int main(int argc, char** argv) {
     const omnitune::demo::MediaSet media = omnitune::demo::make_media(rng, out);
     const omnitune::demo::DatasetSummary summary = omnitune::demo::write_dataset(rng, media, out, tokenizer, rows);
     std::cout << "make_demo_data: " << media.images.size() << " images, " << media.audios.size() << " audio clips, "
-              << media.videos.size() << " videos, " << summary.rows << " rows in " << summary.files << " files; " << summary.data_json
-              << "\n";
+              << media.videos.size() << " videos, " << summary.rows << " rows in " << summary.files << " files; "
+              << summary.data_json << "\n";
   } catch (const std::exception& e) {  // omnitune::Error and std::filesystem errors name the file
     std::cerr << "error: " << e.what() << "\n";
     return 1;

@@ -17,10 +17,16 @@ class Rng {
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
   }
-  double uniform(double lo = 0, double hi = 1) { return lo + (hi - lo) * static_cast<double>(next() >> 11) * 0x1.0p-53; }
-  int integer(int lo, int hi) { return lo + static_cast<int>(next() % static_cast<uint64_t>(hi - lo + 1)); }  // [lo, hi]
+  double uniform(double lo = 0, double hi = 1) {
+    return lo + (hi - lo) * static_cast<double>(next() >> 11) * 0x1.0p-53;
+  }
+  int integer(int lo, int hi) {
+    return lo + static_cast<int>(next() % static_cast<uint64_t>(hi - lo + 1));
+  }  // [lo, hi]
   template <class T>
-  const T& pick(const std::vector<T>& items) { return items[next() % items.size()]; }
+  const T& pick(const std::vector<T>& items) {
+    return items[next() % items.size()];
+  }
 
  private:
   uint64_t state_;

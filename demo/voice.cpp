@@ -12,8 +12,8 @@ namespace omnitune::demo {
 namespace {
 
 // F1-F3 of five vowels (Hz), roughly an adult speaker's.
-constexpr std::array<std::array<double, 3>, 5> kVowels = {{{800, 1200, 2500}, {300, 2300, 3000}, {300, 800, 2300},
-                                                           {500, 1900, 2500}, {500, 900, 2400}}};
+constexpr std::array<std::array<double, 3>, 5> kVowels = {
+    {{800, 1200, 2500}, {300, 2300, 3000}, {300, 800, 2300}, {500, 1900, 2500}, {500, 900, 2400}}};
 constexpr std::array<double, 3> kFormantGain = {1.0, 0.55, 0.3}, kFormantWidth = {90, 110, 150};
 
 void put_le(std::string& out, uint32_t value, int bytes) {
@@ -26,9 +26,13 @@ std::string Voice::description() const {
   const double mean = (pitch_start + pitch_end) / 2;
   const char* register_word = mean < 140 ? "low" : mean > 210 ? "high" : "medium";
   std::string pitch;
-  if (std::abs(pitch_end - pitch_start) < 15) pitch = cat("stays near ", std::lround(mean), " Hz");
-  else pitch = cat(pitch_end > pitch_start ? "rises" : "falls", " from ", std::lround(pitch_start), " Hz to ", std::lround(pitch_end), " Hz");
-  return cat("a ", register_word, " voice-like sound with ", syllables, " syllable", syllables == 1 ? "" : "s", " whose pitch ", pitch);
+  if (std::abs(pitch_end - pitch_start) < 15)
+    pitch = cat("stays near ", std::lround(mean), " Hz");
+  else
+    pitch = cat(pitch_end > pitch_start ? "rises" : "falls", " from ", std::lround(pitch_start), " Hz to ",
+                std::lround(pitch_end), " Hz");
+  return cat("a ", register_word, " voice-like sound with ", syllables, " syllable", syllables == 1 ? "" : "s",
+             " whose pitch ", pitch);
 }
 
 Voice synthesize_voice(Rng& rng, double seconds) {
@@ -85,9 +89,9 @@ std::string wav_bytes(const std::vector<int16_t>& samples, int rate) {
   std::string out = "RIFF";
   put_le(out, 36 + data_size, 4);
   out += "WAVEfmt ";
-  put_le(out, 16, 4);        // fmt chunk size
-  put_le(out, 1, 2);         // PCM
-  put_le(out, 1, 2);         // mono
+  put_le(out, 16, 4);  // fmt chunk size
+  put_le(out, 1, 2);   // PCM
+  put_le(out, 1, 2);   // mono
   put_le(out, rate, 4);
   put_le(out, rate * 2, 4);  // bytes per second
   put_le(out, 2, 2);         // bytes per frame

@@ -18,7 +18,8 @@ struct Voice {
   int syllables = 0;
   std::vector<int16_t> samples;  // mono, kAudioRate
 
-  std::string description() const;  // e.g. "a high voice-like sound with 5 syllables whose pitch rises from 180 Hz to 240 Hz"
+  std::string description()
+      const;  // e.g. "a high voice-like sound with 5 syllables whose pitch rises from 180 Hz to 240 Hz"
 };
 
 // A random pitch glide (rising, falling or level) and 2.5-4 syllables per second.

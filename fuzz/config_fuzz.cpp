@@ -7,8 +7,8 @@
 
 #include "omnitune/core/config_file.h"
 #include "omnitune/core/error.h"
-#include "omnitune/train/fsdp2_config.h"
 #include "omnitune/data/data_config.h"
+#include "omnitune/train/fsdp2_config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;

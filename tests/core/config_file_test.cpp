@@ -27,7 +27,8 @@ j:
 k: .inf
 l: 1_000
 m: '7'
-)", "t.yaml");
+)",
+                      "t.yaml");
   EXPECT_EQ(j["a"], true);
   EXPECT_EQ(j["b"], false);
   EXPECT_TRUE(j["c"].is_null());
@@ -42,9 +43,11 @@ m: '7'
   EXPECT_EQ(j["l"], 1000);
   EXPECT_EQ(j["m"], "7");
   // Cases where YAML 1.1 (PyYAML 6.0.4, run by hand) differs from a naive reading.
-  auto k = parse_yaml("a: +.\nb: 1e5\nc: 1.0e5\nd: 1.e+5\ne: .5\nf: -.5\ng: 1_0.5\nh: 017\ni: 1:30\nj: 0o17\n"
-                      "k: 0b101\nl: 1:30.5\nm: '" + std::string(100000, 'x') + "'\nn: " + std::string(100000, '9') + "\n",
-                      "py.yaml");
+  auto k = parse_yaml(
+      "a: +.\nb: 1e5\nc: 1.0e5\nd: 1.e+5\ne: .5\nf: -.5\ng: 1_0.5\nh: 017\ni: 1:30\nj: 0o17\n"
+      "k: 0b101\nl: 1:30.5\nm: '" +
+          std::string(100000, 'x') + "'\nn: " + std::string(100000, '9') + "\n",
+      "py.yaml");
   EXPECT_EQ(k["a"], "+.");
   EXPECT_EQ(k["b"], "1e5");
   EXPECT_EQ(k["c"], "1.0e5");
@@ -57,9 +60,10 @@ m: '7'
   EXPECT_EQ(k["j"], "0o17");
   EXPECT_EQ(k["k"], 5);
   EXPECT_DOUBLE_EQ(k["l"].get<double>(), 90.5);
-  EXPECT_EQ(k["m"].get<std::string>().size(), 100000u);   // long scalars: no recursion per character
-  EXPECT_EQ(k["n"].get<std::string>().size(), 100000u);   // too large for an integer: kept as text
-  EXPECT_NE(error_of([] { parse_yaml("a: \xff\xfe\n", "u.yaml"); }).find("u.yaml:1: invalid UTF-8 at byte 3"), std::string::npos);
+  EXPECT_EQ(k["m"].get<std::string>().size(), 100000u);  // long scalars: no recursion per character
+  EXPECT_EQ(k["n"].get<std::string>().size(), 100000u);  // too large for an integer: kept as text
+  EXPECT_NE(error_of([] { parse_yaml("a: \xff\xfe\n", "u.yaml"); }).find("u.yaml:1: invalid UTF-8 at byte 3"),
+            std::string::npos);
 }
 
 TEST(ConfigFile, ErrorsNameFileAndLine) {
@@ -72,8 +76,9 @@ TEST(ConfigFile, ErrorsNameFileAndLine) {
     for (int k = 1; k < 9; ++k) bomb += ", " + prev;
     bomb += "]\n";
   }
-  EXPECT_NE(error_of([&] { parse_yaml(bomb, "bomb.yaml"); }).find("bomb.yaml: the YAML expands to more than 100000 values"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { parse_yaml(bomb, "bomb.yaml"); }).find("bomb.yaml: the YAML expands to more than 100000 values"),
+      std::string::npos);
   EXPECT_NO_THROW(parse_yaml("base: &b {x: 1}\nother: *b\n", "alias.yaml"));  // ordinary aliases still work
   std::string bad = error_of([] { parse_yaml("a: [1, 2\nb: 3\n", "y.yaml"); });
   EXPECT_EQ(bad.rfind("y.yaml:", 0), 0u) << bad;
@@ -83,11 +88,14 @@ TEST(ConfigFile, ErrorsNameFileAndLine) {
   test::write_text(dir.file("bad.json"), "{\"a\": 1,}");
   std::string json_error = error_of([&] { load_json_file(dir.file("bad.json")); });
   EXPECT_NE(json_error.find("bad.json: invalid JSON"), std::string::npos) << json_error;
-  EXPECT_NE(error_of([&] { load_json_file(dir.file("none.json")); }).find("none.json: no such file"), std::string::npos);
+  EXPECT_NE(error_of([&] { load_json_file(dir.file("none.json")); }).find("none.json: no such file"),
+            std::string::npos);
   test::write_text(dir.file("twice.json"), R"({"a": {"b": 1, "c": [{"d": 1, "d": 2}], "b": 3}})");
-  EXPECT_EQ(error_of([&] { load_json_file(dir.file("twice.json")); }), dir.file("twice.json") + ": $.a.c: key 'd' appears twice");
+  EXPECT_EQ(error_of([&] { load_json_file(dir.file("twice.json")); }),
+            dir.file("twice.json") + ": $.a.c: key 'd' appears twice");
   test::write_text(dir.file("dir_twice.json"), R"({"x": 1, "y": {"x": 2}, "x": 3})");
-  EXPECT_EQ(error_of([&] { load_json_file(dir.file("dir_twice.json")); }), dir.file("dir_twice.json") + ": $: key 'x' appears twice");
+  EXPECT_EQ(error_of([&] { load_json_file(dir.file("dir_twice.json")); }),
+            dir.file("dir_twice.json") + ": $: key 'x' appears twice");
   ::mkfifo(dir.file("fifo.json").c_str(), 0600);  // would block a reader: refused without opening it
   EXPECT_NE(error_of([&] { load_json_file(dir.file("fifo.json")); }).find("not a regular file"), std::string::npos);
   EXPECT_NE(error_of([&] { load_json_file(dir.path().string()); }).find("is a directory"), std::string::npos);

@@ -55,7 +55,7 @@ TEST(Progress, ClearErasesTheLineAndTheNextAdvanceRedraws) {
   ProgressBar bar("train", 10, o);
   now += 1;
   bar.advance();
-  bar.clear();  // a log line goes here
+  bar.clear();    // a log line goes here
   bar.advance();  // no time has passed: redrawn anyway
   ASSERT_EQ(frames.size(), 3u);
   EXPECT_EQ(frames[1], "\r\033[2K");

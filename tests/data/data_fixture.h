@@ -29,12 +29,14 @@ inline std::string text_rows(int rows, int bad_every = 0) {
 // extra JSON members ("" or starting with ',') of basic_parameters / dataloader_param.
 inline std::string write_data_json(const TempDir& dir, const std::string& dataset, const std::string& basic = "",
                                    const std::string& loader = "", const std::string& name = "data.json") {
-  write_text(dir.file(name), R"({"dataset_param": {"preprocess_parameters": {"model_name_or_path": ")" OMNITUNE_SOURCE_DIR
-                             R"(/assets/tokenizer/qwen3-omni"}, "basic_parameters": {"dataset": ")" + dataset +
-                                 R"(", "dataset_dir": ")" + dir.path().string() + "\"" + basic + R"(},
+  write_text(dir.file(name),
+             R"({"dataset_param": {"preprocess_parameters": {"model_name_or_path": ")" OMNITUNE_SOURCE_DIR
+             R"(/assets/tokenizer/qwen3-omni"}, "basic_parameters": {"dataset": ")" +
+                 dataset + R"(", "dataset_dir": ")" + dir.path().string() + "\"" + basic + R"(},
       "attr": {"messages": "messages", "role_tag": "role", "content_tag": "content", "user_tag": "user",
                "assistant_tag": "assistant", "images": "images", "audios": "audios"}},
-      "dataloader_param": {"shuffle": false)" + loader + "}}");
+      "dataloader_param": {"shuffle": false)" +
+                 loader + "}}");
   return dir.file(name);
 }
 
@@ -44,9 +46,11 @@ inline void write_wav(const std::string& path, double seconds, int rate = 16000,
   std::ofstream f(path, std::ios::binary);
   auto u32 = [&](uint32_t v) { f.write(reinterpret_cast<const char*>(&v), 4); };
   auto u16 = [&](uint16_t v) { f.write(reinterpret_cast<const char*>(&v), 2); };
-  f.write("RIFF", 4), u32(36 + bytes), f.write("WAVEfmt ", 8), u32(16), u16(1), u16(1), u32(rate), u32(2 * rate), u16(2), u16(16);
+  f.write("RIFF", 4), u32(36 + bytes), f.write("WAVEfmt ", 8), u32(16), u16(1), u16(1), u32(rate), u32(2 * rate),
+      u16(2), u16(16);
   f.write("data", 4), u32(bytes);
-  for (uint32_t i = 0; i < n; ++i) u16(static_cast<uint16_t>(static_cast<int16_t>(8000 * std::sin(6.283185307 * hz * i / rate))));
+  for (uint32_t i = 0; i < n; ++i)
+    u16(static_cast<uint16_t>(static_cast<int16_t>(8000 * std::sin(6.283185307 * hz * i / rate))));
 }
 
 // 24-bit BMP of a colour gradient.

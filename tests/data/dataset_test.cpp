@@ -16,8 +16,9 @@ TEST(Dataset, MaxSamplesIsACap) {
     Dataset d(c);
     const std::string log = testing::internal::GetCapturedStdout();
     EXPECT_EQ(d.size(), used) << max_samples;
-    EXPECT_NE(log.find("using " + std::to_string(used) + " of 8 rows (max_samples " + std::to_string(max_samples) + ")"),
-              std::string::npos)
+    EXPECT_NE(
+        log.find("using " + std::to_string(used) + " of 8 rows (max_samples " + std::to_string(max_samples) + ")"),
+        std::string::npos)
         << log;
     EXPECT_EQ(d.origin(used - 1).row, used - 1);
   }

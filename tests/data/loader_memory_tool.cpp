@@ -39,8 +39,9 @@ int main(int argc, char** argv) {
       loader.next();
       ++taken;
     }
-    std::printf("{\"batches\": %ld, \"samples\": %ld, \"epoch\": %ld, \"opened_peak_rss_kb\": %ld, \"peak_rss_kb\": %ld}\n", taken,
-                loader.counters().samples, loader.state().epoch, opened, peak_rss_kb());
+    std::printf(
+        "{\"batches\": %ld, \"samples\": %ld, \"epoch\": %ld, \"opened_peak_rss_kb\": %ld, \"peak_rss_kb\": %ld}\n",
+        taken, loader.counters().samples, loader.state().epoch, opened, peak_rss_kb());
   } catch (const Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

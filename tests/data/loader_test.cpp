@@ -20,9 +20,10 @@ std::string make_data(const test::TempDir& dir, int rows, const std::string& on_
              "\"}, {\"role\": \"assistant\", \"content\": \"answer " + std::to_string(i) + "\"}]}\n";
   }
   test::write_text(dir.file("rows.jsonl"), lines);
-  test::write_text(dir.file("data.json"), R"({"dataset_param": {"preprocess_parameters": {"model_name_or_path": ")" OMNITUNE_SOURCE_DIR
-                                          R"(/assets/tokenizer/qwen3-omni"}, "basic_parameters": {"dataset": ")" +
-                                              dir.file("rows.jsonl") + R"(", "on_bad_sample": ")" + on_bad + R"("},
+  test::write_text(dir.file("data.json"),
+                   R"({"dataset_param": {"preprocess_parameters": {"model_name_or_path": ")" OMNITUNE_SOURCE_DIR
+                   R"(/assets/tokenizer/qwen3-omni"}, "basic_parameters": {"dataset": ")" +
+                       dir.file("rows.jsonl") + R"(", "on_bad_sample": ")" + on_bad + R"("},
       "attr": {"messages": "messages", "role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"}}})");
   return dir.file("data.json");
 }
@@ -33,7 +34,8 @@ struct Fixture {
   std::shared_ptr<const SampleBuilder> builder;
   explicit Fixture(const std::string& path) : config(load_data_config(path)) {
     dataset = std::make_shared<const Dataset>(config);
-    builder = std::make_shared<const SampleBuilder>(config, std::make_shared<const Tokenizer>(Tokenizer::from_dir(config.preprocess.model_name_or_path)));
+    builder = std::make_shared<const SampleBuilder>(
+        config, std::make_shared<const Tokenizer>(Tokenizer::from_dir(config.preprocess.model_name_or_path)));
   }
 };
 }  // namespace
@@ -69,8 +71,8 @@ TEST(Loader, TwoRanksReadDisjointRows) {
     for (int i = 0; i < 4; ++i) {
       ThinkerInputs b = loader.next();
       for (int64_t r = 0; r < b.input_ids.size(0); ++r) {
-        seen.insert(f.builder->tokenizer().decode(std::vector<int32_t>(b.input_ids[r].data_ptr<int64_t>(),
-                                                                      b.input_ids[r].data_ptr<int64_t>() + b.input_ids.size(1))));
+        seen.insert(f.builder->tokenizer().decode(std::vector<int32_t>(
+            b.input_ids[r].data_ptr<int64_t>(), b.input_ids[r].data_ptr<int64_t>() + b.input_ids.size(1))));
         ++total;
       }
     }
@@ -89,7 +91,9 @@ TEST(Loader, BadRowIsAnErrorNamingTheRowUnlessSkipped) {
 TEST(Loader, AnEpochOfOnlySkippedRowsIsAnErrorAndEachKindIsLoggedOnce) {
   test::TempDir dir;
   std::string rows;
-  for (int i = 0; i < 9; ++i) rows += R"({"messages": [{"role": "robot", "content": "q"}, {"role": "assistant", "content": "a"}]})" "\n";
+  for (int i = 0; i < 9; ++i)
+    rows += R"({"messages": [{"role": "robot", "content": "q"}, {"role": "assistant", "content": "a"}]})"
+            "\n";
   test::write_text(dir.file("rows.jsonl"), rows);
   Fixture f(test::write_data_json(dir, dir.file("rows.jsonl"), R"(, "on_bad_sample": "skip")"));
   for (int64_t workers : {0, 2}) {
@@ -100,7 +104,9 @@ TEST(Loader, AnEpochOfOnlySkippedRowsIsAnErrorAndEachKindIsLoggedOnce) {
     EXPECT_NE(message.find("every row of a whole epoch was skipped"), std::string::npos) << message;
     EXPECT_NE(message.find("unknown role 'robot'"), std::string::npos) << message;
     size_t warnings = 0;
-    for (size_t at = log.find("skipping bad sample"); at != std::string::npos; at = log.find("skipping bad sample", at + 1)) ++warnings;
+    for (size_t at = log.find("skipping bad sample"); at != std::string::npos;
+         at = log.find("skipping bad sample", at + 1))
+      ++warnings;
     EXPECT_EQ(warnings, 1u) << log;
     EXPECT_GE(loader.counters().skipped_bad, 9);
   }
@@ -112,7 +118,8 @@ TEST(Loader, PadsToAMultipleOfEight) {
   Loader loader(f.dataset, f.builder, f.config, {3, 0, 1, 1, false, true}, 0);
   ThinkerInputs b = loader.next();
   EXPECT_EQ(b.input_ids.size(1) % 8, 0);
-  EXPECT_TRUE(at::equal(b.labels.masked_select(b.attention_mask == 0), at::full({(b.attention_mask == 0).sum().item<int64_t>()}, -100, at::kLong)));
+  EXPECT_TRUE(at::equal(b.labels.masked_select(b.attention_mask == 0),
+                        at::full({(b.attention_mask == 0).sum().item<int64_t>()}, -100, at::kLong)));
 }
 
 }  // namespace omnitune

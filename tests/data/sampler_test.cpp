@@ -32,7 +32,7 @@ TEST(Sampler, RanksPartitionEachEpoch) {
       for (int64_t i : s.next()) seen.push_back(i);
   }
   std::set<int64_t> unique(seen.begin(), seen.end());
-  EXPECT_EQ(seen.size(), 20u);   // 23 rows, drop_last: 20 used
+  EXPECT_EQ(seen.size(), 20u);    // 23 rows, drop_last: 20 used
   EXPECT_EQ(unique.size(), 20u);  // no row on two ranks
 }
 
@@ -50,8 +50,14 @@ TEST(Sampler, EpochsReshuffleAndNoShuffleKeepsOrder) {
 }
 
 TEST(Sampler, BadSettingsAreErrors) {
-  EXPECT_NE(test::error_of([] { Sampler s(3, {4, 0, 1, 1, true, true}); }).find("fewer than one global micro-batch"), std::string::npos);
-  EXPECT_NE(test::error_of([] { Sampler s(3, {1, 2, 2, 1, true, true}); }).find("invalid micro batch"), std::string::npos);
+  EXPECT_NE(test::error_of([] {
+              Sampler s(3, {4, 0, 1, 1, true, true});
+            }).find("fewer than one global micro-batch"),
+            std::string::npos);
+  EXPECT_NE(test::error_of([] {
+              Sampler s(3, {1, 2, 2, 1, true, true});
+            }).find("invalid micro batch"),
+            std::string::npos);
 }
 
 }  // namespace omnitune

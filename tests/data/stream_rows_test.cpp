@@ -69,7 +69,7 @@ TEST(DataStream, ShuffleBufferIsSeededAndPartitions) {
   EXPECT_EQ(both.size(), 40u);  // the two ranks partition the epoch
   std::vector<int64_t> sorted = first;
   std::sort(sorted.begin(), sorted.end());
-  EXPECT_NE(first, sorted);  // shuffled
+  EXPECT_NE(first, sorted);    // shuffled
   EXPECT_NE(epoch(a), first);  // another order in epoch 1
   StreamRows other_seed(c, {2, 0, 2, 6, true, true});
   EXPECT_NE(epoch(other_seed), first);
@@ -88,11 +88,14 @@ TEST(DataStream, RestoreContinuesWithTheExactNextBatch) {
       for (int i = 0; i < cut; ++i) first.next();
       StreamRows resumed(c, o);
       resumed.restore(first.state());
-      for (int i = cut; i < 14; ++i) EXPECT_EQ(rows_of(resumed.next()), expected[i]) << "drop_last " << drop_last << " cut " << cut;
+      for (int i = cut; i < 14; ++i)
+        EXPECT_EQ(rows_of(resumed.next()), expected[i]) << "drop_last " << drop_last << " cut " << cut;
     }
   }
   StreamRows s(c, {3, 0, 2, 7, true, true});
-  EXPECT_NE(test::error_of([&] { s.restore({0, 5}); }).find("does not fit this stream: an epoch holds only 3 micro-batches"),
+  EXPECT_NE(test::error_of([&] {
+              s.restore({0, 5});
+            }).find("does not fit this stream: an epoch holds only 3 micro-batches"),
             std::string::npos);
 }
 
@@ -115,11 +118,15 @@ TEST(DataStream, MaxSamplesAndBadFiles) {
   StreamRows capped(c, {4, 0, 1, 1, false, false});
   EXPECT_NE(testing::internal::GetCapturedStdout().find("using 6 of 10 rows (max_samples 6)"), std::string::npos);
   DataConfig small = streaming_config(dir, 3);
-  EXPECT_NE(test::error_of([&] { StreamRows x(small, {2, 0, 2, 1, false, true}); }).find("fewer than one global micro-batch"),
+  EXPECT_NE(test::error_of([&] {
+              StreamRows x(small, {2, 0, 2, 1, false, true});
+            }).find("fewer than one global micro-batch"),
             std::string::npos);
   test::write_text(dir.file("array.json"), "[]");
   DataConfig array = load_data_config(test::write_data_json(dir, dir.file("array.json"), R"(, "streaming": true)"));
-  EXPECT_NE(test::error_of([&] { StreamRows x(array, {1, 0, 1, 1, false, true}); }).find("streaming reads JSON Lines files"),
+  EXPECT_NE(test::error_of([&] {
+              StreamRows x(array, {1, 0, 1, 1, false, true});
+            }).find("streaming reads JSON Lines files"),
             std::string::npos);
 }
 
@@ -152,8 +159,8 @@ TEST(DataStream, LoaderResumesAndRanksPartition) {
     for (int i = 0; i < 4; ++i) {
       ThinkerInputs b = loader.next();
       for (int64_t r = 0; r < b.input_ids.size(0); ++r, ++total)
-        seen.insert(f.builder->tokenizer().decode(
-            std::vector<int32_t>(b.input_ids[r].data_ptr<int64_t>(), b.input_ids[r].data_ptr<int64_t>() + b.input_ids.size(1))));
+        seen.insert(f.builder->tokenizer().decode(std::vector<int32_t>(
+            b.input_ids[r].data_ptr<int64_t>(), b.input_ids[r].data_ptr<int64_t>() + b.input_ids.size(1))));
     }
   }
   EXPECT_EQ(static_cast<int64_t>(seen.size()), total);

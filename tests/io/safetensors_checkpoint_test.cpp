@@ -93,7 +93,8 @@ TEST(SafetensorsCheckpoint, DirectoryErrors) {
   test::TempDir dir;
   EXPECT_EQ(error_of([&] { SafetensorsCheckpoint c(dir.path().string()); }),
             dir.path().string() + ": no .safetensors files in this directory");
-  EXPECT_EQ(error_of([&] { SafetensorsCheckpoint c(dir.file("nope")); }), dir.file("nope") + ": no such file or directory");
+  EXPECT_EQ(error_of([&] { SafetensorsCheckpoint c(dir.file("nope")); }),
+            dir.file("nope") + ": no such file or directory");
   Tensors t(1);
   write_safetensors(dir.file("a.safetensors"), t.list);
   write_safetensors(dir.file("b.safetensors"), t.list);
@@ -108,9 +109,11 @@ TEST(SafetensorsCheckpoint, ParsesByteSizes) {
   EXPECT_EQ(parse_byte_size("2KiB", f), 2048u);
   EXPECT_EQ(parse_byte_size("123", f), 123u);
   EXPECT_NE(error_of([&] { parse_byte_size("4GBB", f); }).find("did you mean 'GB'"), std::string::npos);
-  EXPECT_NE(error_of([&] { parse_byte_size("big", f); }).find("--max-shard-size 'big': not a number"), std::string::npos);
+  EXPECT_NE(error_of([&] { parse_byte_size("big", f); }).find("--max-shard-size 'big': not a number"),
+            std::string::npos);
   for (const char* huge : {"20000000000GB", "1e300", "nan", "inf", "-5GB", "0"})  // no wrap, no NaN, no zero
-    EXPECT_NE(error_of([&] { parse_byte_size(huge, f); }).find("must be at least 1 byte and less than"), std::string::npos)
+    EXPECT_NE(error_of([&] { parse_byte_size(huge, f); }).find("must be at least 1 byte and less than"),
+              std::string::npos)
         << huge;
 }
 

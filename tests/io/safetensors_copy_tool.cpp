@@ -14,7 +14,8 @@
 
 int main(int argc, char** argv) {
   if (argc != 4 && argc != 6) {
-    std::cerr << "usage: safetensors_copy_tool <in> <out.safetensors> <values.safetensors> [<out-dir> <max-shard-bytes>]\n";
+    std::cerr
+        << "usage: safetensors_copy_tool <in> <out.safetensors> <values.safetensors> [<out-dir> <max-shard-bytes>]\n";
     return 2;
   }
   try {

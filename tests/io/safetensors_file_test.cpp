@@ -49,8 +49,9 @@ TEST(SafetensorsFile, RejectsSizeMismatchAndKeepsTheOldFile) {
   test::TempDir dir;
   std::vector<float> a = {1.f, 2.f};
   write_safetensors(dir.file("x.safetensors"), {{"a", DType::kF32, {2}, a.data(), 8}});
-  EXPECT_NE(error_of([&] { write_safetensors(dir.file("x.safetensors"), {{"a", DType::kF32, {3}, a.data(), 8}}); })
-                .find("tensor 'a': shape and dtype need 12 bytes, got 8"),
+  EXPECT_NE(error_of([&] {
+              write_safetensors(dir.file("x.safetensors"), {{"a", DType::kF32, {3}, a.data(), 8}});
+            }).find("tensor 'a': shape and dtype need 12 bytes, got 8"),
             std::string::npos);
   SafetensorsFile f(dir.file("x.safetensors"));
   EXPECT_EQ(f.at("a").shape, std::vector<int64_t>{2});
@@ -82,7 +83,8 @@ TEST(AtomicFile, AbandonedWriteLeavesNothing) {
   std::string text;
   in >> text;
   EXPECT_EQ(text, "old");
-  EXPECT_NE(error_of([&] { AtomicFileWriter w(dir.file("missing/t.txt")); }).find("cannot create file"), std::string::npos);
+  EXPECT_NE(error_of([&] { AtomicFileWriter w(dir.file("missing/t.txt")); }).find("cannot create file"),
+            std::string::npos);
 }
 
 }  // namespace omnitune

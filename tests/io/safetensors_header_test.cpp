@@ -18,7 +18,8 @@ std::string file_image(const std::string& header, size_t data_bytes) {
 }
 
 std::string parse_error(const std::string& image) {
-  return error_of([&] { parse_safetensors(reinterpret_cast<const uint8_t*>(image.data()), image.size(), "m.safetensors"); });
+  return error_of(
+      [&] { parse_safetensors(reinterpret_cast<const uint8_t*>(image.data()), image.size(), "m.safetensors"); });
 }
 }  // namespace
 
@@ -38,12 +39,15 @@ TEST(SafetensorsHeader, ParsesValidHeader) {
 }
 
 TEST(SafetensorsHeader, TruncatedAndShortFiles) {
-  EXPECT_EQ(parse_error("abc"), "m.safetensors: not a safetensors file: 3 bytes, shorter than the 8-byte header length");
+  EXPECT_EQ(parse_error("abc"),
+            "m.safetensors: not a safetensors file: 3 bytes, shorter than the 8-byte header length");
   std::string image = file_image(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 16);
-  EXPECT_NE(parse_error(image.substr(0, 20)).find("header length 55 runs past the end of the file (20 bytes"), std::string::npos)
+  EXPECT_NE(parse_error(image.substr(0, 20)).find("header length 55 runs past the end of the file (20 bytes"),
+            std::string::npos)
       << parse_error(image.substr(0, 20));
   EXPECT_EQ(parse_error(image.substr(0, image.size() - 4)),
-            "m.safetensors: tensor 'a': data_offsets [0, 16] run past the end of the data (12 bytes; is the file truncated?)");
+            "m.safetensors: tensor 'a': data_offsets [0, 16] run past the end of the data (12 bytes; is the file "
+            "truncated?)");
 }
 
 TEST(SafetensorsHeader, HeaderLengthPastEof) {
@@ -55,9 +59,13 @@ TEST(SafetensorsHeader, HeaderLengthPastEof) {
 TEST(SafetensorsHeader, BadJson) {
   EXPECT_NE(parse_error(file_image("{\"a\": ", 0)).find("m.safetensors: header is not valid JSON"), std::string::npos);
   EXPECT_EQ(parse_error(file_image("[1, 2]", 0)), "m.safetensors: header must be a JSON object");
-  EXPECT_EQ(parse_error(file_image(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 4)),
-            "m.safetensors: tensor 'a' appears twice in the header");
-  EXPECT_EQ(parse_error(file_image(R"({"__metadata__":{"k":1}})", 0)), "m.safetensors: __metadata__ value of 'k' must be a string");
+  EXPECT_EQ(
+      parse_error(file_image(
+          R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
+          4)),
+      "m.safetensors: tensor 'a' appears twice in the header");
+  EXPECT_EQ(parse_error(file_image(R"({"__metadata__":{"k":1}})", 0)),
+            "m.safetensors: __metadata__ value of 'k' must be a string");
 }
 
 TEST(SafetensorsHeader, BadEntries) {
@@ -79,20 +87,29 @@ TEST(SafetensorsHeader, BadEntries) {
 }
 
 TEST(SafetensorsHeader, OutOfRangeAndOverlappingOffsets) {
-  EXPECT_EQ(parse_error(file_image(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 8)),
-            "m.safetensors: tensor 'w': data_offsets [4, 12] run past the end of the data (8 bytes; is the file truncated?)");
-  EXPECT_EQ(parse_error(file_image(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"y":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12)),
-            "m.safetensors: tensors 'x' [0, 8) and 'y' [4, 12) overlap");
+  EXPECT_EQ(
+      parse_error(file_image(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 8)),
+      "m.safetensors: tensor 'w': data_offsets [4, 12] run past the end of the data (8 bytes; is the file truncated?)");
+  EXPECT_EQ(
+      parse_error(file_image(
+          R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"y":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+          12)),
+      "m.safetensors: tensors 'x' [0, 8) and 'y' [4, 12) overlap");
 }
 
 TEST(SafetensorsHeader, EveryDataByteBelongsToATensor) {
   // As the reference library (its "metadata incomplete buffer" and "invalid offset" errors).
   EXPECT_EQ(parse_error(file_image(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 7)),
-            "m.safetensors: 3 bytes after the last tensor's data belong to no tensor (the data is 7 bytes, the tensors cover 4)");
-  EXPECT_EQ(parse_error(file_image(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8)),
-            "m.safetensors: 4 bytes of the data before tensor 'w' [4, 8) belong to no tensor (a gap in the data offsets)");
-  EXPECT_EQ(parse_error(file_image(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"y":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})", 12)),
-            "m.safetensors: 4 bytes of the data before tensor 'y' [8, 12) belong to no tensor (a gap in the data offsets)");
+            "m.safetensors: 3 bytes after the last tensor's data belong to no tensor (the data is 7 bytes, the tensors "
+            "cover 4)");
+  EXPECT_EQ(
+      parse_error(file_image(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8)),
+      "m.safetensors: 4 bytes of the data before tensor 'w' [4, 8) belong to no tensor (a gap in the data offsets)");
+  EXPECT_EQ(
+      parse_error(file_image(
+          R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"y":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
+          12)),
+      "m.safetensors: 4 bytes of the data before tensor 'y' [8, 12) belong to no tensor (a gap in the data offsets)");
   EXPECT_NE(parse_error(file_image("{}", 1)).find("1 bytes after the last tensor's data"), std::string::npos);
 }
 

@@ -43,9 +43,9 @@ TEST(TorchTensors, ReadsAreZeroCopyAndOutliveTheFileObject) {
     view = read_tensor(f, f.at("w"));
     mapped = f.bytes(f.at("w")).data();
   }
-  EXPECT_EQ(view.data_ptr(), mapped);                   // a view of the mapping, not a copy
-  EXPECT_EQ(view.sum().item<float>(), 15.f);            // still valid: the tensor holds the mapping
-  view.mul_(2);                                         // private copy-on-write pages
+  EXPECT_EQ(view.data_ptr(), mapped);         // a view of the mapping, not a copy
+  EXPECT_EQ(view.sum().item<float>(), 15.f);  // still valid: the tensor holds the mapping
+  view.mul_(2);                               // private copy-on-write pages
   SafetensorsFile again(dir.file("x.safetensors"));
   EXPECT_EQ(read_tensor(again, again.at("w")).sum().item<float>(), 15.f);
 }
@@ -62,8 +62,11 @@ TEST(TorchTensors, ShardedSaveReadsBack) {
 
 TEST(TorchTensors, UnsupportedDtypeIsAnError) {
   test::TempDir dir;
-  std::string message = test::error_of([&] { save_tensors(dir.file("c.safetensors"), {{"z", at::zeros({2}, at::kComplexFloat)}}); });
-  EXPECT_NE(message.find("tensor 'z': dtype ComplexFloat cannot be stored in safetensors"), std::string::npos) << message;
+  std::string message = test::error_of([&] {
+    save_tensors(dir.file("c.safetensors"), {{"z", at::zeros({2}, at::kComplexFloat)}});
+  });
+  EXPECT_NE(message.find("tensor 'z': dtype ComplexFloat cannot be stored in safetensors"), std::string::npos)
+      << message;
 }
 
 }  // namespace omnitune

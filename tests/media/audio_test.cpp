@@ -25,7 +25,8 @@ using test::TempDir;
 std::vector<float> tone(double hz, int64_t rate, int64_t count, double amplitude = 0.5) {
   std::vector<float> out(count);
   for (int64_t i = 0; i < count; ++i)
-    out[i] = static_cast<float>(amplitude * std::sin(2.0 * std::numbers::pi * hz * static_cast<double>(i) / static_cast<double>(rate)));
+    out[i] = static_cast<float>(
+        amplitude * std::sin(2.0 * std::numbers::pi * hz * static_cast<double>(i) / static_cast<double>(rate)));
   return out;
 }
 

@@ -27,7 +27,8 @@ RgbImage pattern(int64_t width, int64_t height) {
   image.pixels.resize(static_cast<size_t>(width * height * 3));
   for (int64_t y = 0; y < height; ++y)
     for (int64_t x = 0; x < width; ++x)
-      for (int64_t c = 0; c < 3; ++c) image.pixels[(y * width + x) * 3 + c] = static_cast<uint8_t>((x * 7 + y * 13 + c * 50) % 256);
+      for (int64_t c = 0; c < 3; ++c)
+        image.pixels[(y * width + x) * 3 + c] = static_cast<uint8_t>((x * 7 + y * 13 + c * 50) % 256);
   return image;
 }
 
@@ -39,7 +40,9 @@ RgbImage constant(int64_t width, int64_t height, uint8_t r, uint8_t g, uint8_t b
   return image;
 }
 
-uint8_t at_pixel(const RgbImage& image, int64_t x, int64_t y, int64_t c) { return image.pixels[(y * image.width + x) * 3 + c]; }
+uint8_t at_pixel(const RgbImage& image, int64_t x, int64_t y, int64_t c) {
+  return image.pixels[(y * image.width + x) * 3 + c];
+}
 
 // A 24-bit bottom-up BMP of `image`.
 std::string bmp_bytes(const RgbImage& image) {
@@ -61,7 +64,8 @@ std::string bmp_bytes(const RgbImage& image) {
   for (int64_t y = 0; y < image.height; ++y)
     for (int64_t x = 0; x < image.width; ++x)
       for (int64_t c = 0; c < 3; ++c)
-        out[static_cast<size_t>(54 + (image.height - 1 - y) * row + x * 3 + c)] = static_cast<char>(at_pixel(image, x, y, 2 - c));
+        out[static_cast<size_t>(54 + (image.height - 1 - y) * row + x * 3 + c)] =
+            static_cast<char>(at_pixel(image, x, y, 2 - c));
   return out;
 }
 
@@ -131,12 +135,13 @@ TEST(ImageExif, OrientationsMoveCornersLikePil) {
     int64_t width, height;
     int64_t src_x, src_y;  // source of the output's top-left pixel
   };
-  for (const Case& c : {Case{1, 3, 2, 0, 0}, Case{2, 3, 2, 2, 0}, Case{3, 3, 2, 2, 1}, Case{4, 3, 2, 0, 1}, Case{5, 2, 3, 0, 0},
-                        Case{6, 2, 3, 0, 1}, Case{7, 2, 3, 2, 1}, Case{8, 2, 3, 2, 0}}) {
+  for (const Case& c : {Case{1, 3, 2, 0, 0}, Case{2, 3, 2, 2, 0}, Case{3, 3, 2, 2, 1}, Case{4, 3, 2, 0, 1},
+                        Case{5, 2, 3, 0, 0}, Case{6, 2, 3, 0, 1}, Case{7, 2, 3, 2, 1}, Case{8, 2, 3, 2, 0}}) {
     const RgbImage out = apply_exif_orientation(image, c.orientation);
     ASSERT_EQ(out.width, c.width) << c.orientation;
     ASSERT_EQ(out.height, c.height) << c.orientation;
-    for (int64_t ch = 0; ch < 3; ++ch) EXPECT_EQ(at_pixel(out, 0, 0, ch), at_pixel(image, c.src_x, c.src_y, ch)) << c.orientation;
+    for (int64_t ch = 0; ch < 3; ++ch)
+      EXPECT_EQ(at_pixel(out, 0, 0, ch), at_pixel(image, c.src_x, c.src_y, ch)) << c.orientation;
   }
   // Rotating 90 degrees clockwise (6) then counter-clockwise (8) is the identity.
   EXPECT_EQ(apply_exif_orientation(apply_exif_orientation(image, 6), 8).pixels, image.pixels);
@@ -144,7 +149,8 @@ TEST(ImageExif, OrientationsMoveCornersLikePil) {
 
 TEST(ImageExif, ReadsTheOrientationTagInBothByteOrders) {
   // IFD0 with one entry: tag 0x0112, SHORT, count 1, value 6.
-  const uint8_t little[] = {'E', 'x', 'i', 'f', 0, 0, 'I', 'I', 42, 0, 8, 0, 0, 0, 1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0};
+  const uint8_t little[] = {'E', 'x', 'i',  'f',  0, 0, 'I', 'I', 42, 0, 8, 0, 0, 0,
+                            1,   0,   0x12, 0x01, 3, 0, 1,   0,   0,  0, 6, 0, 0, 0};
   const uint8_t big[] = {'M', 'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 8, 0, 0};
   EXPECT_EQ(tiff_orientation(little, sizeof little), 6);
   EXPECT_EQ(tiff_orientation(big, sizeof big), 8);
@@ -170,15 +176,18 @@ TEST(ImageDecode, ReadsABmp) {
 TEST(ImageDecode, ErrorsNameTheFile) {
   TempDir dir;
   const std::string missing = dir.file("missing.png");
-  EXPECT_NE(error_of([&] { decode_image(missing); }).find("image file " + missing + ": no such file"), std::string::npos);
+  EXPECT_NE(error_of([&] { decode_image(missing); }).find("image file " + missing + ": no such file"),
+            std::string::npos);
   test::write_text(dir.file("text.jpg"), "this is not a picture\n");
-  EXPECT_NE(error_of([&] { decode_image(dir.file("text.jpg")); }).find("text.jpg: not a JPEG, PNG, WebP, BMP or GIF"), std::string::npos);
+  EXPECT_NE(error_of([&] { decode_image(dir.file("text.jpg")); }).find("text.jpg: not a JPEG, PNG, WebP, BMP or GIF"),
+            std::string::npos);
   test::write_text(dir.file("bad.jpg"), std::string("\xFF\xD8\xFF\xE0\x00\x10JFIF\x00garbage garbage", 24));
   EXPECT_NE(error_of([&] { decode_image(dir.file("bad.jpg")); }).find("bad.jpg: "), std::string::npos);
   test::write_text(dir.file("bad.png"), std::string("\x89PNG\r\n\x1A\n\0\0\0\x0DIHDR", 16));
   EXPECT_NE(error_of([&] { decode_image(dir.file("bad.png")); }).find("bad.png: corrupt PNG data"), std::string::npos);
   test::write_text(dir.file("bad.webp"), std::string("RIFF\x10\0\0\0WEBPVP8 nonsense", 24));
-  EXPECT_NE(error_of([&] { decode_image(dir.file("bad.webp")); }).find("bad.webp: corrupt WebP data"), std::string::npos);
+  EXPECT_NE(error_of([&] { decode_image(dir.file("bad.webp")); }).find("bad.webp: corrupt WebP data"),
+            std::string::npos);
 }
 
 TEST(ImagePatchify, FlattenOrderIsBlockMajor) {
@@ -187,7 +196,9 @@ TEST(ImagePatchify, FlattenOrderIsBlockMajor) {
   ASSERT_EQ(input.pixel_values.sizes(), (std::vector<int64_t>{8, 1536}));
   EXPECT_EQ(input.grid_thw.dtype(), at::kLong);
   EXPECT_TRUE(at::equal(input.grid_thw, at::tensor(std::vector<int64_t>{1, 2, 4}, at::kLong)));
-  const auto value = [&](int64_t x, int64_t y, int64_t c) { return (static_cast<float>(at_pixel(image, x, y, c)) - 127.5f) / 127.5f; };
+  const auto value = [&](int64_t x, int64_t y, int64_t c) {
+    return (static_cast<float>(at_pixel(image, x, y, c)) - 127.5f) / 127.5f;
+  };
   const auto pv = input.pixel_values.accessor<float, 2>();
   // Row 5 = block 1 (columns 32..63), in-block (row 0, col 1) -> patch origin (x 48, y 0).
   // Column = (channel 2, frame 1, py 3, px 4) -> 2*512 + 256 + 3*16 + 4.
@@ -198,15 +209,18 @@ TEST(ImagePatchify, FlattenOrderIsBlockMajor) {
 }
 
 TEST(ImagePatchify, OddFrameCountsRepeatTheLastFrame) {
-  const VisionInput input = patchify_frames({constant(32, 32, 0, 0, 0), constant(32, 32, 255, 255, 255), constant(32, 32, 51, 51, 51)}, 1024, 1 << 20);
+  const VisionInput input = patchify_frames(
+      {constant(32, 32, 0, 0, 0), constant(32, 32, 255, 255, 255), constant(32, 32, 51, 51, 51)}, 1024, 1 << 20);
   ASSERT_EQ(input.pixel_values.size(0), 2 * 4);
   EXPECT_TRUE(at::equal(input.grid_thw, at::tensor(std::vector<int64_t>{2, 2, 2}, at::kLong)));
   const auto pv = input.pixel_values.accessor<float, 2>();
-  EXPECT_EQ(pv[0][0], -1.0f);     // t 0, frame 0
-  EXPECT_EQ(pv[0][256], 1.0f);    // t 0, frame 1
+  EXPECT_EQ(pv[0][0], -1.0f);       // t 0, frame 0
+  EXPECT_EQ(pv[0][256], 1.0f);      // t 0, frame 1
   EXPECT_EQ(pv[4][0], pv[4][256]);  // t 1: frame 2 and its copy
   EXPECT_EQ(pv[4][0], (51.0f - 127.5f) / 127.5f);
-  EXPECT_NE(error_of([] { patchify_frames({constant(32, 32, 0, 0, 0), constant(64, 32, 0, 0, 0)}, 1024, 1 << 20); }).find("frame 1 is 64x32"),
+  EXPECT_NE(error_of([] {
+              patchify_frames({constant(32, 32, 0, 0, 0), constant(64, 32, 0, 0, 0)}, 1024, 1 << 20);
+            }).find("frame 1 is 64x32"),
             std::string::npos);
 }
 
@@ -217,7 +231,7 @@ TEST(ImageProcess, SmartResizeDecidesTheGrid) {
   // A tiny image is scaled up to min_pixels, then its short side to 28, then by the processor.
   const RgbImage tiny = pattern(10, 7);
   const RgbImage pre = preresize_image(tiny, ImageOptions{});
-  EXPECT_EQ(pre.width, 38);  // int(10 * sqrt(1024 / 70))
+  EXPECT_EQ(pre.width, 38);   // int(10 * sqrt(1024 / 70))
   EXPECT_EQ(pre.height, 28);  // int(7 * 3.82) = 26, raised to 28
   const VisionInput small = process_image(tiny, ImageOptions{});
   EXPECT_TRUE(at::equal(small.grid_thw, at::tensor(std::vector<int64_t>{1, 4, 6}, at::kLong)));
@@ -261,7 +275,8 @@ TEST(VideoSampling, FollowsTheSeedRule) {
 TEST(VideoDecode, ErrorsNameTheFile) {
   TempDir dir;
   const std::string missing = dir.file("missing.mp4");
-  EXPECT_NE(error_of([&] { load_video(missing, VideoOptions{}); }).find("video file " + missing + ": no such file"), std::string::npos);
+  EXPECT_NE(error_of([&] { load_video(missing, VideoOptions{}); }).find("video file " + missing + ": no such file"),
+            std::string::npos);
   test::write_text(dir.file("text.mp4"), "this is not a video\n");
   EXPECT_NE(error_of([&] { load_video(dir.file("text.mp4"), VideoOptions{}); }).find("text.mp4: "), std::string::npos);
   // A picture is a one-frame video to FFmpeg; a BMP works.

@@ -1,5 +1,6 @@
 // Test helper for tests/python/test_audio_encoder.py:
-//   audio_encoder_tool <config.json> <weights.safetensors> <inputs.safetensors> <out.safetensors> [attn_impl attn_layout]
+//   audio_encoder_tool <config.json> <weights.safetensors> <inputs.safetensors> <out.safetensors> [attn_impl
+//   attn_layout]
 // builds the audio encoder in fp32 from the thinker config, loads `thinker.audio_tower.*` from the weights,
 // runs forward on `input_features` / `feature_lens` and backward of sum(out * d_out), and writes `out`,
 // `grad.input_features` and `grad.<parameter name>` for every parameter.
@@ -45,7 +46,8 @@ int run(int argc, char** argv) {
 
   auto grad_of = [](const at::Tensor& t) { return t.grad().defined() ? t.grad() : at::zeros_like(t); };
   omnitune::NamedTensors results{{"out", out.detach()}, {"grad.input_features", grad_of(features)}};
-  for (const auto& [name, param] : omnitune::module_parameters(*encoder)) results.emplace_back("grad." + name, grad_of(param));
+  for (const auto& [name, param] : omnitune::module_parameters(*encoder))
+    results.emplace_back("grad." + name, grad_of(param));
   omnitune::save_tensors(argv[4], results);
   return 0;
 }

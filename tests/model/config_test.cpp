@@ -77,14 +77,17 @@ TEST(ModelConfig, ErrorsNamePathAndReason) {
   std::string p = with_change(dir, [](auto& j) { j["thinker_config"].erase("audio_token_id"); });
   EXPECT_EQ(error_of([&] { load_thinker_config(p); }),
             p + ": $.thinker_config.audio_token_id: missing required key 'audio_token_id'");
-  p = with_change(dir, [](auto& j) { j["thinker_config"]["text_config"]["rope_parameters"]["mrope_section"] = {6, 5, 4}; });
+  p = with_change(dir, [](auto& j) {
+    j["thinker_config"]["text_config"]["rope_parameters"]["mrope_section"] = {6, 5, 4};
+  });
   EXPECT_EQ(error_of([&] { load_thinker_config(p); }),
             p + ": $.thinker_config.text_config.rope_parameters: mrope_section must sum to head_dim / 2");
   p = with_change(dir, [](auto& j) { j["thinker_config"]["text_config"]["hidden_act"] = "quick_gelo"; });
-  EXPECT_EQ(error_of([&] { load_thinker_config(p); }).rfind(
-                p + ": $.thinker_config.text_config.hidden_act: unknown activation 'quick_gelo' (did you mean 'quick_gelu'?); "
-                    "valid: gelu, ",
-                0),
+  EXPECT_EQ(error_of([&] { load_thinker_config(p); })
+                .rfind(p + ": $.thinker_config.text_config.hidden_act: unknown activation 'quick_gelo' (did you mean "
+                           "'quick_gelu'?); "
+                           "valid: gelu, ",
+                       0),
             0u);
   p = with_change(dir, [](auto& j) { j["thinker_config"]["vision_config"]["hidden_act"] = "prelu"; });
   EXPECT_NE(error_of([&] { load_thinker_config(p); }).find("'prelu' has learnable parameters"), std::string::npos);
@@ -92,10 +95,12 @@ TEST(ModelConfig, ErrorsNamePathAndReason) {
     j["thinker_config"]["text_config"]["use_sliding_window"] = true;
     j["thinker_config"]["text_config"]["sliding_window"] = 50;
   });
-  EXPECT_NE(error_of([&] { load_thinker_config(p); }).find("use_sliding_window: sliding-window attention is not supported"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { load_thinker_config(p); }).find("use_sliding_window: sliding-window attention is not supported"),
+      std::string::npos);
   p = with_change(dir, [](auto& j) { j["thinker_config"]["text_config"]["pad_token_id"] = 1000000; });
-  EXPECT_NE(error_of([&] { load_thinker_config(p); }).find("pad_token_id: 1000000 is not a token id"), std::string::npos);
+  EXPECT_NE(error_of([&] { load_thinker_config(p); }).find("pad_token_id: 1000000 is not a token id"),
+            std::string::npos);
   p = with_change(dir, [](auto& j) { j["thinker_config"]["text_config"]["num_experts"] = "four"; });
   EXPECT_EQ(error_of([&] { load_thinker_config(p); }),
             p + ": $.thinker_config.text_config.num_experts: expected an integer, got string \"four\"");

@@ -1,7 +1,7 @@
 // The chunked lm_head + loss against the plain one (logits, then causal_lm_loss), fp32 (the loss
 // accumulates in fp32 whatever the input dtype).
-#include "omnitune/model/causal_lm_loss.h"
 #include "omnitune/model/fused_lm_loss.h"
+#include "omnitune/model/causal_lm_loss.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>

@@ -38,7 +38,8 @@ struct Inputs {
 };
 
 std::vector<at::Tensor> grads_of(const Toy& toy, const Inputs& in) {
-  return {in.x.grad().clone(), in.bias.grad().clone(), toy.linear->weight.grad().clone(), toy.linear->bias.grad().clone()};
+  return {in.x.grad().clone(), in.bias.grad().clone(), toy.linear->weight.grad().clone(),
+          toy.linear->bias.grad().clone()};
 }
 
 void clear(const Toy& toy, const Inputs& in) {
@@ -108,7 +109,9 @@ TEST(Recompute, WithoutGradModeIsAPlainCall) {
 
 TEST(Recompute, RandomNumbersInTheLayerAreAnError) {
   Inputs in;
-  LayerFunction noisy = [](const std::vector<at::Tensor>& x) { return std::vector<at::Tensor>{x[0] * at::rand_like(x[0])}; };
+  LayerFunction noisy = [](const std::vector<at::Tensor>& x) {
+    return std::vector<at::Tensor>{x[0] * at::rand_like(x[0])};
+  };
   EXPECT_THROW(recompute(noisy, {in.x}, {}), Error);
 }
 

@@ -32,7 +32,8 @@ std::vector<at::Tensor> run(torch::nn::Module& module, const std::vector<at::Ten
   loss.backward();
   std::vector<at::Tensor> out = {loss.detach()};
   for (const at::Tensor& t : inputs) out.push_back(t.grad().clone());
-  for (const at::Tensor& p : module.parameters()) out.push_back(p.grad().defined() ? p.grad().clone() : at::zeros_like(p));
+  for (const at::Tensor& p : module.parameters())
+    out.push_back(p.grad().defined() ? p.grad().clone() : at::zeros_like(p));
   return out;
 }
 
@@ -50,10 +51,10 @@ TEST(RecomputeTowers, TextDecoderWithRouterAuxLoss) {
   at::manual_seed(3);
   at::Tensor embeds = at::randn({2, 9, c.hidden_size}).requires_grad_(true);  // [B, S, H]
   at::Tensor mask = at::ones({2, 9}, at::kLong);
-  mask.index_put_({1, at::indexing::Slice(7)}, 0);                                // right padding
-  at::Tensor positions = at::arange(9).view({1, 1, 9}).expand({3, 2, 9});        // [3, B, S]
+  mask.index_put_({1, at::indexing::Slice(7)}, 0);                         // right padding
+  at::Tensor positions = at::arange(9).view({1, 1, 9}).expand({3, 2, 9});  // [3, B, S]
   at::Tensor visual = at::zeros({2, 9}, at::kBool);
-  visual.index_put_({0, at::indexing::Slice(2, 5)}, true);                        // 3 visual positions
+  visual.index_put_({0, at::indexing::Slice(2, 5)}, true);  // 3 visual positions
   std::vector<at::Tensor> deepstack;
   for (int k = 0; k < 3; ++k) deepstack.push_back(at::randn({3, c.hidden_size}).requires_grad_(true));
   std::vector<at::Tensor> inputs = {embeds, deepstack[0], deepstack[1], deepstack[2]};

@@ -26,7 +26,8 @@ bool use_audio_in_video(const omnitune::SafetensorsFile& file) {
   const auto it = file.metadata().find("use_audio_in_video");
   if (it == file.metadata().end() || it->second == "false") return false;
   if (it->second == "true") return true;
-  throw omnitune::Error(file.path() + ": metadata use_audio_in_video must be \"true\" or \"false\", got \"" + it->second + "\"");
+  throw omnitune::Error(file.path() + ": metadata use_audio_in_video must be \"true\" or \"false\", got \"" +
+                        it->second + "\"");
 }
 
 int run(char** argv) {

@@ -1,5 +1,6 @@
 // Test helper for tests/python/test_vision_encoder.py:
-//   vision_encoder_tool <config.json> <weights.safetensors> <inputs.safetensors> <out.safetensors> [attn_impl attn_layout]
+//   vision_encoder_tool <config.json> <weights.safetensors> <inputs.safetensors> <out.safetensors> [attn_impl
+//   attn_layout]
 // builds the vision encoder in fp32 from the thinker config, loads `thinker.visual.*` weights, runs forward on
 // `pixel_values` / `grid_thw`, then backward of sum(tokens * d_tokens) + sum_k sum(deepstack_k * d_deepstack.k),
 // and writes `tokens`, `deepstack.{k}`, `grad.pixel_values` and `grad.<parameter>` for every parameter.

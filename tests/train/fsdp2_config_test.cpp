@@ -47,11 +47,13 @@ TEST(Fsdp2Config, BadInputNamesFileKeyAndFix) {
   test::TempDir dir;
   test::write_text(dir.file("typo.yaml"), "param_dtype: bf16\nreshard_after_forwad: true\n");
   EXPECT_EQ(error_of([&] { load_fsdp2_config(dir.file("typo.yaml")); }),
-            dir.file("typo.yaml") + ": $.reshard_after_forwad: unknown key 'reshard_after_forwad' (did you mean "
-                                    "'reshard_after_forward'?)");
+            dir.file("typo.yaml") +
+                ": $.reshard_after_forwad: unknown key 'reshard_after_forwad' (did you mean "
+                "'reshard_after_forward'?)");
   test::write_text(dir.file("dtype.yaml"), "param_dtype: bf61\n");
-  EXPECT_EQ(error_of([&] { load_fsdp2_config(dir.file("dtype.yaml")); }),
-            dir.file("dtype.yaml") + ": $.param_dtype: unknown dtype 'bf61' (did you mean 'bf16'?); valid: bf16, fp32, fp16");
+  EXPECT_EQ(
+      error_of([&] { load_fsdp2_config(dir.file("dtype.yaml")); }),
+      dir.file("dtype.yaml") + ": $.param_dtype: unknown dtype 'bf61' (did you mean 'bf16'?); valid: bf16, fp32, fp16");
   test::write_text(dir.file("type.yaml"), "num_to_forward_prefetch: one\n");
   EXPECT_EQ(error_of([&] { load_fsdp2_config(dir.file("type.yaml")); }),
             dir.file("type.yaml") + ": $.num_to_forward_prefetch: expected an integer, got string \"one\"");

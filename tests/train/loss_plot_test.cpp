@@ -29,10 +29,12 @@ std::string xml_problem(const std::string& doc) {
       continue;
     }
     if (doc[i] == '&') {
-      if (!std::regex_search(doc.begin() + static_cast<long>(i), doc.end(), entity)) return "bare & at " + std::to_string(i);
+      if (!std::regex_search(doc.begin() + static_cast<long>(i), doc.end(), entity))
+        return "bare & at " + std::to_string(i);
     }
     if (doc[i] != '<') {
-      if (open.empty() && !std::isspace(static_cast<unsigned char>(doc[i]))) return "text outside the root at " + std::to_string(i);
+      if (open.empty() && !std::isspace(static_cast<unsigned char>(doc[i])))
+        return "text outside the root at " + std::to_string(i);
       ++i;
       continue;
     }
@@ -91,14 +93,16 @@ TEST(LossPlot, OneVertexPerPointAlongTheAxes) {
   ASSERT_EQ(lines.size(), 1u);
   ASSERT_EQ(lines[0].size(), points.size());
   for (size_t i = 1; i < lines[0].size(); ++i) {
-    EXPECT_GT(lines[0][i].first, lines[0][i - 1].first);   // later steps further right
+    EXPECT_GT(lines[0][i].first, lines[0][i - 1].first);    // later steps further right
     EXPECT_GT(lines[0][i].second, lines[0][i - 1].second);  // lower loss further down the page
   }
   // The loss 2.0 point (step 20) lies on the height of the "2" tick label (drawn 4 px below its line).
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(svg, m, std::regex("<text x=\"[0-9.]+\" y=\"([0-9.]+)\" text-anchor=\"end\">2</text>")));
+  ASSERT_TRUE(
+      std::regex_search(svg, m, std::regex("<text x=\"[0-9.]+\" y=\"([0-9.]+)\" text-anchor=\"end\">2</text>")));
   EXPECT_NEAR(std::stod(m[1]) - 4, lines[0][10].second, 0.01);
-  ASSERT_TRUE(std::regex_search(svg, m, std::regex("<text x=\"([0-9.]+)\" y=\"[0-9.]+\" text-anchor=\"middle\">20</text>")));
+  ASSERT_TRUE(
+      std::regex_search(svg, m, std::regex("<text x=\"([0-9.]+)\" y=\"[0-9.]+\" text-anchor=\"middle\">20</text>")));
   EXPECT_NEAR(std::stod(m[1]), lines[0][10].first, 0.01);
   EXPECT_NE(svg.find(">demo run</text>"), std::string::npos);
 }
@@ -149,8 +153,9 @@ TEST(LossPlot, SinglePointEmptyAndFile) {
   std::ifstream in(dir.file("loss.svg"));
   std::string written((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_EQ(written, loss_curve_svg(points, "file"));
-  EXPECT_NE(test::error_of([&] { write_loss_curve_svg(dir.file("missing/loss.svg"), points, "x"); }).find("missing/loss.svg"),
-            std::string::npos);
+  EXPECT_NE(
+      test::error_of([&] { write_loss_curve_svg(dir.file("missing/loss.svg"), points, "x"); }).find("missing/loss.svg"),
+      std::string::npos);
 }
 
 TEST(LossPlot, AsciiChart) {
@@ -165,10 +170,10 @@ TEST(LossPlot, AsciiChart) {
   const size_t bar = rows[0].find(" |") + 2;
   EXPECT_EQ(rows[0].substr(0, bar), "  4 |");
   EXPECT_EQ(rows[7].substr(0, bar), "1.1 |");
-  EXPECT_EQ(rows[0][bar], '*');                // the first (highest) point: top left
-  EXPECT_EQ(rows[7][bar + 29], '*');           // the last: bottom right
+  EXPECT_EQ(rows[0][bar], '*');       // the first (highest) point: top left
+  EXPECT_EQ(rows[7][bar + 29], '*');  // the last: bottom right
   for (int r = 0; r < 8; ++r) EXPECT_EQ(rows[r].size(), bar + 30) << r;
-  EXPECT_EQ(count(chart, "*"), 30u);           // 30 points in 30 columns: one star each
+  EXPECT_EQ(count(chart, "*"), 30u);  // 30 points in 30 columns: one star each
   EXPECT_EQ(rows[9].find("100"), bar);
   EXPECT_EQ(rows[9].rfind("129"), bar + 27);
   EXPECT_EQ(rows[10], "(1 non-finite point skipped)");

@@ -23,8 +23,11 @@ TEST(ModulePattern, MatchesTheSeedsSyntax) {
 }
 
 TEST(ModulePattern, MalformedPatternsAreErrorsNamingThem) {
-  for (const char* bad : {"layers.{1-2-3}", "layers.{3-1}", "layers.{x}", "layers.{1-}", "layers.{", "", "l.{99999999999999999999-1}"})
-    EXPECT_NE(test::error_of([&] { ModulePattern(bad, "m.json: $.freeze[0]"); }).find(std::string("m.json: $.freeze[0]: pattern '") + bad + "'"),
+  for (const char* bad :
+       {"layers.{1-2-3}", "layers.{3-1}", "layers.{x}", "layers.{1-}", "layers.{", "", "l.{99999999999999999999-1}"})
+    EXPECT_NE(test::error_of([&] {
+                ModulePattern(bad, "m.json: $.freeze[0]");
+              }).find(std::string("m.json: $.freeze[0]: pattern '") + bad + "'"),
               std::string::npos)
         << bad;
 }

@@ -21,9 +21,10 @@ int main(int argc, char** argv) {
         continue;
       }
       size_t a = line.find('\t'), b = line.find('\t', a + 1), c = line.find('\t', b + 1);
-      if (c == std::string::npos) throw omnitune::Error(omnitune::cat("stdin line ", number, ": expected 4 tab-separated fields"));
-      writer.add_scalar(line.substr(0, a), std::strtod(line.c_str() + b + 1, nullptr), std::strtoll(line.c_str() + a + 1, nullptr, 10),
-                        std::strtod(line.c_str() + c + 1, nullptr));
+      if (c == std::string::npos)
+        throw omnitune::Error(omnitune::cat("stdin line ", number, ": expected 4 tab-separated fields"));
+      writer.add_scalar(line.substr(0, a), std::strtod(line.c_str() + b + 1, nullptr),
+                        std::strtoll(line.c_str() + a + 1, nullptr, 10), std::strtod(line.c_str() + c + 1, nullptr));
     }
     writer.flush();
     std::cout << writer.path() << "\n";

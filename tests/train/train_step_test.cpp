@@ -58,7 +58,7 @@ double max_relative(const Grads& a, const Grads& b) {
 
 TEST(TrainStep, PerTokenLossDoesNotDependOnTheSplit) {
   auto s = samples();
-  Grads one_batch = run(LossType::kPerToken, {s});                          // MBS 4 x GA 1
+  Grads one_batch = run(LossType::kPerToken, {s});                                // MBS 4 x GA 1
   Grads four_steps = run(LossType::kPerToken, {{s[0]}, {s[1]}, {s[2]}, {s[3]}});  // MBS 1 x GA 4
   EXPECT_LE(std::abs(one_batch.loss - four_steps.loss) / one_batch.loss, 1e-6);
   EXPECT_LE(max_relative(four_steps, one_batch), 1e-6);
@@ -71,7 +71,7 @@ TEST(TrainStep, PerTokenLossDoesNotDependOnTheSplit) {
 
 TEST(TrainStep, LabelWeightsFollowTheLossTypes) {
   // Two micro-batches; labels at position 0 are never predicted.
-  at::Tensor a = at::tensor({-100, 5, 6, -100}, at::kLong).view({1, 4});           // 2 labels
+  at::Tensor a = at::tensor({-100, 5, 6, -100}, at::kLong).view({1, 4});                  // 2 labels
   at::Tensor b = at::tensor({7, 8, 9, 10, -100, -100, -100, 4}, at::kLong).view({2, 4});  // 3 + 1 labels
   auto def = label_weights({a, b}, LossType::kDefault);
   EXPECT_FLOAT_EQ(def[0][0][1].item<double>(), 1.0 / (2 * 2));

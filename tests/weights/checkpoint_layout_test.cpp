@@ -82,7 +82,9 @@ TEST(CheckpointLayout, CommitReplacesAnExistingDirectory) {
 TEST(CheckpointLayout, StagingErrors) {
   test::TempDir tmp;
   test::write_text(tmp.file("file"), "");
-  EXPECT_NE(error_of([&] { CheckpointStaging s(tmp.file("file") + "/save", "release"); }).find("cannot create the output directory"),
+  EXPECT_NE(error_of([&] {
+              CheckpointStaging s(tmp.file("file") + "/save", "release");
+            }).find("cannot create the output directory"),
             std::string::npos);
   EXPECT_EQ(error_of([&] { CheckpointStaging s(tmp.file("save"), "a/b"); }), "'a/b' is not a directory name");
   CheckpointStaging staging(tmp.file("save"), "release");
@@ -125,7 +127,8 @@ TEST(CheckpointLayout, LocateSkipsPartialDirectoriesWithAWarning) {
   // Every writer into the directory reports it too.
   testing::internal::CaptureStdout();
   save(tmp.path(), "iter_0000030", "30");
-  EXPECT_NE(testing::internal::GetCapturedStdout().find(partial.string() + ": left by an interrupted write"), std::string::npos);
+  EXPECT_NE(testing::internal::GetCapturedStdout().find(partial.string() + ": left by an interrupted write"),
+            std::string::npos);
 }
 
 TEST(CheckpointLayout, LocateErrors) {
@@ -139,14 +142,18 @@ TEST(CheckpointLayout, LocateErrors) {
   EXPECT_EQ(error_of([&] { locate_checkpoint(root); }),
             tmp.file(kTrackerFile) + ": names checkpoint '20', but " + tmp.file("iter_0000020") + " does not exist");
   test::write_text(tmp.file(kTrackerFile), "latest");
-  EXPECT_EQ(error_of([&] { locate_checkpoint(root); }), tmp.file(kTrackerFile) + ": 'latest' is neither 'release' nor an iteration number");
-  fs::remove(tmp.file(kTrackerFile));
   EXPECT_EQ(error_of([&] { locate_checkpoint(root); }),
-            root + ": no latest_checkpointed_iteration.txt (the save did not finish?); pass one of its checkpoint directories: "
-                   "iter_0000010");
+            tmp.file(kTrackerFile) + ": 'latest' is neither 'release' nor an iteration number");
+  fs::remove(tmp.file(kTrackerFile));
+  EXPECT_EQ(
+      error_of([&] { locate_checkpoint(root); }),
+      root +
+          ": no latest_checkpointed_iteration.txt (the save did not finish?); pass one of its checkpoint directories: "
+          "iter_0000010");
   fs::remove(tmp.path() / "iter_0000010" / kCheckpointInfoFile);
   EXPECT_EQ(error_of([&] { locate_checkpoint(tmp.file("iter_0000010")); }),
-            tmp.file("iter_0000010") + ": not a training checkpoint: no latest_checkpointed_iteration.txt and no checkpoint.json");
+            tmp.file("iter_0000010") +
+                ": not a training checkpoint: no latest_checkpointed_iteration.txt and no checkpoint.json");
   test::write_text(tmp.file(kTrackerFile), "10");
   EXPECT_EQ(error_of([&] { locate_checkpoint(root); }),
             tmp.file("iter_0000010") + ": no checkpoint.json: not an OmniTune checkpoint directory");
@@ -184,8 +191,11 @@ TEST(CheckpointLayout, CheckpointInfo) {
   EXPECT_EQ(error_of([&] { read_checkpoint_info(tmp.path().string()); }),
             file + ": not an OmniTune checkpoint (format is not 'omnitune-checkpoint')");
   test::write_text(file, R"({"format": "omnitune-checkpoint", "version": 1, "kind": "final", "extra": 1})");
-  EXPECT_EQ(error_of([&] { read_checkpoint_info(tmp.path().string()); }), file + ": 'kind' is 'final', expected 'training' or 'release'");
-  EXPECT_EQ(error_of([&] { write_checkpoint_info(tmp.path().string(), {"final", "", ""}); }),
+  EXPECT_EQ(error_of([&] { read_checkpoint_info(tmp.path().string()); }),
+            file + ": 'kind' is 'final', expected 'training' or 'release'");
+  EXPECT_EQ(error_of([&] {
+              write_checkpoint_info(tmp.path().string(), {"final", "", ""});
+            }),
             "checkpoint kind 'final' is neither 'training' nor 'release'");
 }
 

@@ -36,7 +36,8 @@ Thinker make_thinker(uint64_t seed) {
 }
 
 StreamedTensor streamed(const std::string& name, const at::Tensor& t) {
-  return {name, to_dtype(t.scalar_type(), name), t.sizes().vec(), [t](const ByteSink& sink) { emit_tensor(t, t.scalar_type(), sink); }};
+  return {name, to_dtype(t.scalar_type(), name), t.sizes().vec(),
+          [t](const ByteSink& sink) { emit_tensor(t, t.scalar_type(), sink); }};
 }
 
 TEST(CheckpointModel, SaveWritesMergedFp32TensorsAndLoadRestoresThem) {
@@ -98,13 +99,15 @@ TEST(CheckpointModel, EveryTensorProblemIsListed) {
   tensors.push_back(streamed("model.layers.0.mlp.shared_expert.weight", at::zeros({2})));
   write_checkpoint_model(tmp.path().string(), tensors, config_text(), {"training", "", ""}, 1ull << 30);
   Thinker b = make_thinker(2);
-  EXPECT_EQ(error_of([&] { load_checkpoint_model(*b, tmp.path().string(), config_text()); }),
-            tmp.path().string() +
-                ": checkpoint does not match the model config:\n"
-                "  1 missing tensors:\n    model.norm.weight\n"
-                "  1 unexpected tensors:\n    model.layers.0.mlp.shared_expert.weight\n"
-                "  1 tensors with the wrong shape:\n    lm_head.weight (checkpoint [2, 3], model expects [152064, 64])\n"
-                "  1 tensors with the wrong dtype:\n    model.layers.0.input_layernorm.weight (I32, expected a floating-point tensor)");
+  EXPECT_EQ(
+      error_of([&] { load_checkpoint_model(*b, tmp.path().string(), config_text()); }),
+      tmp.path().string() +
+          ": checkpoint does not match the model config:\n"
+          "  1 missing tensors:\n    model.norm.weight\n"
+          "  1 unexpected tensors:\n    model.layers.0.mlp.shared_expert.weight\n"
+          "  1 tensors with the wrong shape:\n    lm_head.weight (checkpoint [2, 3], model expects [152064, 64])\n"
+          "  1 tensors with the wrong dtype:\n    model.layers.0.input_layernorm.weight (I32, expected a "
+          "floating-point tensor)");
 }
 
 TEST(CheckpointModel, PrefixesFromCheckpointJsonAreApplied) {
@@ -113,7 +116,8 @@ TEST(CheckpointModel, PrefixesFromCheckpointJsonAreApplied) {
   CheckpointInfo info{"release", "model.", ""};
   std::vector<StreamedTensor> tensors;
   for (const auto& item : a->named_parameters(true))
-    tensors.push_back(streamed(checkpoint_tensor_name(item.key(), info.dcp_prefix, info.hf_prefix), item.value().detach()));
+    tensors.push_back(
+        streamed(checkpoint_tensor_name(item.key(), info.dcp_prefix, info.hf_prefix), item.value().detach()));
   write_checkpoint_model(tmp.path().string(), tensors, config_text(), info, 1ull << 30);
   EXPECT_TRUE(SafetensorsCheckpoint(tmp.path().string()).contains("model.lm_head.weight"));
   Thinker b = make_thinker(2);

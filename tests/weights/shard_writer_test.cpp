@@ -20,16 +20,19 @@ namespace fs = std::filesystem;
 using test::error_of;
 
 StreamedTensor streamed(const std::string& name, const at::Tensor& t, at::ScalarType dtype) {
-  return {name, to_dtype(dtype, name), t.sizes().vec(), [t, dtype](const ByteSink& sink) { emit_tensor(t, dtype, sink); }};
+  return {name, to_dtype(dtype, name), t.sizes().vec(),
+          [t, dtype](const ByteSink& sink) { emit_tensor(t, dtype, sink); }};
 }
 
 TEST(ShardWriter, ShardsInOrderWithIndexAndConversion) {
   test::TempDir tmp;
   at::manual_seed(0);
   at::Tensor a = at::randn({100, 10}), b = at::randn({3, 4, 5}), c = at::randn({250});
-  std::vector<StreamedTensor> tensors = {streamed("a", a, at::kFloat), streamed("b", b, at::kBFloat16), streamed("c", c, at::kHalf)};
+  std::vector<StreamedTensor> tensors = {streamed("a", a, at::kFloat), streamed("b", b, at::kBFloat16),
+                                         streamed("c", c, at::kHalf)};
   uint64_t progressed = 0;
-  auto files = write_streamed_shards(tmp.path().string(), tensors, 4000, {{"format", "pt"}}, [&](uint64_t n) { progressed += n; });
+  auto files = write_streamed_shards(tmp.path().string(), tensors, 4000, {{"format", "pt"}},
+                                     [&](uint64_t n) { progressed += n; });
   EXPECT_EQ(progressed, 4000u + 120u + 500u);
   ASSERT_EQ(files.size(), 3u);  // a alone (4000 bytes), then b + c
   EXPECT_EQ(fs::path(files[0]).filename(), "model-00001-of-00002.safetensors");
@@ -53,7 +56,9 @@ TEST(ShardWriter, WrongByteCountsAndDuplicatesAreErrors) {
   EXPECT_EQ(error_of([&] { write_streamed_shards(tmp.path().string(), {long_one}, 1000); }),
             tmp.file("model.safetensors") + ": tensor 't' produced more than its 12 bytes");
   EXPECT_TRUE(fs::is_empty(tmp.path()));  // nothing half-written
-  EXPECT_EQ(error_of([&] { write_streamed_shards(tmp.path().string(), {long_one, long_one}, 1000); }),
+  EXPECT_EQ(error_of([&] {
+              write_streamed_shards(tmp.path().string(), {long_one, long_one}, 1000);
+            }),
             tmp.path().string() + ": tensor 't' would be written twice");
 }
 
@@ -66,9 +71,8 @@ TEST(ShardWriter, MappedTensorsStreamAndReleasedPagesReadBackUnchanged) {
   fs::create_directories(tmp.path() / "out");
   std::vector<StreamedTensor> tensors;
   for (const auto& entry : file.tensors())
-    tensors.push_back({entry.name, DType::kF32, entry.shape, [&file, entry](const ByteSink& sink) {
-                         emit_mapped(file, entry, at::kFloat, sink);
-                       }});
+    tensors.push_back({entry.name, DType::kF32, entry.shape,
+                       [&file, entry](const ByteSink& sink) { emit_mapped(file, entry, at::kFloat, sink); }});
   write_streamed_shards((tmp.path() / "out").string(), tensors, 1ull << 30);
   SafetensorsCheckpoint out((tmp.path() / "out").string());
   EXPECT_TRUE(at::equal(read_tensor(out, "big"), big.to(at::kBFloat16).to(at::kFloat)));

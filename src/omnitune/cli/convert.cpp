@@ -25,28 +25,37 @@ struct DcpToHfArgs {
 };
 
 CLI::App* add_hf_to_dcp(CLI::App& parent, const std::string& name, HfToDcpArgs& a) {
-  CLI::App* sub = parent.add_subcommand(name, "Hugging Face model -> training checkpoint <save-dir>/release (weights only, "
-                                              "experts merged, fp32), the start of `omnitune train --load`");
-  sub->add_option("--hf-dir,--hf_dir", a.options.hf_dir, "Hugging Face model directory (config.json + safetensors)")->required();
+  CLI::App* sub = parent.add_subcommand(name,
+                                        "Hugging Face model -> training checkpoint <save-dir>/release (weights only, "
+                                        "experts merged, fp32), the start of `omnitune train --load`");
+  sub->add_option("--hf-dir,--hf_dir", a.options.hf_dir, "Hugging Face model directory (config.json + safetensors)")
+      ->required();
   sub->add_option("--save-dir,--save_dir", a.options.save_dir, "Checkpoint save directory")->required();
-  sub->add_option("--dcp-prefix,--dcp_prefix", a.options.dcp_prefix, "Prefix of the checkpoint tensor names (recorded in "
-                                                                      "checkpoint.json)")
+  sub->add_option("--dcp-prefix,--dcp_prefix", a.options.dcp_prefix,
+                  "Prefix of the checkpoint tensor names (recorded in "
+                  "checkpoint.json)")
       ->capture_default_str();
   sub->add_option("--hf-prefix,--hf_prefix", a.options.hf_prefix,
                   "When set, its first occurrence in each name is replaced by --dcp-prefix instead of prepending it");
-  sub->add_option("--max-shard-size,--max_shard_size", a.max_shard_size, "Largest safetensors file")->capture_default_str();
-  sub->add_flag("--overwrite", a.options.overwrite, "Replace <save-dir>/release and the tracker when <save-dir> is not empty");
+  sub->add_option("--max-shard-size,--max_shard_size", a.max_shard_size, "Largest safetensors file")
+      ->capture_default_str();
+  sub->add_flag("--overwrite", a.options.overwrite,
+                "Replace <save-dir>/release and the tracker when <save-dir> is not empty");
   return sub;
 }
 
 CLI::App* add_dcp_to_hf(CLI::App& parent, const std::string& name, DcpToHfArgs& a) {
-  CLI::App* sub = parent.add_subcommand(name, "Training checkpoint -> complete Hugging Face model directory (per-expert "
-                                              "tensors, the original's dtypes, talker and every other file of the original)");
+  CLI::App* sub = parent.add_subcommand(name,
+                                        "Training checkpoint -> complete Hugging Face model directory (per-expert "
+                                        "tensors, the original's dtypes, talker and every other file of the original)");
   sub->add_option("--hf-dir,--hf_dir", a.options.hf_dir, "The original Hugging Face model directory")->required();
-  sub->add_option("--dcp-dir,--dcp_dir", a.options.dcp_dir, "Checkpoint: a save directory, or its iter_N or release")->required();
+  sub->add_option("--dcp-dir,--dcp_dir", a.options.dcp_dir, "Checkpoint: a save directory, or its iter_N or release")
+      ->required();
   sub->add_option("--save-dir,--save_dir", a.options.save_dir, "Output directory")->required();
-  sub->add_option("--dtype", a.dtype, "bf16, fp16 or fp32 for the thinker tensors (default: each original tensor's dtype)");
-  sub->add_option("--max-shard-size,--max_shard_size", a.max_shard_size, "Largest safetensors shard")->capture_default_str();
+  sub->add_option("--dtype", a.dtype,
+                  "bf16, fp16 or fp32 for the thinker tensors (default: each original tensor's dtype)");
+  sub->add_option("--max-shard-size,--max_shard_size", a.max_shard_size, "Largest safetensors shard")
+      ->capture_default_str();
   sub->add_flag("--overwrite", a.options.overwrite, "Replace <save-dir> when it exists and is not empty");
   return sub;
 }
@@ -64,7 +73,8 @@ std::optional<DType> parse_export_dtype(const std::string& text) {
 Subcommand register_convert(CLI::App& app) {
   auto h = std::make_shared<HfToDcpArgs>();
   auto d = std::make_shared<DcpToHfArgs>();
-  CLI::App* convert = app.add_subcommand("convert", "Convert between Hugging Face checkpoints and training checkpoints");
+  CLI::App* convert =
+      app.add_subcommand("convert", "Convert between Hugging Face checkpoints and training checkpoints");
   convert->require_subcommand(1);
   CLI::App* seed = convert->add_subcommand("ExpertMergeDcpConverter", "The seed's spelling: hf_to_dcp / dcp_to_hf");
   seed->require_subcommand(1);

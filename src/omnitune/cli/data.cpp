@@ -9,8 +9,8 @@
 #include "omnitune/cli/commands.h"
 #include "omnitune/cli/flag_checks.h"
 #include "omnitune/core/error.h"
-#include "omnitune/core/output_paths.h"
 #include "omnitune/core/log.h"
+#include "omnitune/core/output_paths.h"
 #include "omnitune/data/collate.h"
 #include "omnitune/data/dataset.h"
 #include "omnitune/data/fake_media.h"
@@ -38,7 +38,8 @@ struct Loaded {
   SourceRow row(int64_t index) const {
     if (index < 0) throw Error(cat("--index ", index, " must be >= 0"));
     if (dataset) {
-      if (index >= dataset->size()) throw Error(cat("--index ", index, ": the datasets hold ", dataset->size(), " rows"));
+      if (index >= dataset->size())
+        throw Error(cat("--index ", index, ": the datasets hold ", dataset->size(), " rows"));
       return {&dataset->row(index), {}, dataset->origin(index)};
     }
     JsonlStream stream(config);
@@ -92,14 +93,15 @@ int preview(const DataOptions& o) {
   SourceRow row = l.row(o.indices[0]);
   Sample s = build(l, row);
   std::cout << "== " << row.origin.where() << " (index " << o.indices[0] << ")\n"
-            << marked_text(s, l.builder.tokenizer()) << "\n== " << s.input_ids.size() << " tokens, " << s.trained_tokens()
-            << " trained ([[...]]), " << s.image_pixels.size() << " image(s), " << s.video_pixels.size() << " video(s), "
-            << s.audio_features.size() << " audio(s)\n";
+            << marked_text(s, l.builder.tokenizer()) << "\n== " << s.input_ids.size() << " tokens, "
+            << s.trained_tokens() << " trained ([[...]]), " << s.image_pixels.size() << " image(s), "
+            << s.video_pixels.size() << " video(s), " << s.audio_features.size() << " audio(s)\n";
   for (size_t i = 0; i < s.image_grids.size(); ++i)
-    std::cout << "   image " << i << ": grid " << s.image_grids[i][0] << "x" << s.image_grids[i][1] << "x" << s.image_grids[i][2] << "\n";
+    std::cout << "   image " << i << ": grid " << s.image_grids[i][0] << "x" << s.image_grids[i][1] << "x"
+              << s.image_grids[i][2] << "\n";
   for (size_t i = 0; i < s.video_grids.size(); ++i)
-    std::cout << "   video " << i << ": grid " << s.video_grids[i][0] << "x" << s.video_grids[i][1] << "x" << s.video_grids[i][2]
-              << ", " << s.video_second_per_grid[i] << " s per grid\n";
+    std::cout << "   video " << i << ": grid " << s.video_grids[i][0] << "x" << s.video_grids[i][1] << "x"
+              << s.video_grids[i][2] << ", " << s.video_second_per_grid[i] << " s per grid\n";
   for (size_t i = 0; i < s.audio_features.size(); ++i)
     std::cout << "   audio " << i << ": " << s.audio_features[i].size(1) << " mel frames\n";
   return 0;
@@ -133,7 +135,8 @@ int convert(const DataOptions& o) {
   LlavaConvertReport r = convert_llava(o.llava_json, o.image_root, o.out);
   log_info(cat("convert-llava: wrote ", r.written, " rows to ", o.out));
   if (!r.missing_images.empty()) {
-    log_warn(cat("convert-llava: skipped ", r.missing_images.size(), " records whose image is missing, e.g. ", r.missing_images[0]));
+    log_warn(cat("convert-llava: skipped ", r.missing_images.size(), " records whose image is missing, e.g. ",
+                 r.missing_images[0]));
   }
   return 0;
 }
@@ -144,16 +147,24 @@ Subcommand register_data(CLI::App& app) {
   auto o = std::make_shared<DataOptions>();
   CLI::App* sub = app.add_subcommand("data", "Inspect what a data.json produces; convert LLaVA-Instruct data");
   sub->require_subcommand(1);
-  CLI::App* p = sub->add_subcommand("preview", "Print one sample's rendered text with the trained spans marked, and its counts");
+  CLI::App* p =
+      sub->add_subcommand("preview", "Print one sample's rendered text with the trained spans marked, and its counts");
   p->add_option("--mm-data", o->data_json, "The seed's data.json")->required();
-  p->add_option("--index", o->indices, "Row index over all datasets")->expected(1)->capture_default_str()->check(integer_in(0));
-  CLI::App* d = sub->add_subcommand("dump", "Write processed rows as one micro-batch with the model's forward argument names "
-                                            "(as the loader collates them, without padding to a multiple of 8)");
+  p->add_option("--index", o->indices, "Row index over all datasets")
+      ->expected(1)
+      ->capture_default_str()
+      ->check(integer_in(0));
+  CLI::App* d = sub->add_subcommand("dump",
+                                    "Write processed rows as one micro-batch with the model's forward argument names "
+                                    "(as the loader collates them, without padding to a multiple of 8)");
   d->add_option("--mm-data", o->data_json, "The seed's data.json")->required();
-  d->add_option("--index", o->indices, "Row index over all datasets; several make one micro-batch")->required()->expected(1, 1 << 20)
+  d->add_option("--index", o->indices, "Row index over all datasets; several make one micro-batch")
+      ->required()
+      ->expected(1, 1 << 20)
       ->check(integer_in(0));
   d->add_option("--out", o->out, "Output safetensors")->required();
-  CLI::App* c = sub->add_subcommand("convert-llava", "LLaVA-Instruct JSON -> the messages format (refuses to overwrite)");
+  CLI::App* c =
+      sub->add_subcommand("convert-llava", "LLaVA-Instruct JSON -> the messages format (refuses to overwrite)");
   c->add_option("--llava-json", o->llava_json, "LLaVA-Instruct JSON file")->required();
   c->add_option("--image-root", o->image_root, "Directory of the images (e.g. COCO train2017)")->required();
   c->add_option("--out", o->out, "Output JSON (must not exist)")->required();

@@ -27,8 +27,8 @@ inline CLI::Validator number_in(double min, double max = std::numeric_limits<dou
         if (!std::isfinite(v)) return "'" + text + "' is not a finite number";
         const bool low_ok = min_exclusive ? v > min : v >= min;
         if (!low_ok || v > max) {
-          std::string range = std::isfinite(max) ? (min_exclusive ? "in (" : "in [") + CLI::detail::to_string(min) + ", " +
-                                                       CLI::detail::to_string(max) + "]"
+          std::string range = std::isfinite(max) ? (min_exclusive ? "in (" : "in [") + CLI::detail::to_string(min) +
+                                                       ", " + CLI::detail::to_string(max) + "]"
                                                  : (min_exclusive ? "> " : ">= ") + CLI::detail::to_string(min);
           return "must be " + range + ", got " + text;
         }
@@ -52,8 +52,10 @@ inline CLI::Validator integer_in(int64_t min, int64_t max = std::numeric_limits<
         }
         if (used != text.size()) return "'" + text + "' is not an integer";
         if (v < min || v > max)
-          return "must be " + (max == std::numeric_limits<int64_t>::max() ? ">= " + std::to_string(min)
-                                                                       : "in [" + std::to_string(min) + ", " + std::to_string(max) + "]") +
+          return "must be " +
+                 (max == std::numeric_limits<int64_t>::max()
+                      ? ">= " + std::to_string(min)
+                      : "in [" + std::to_string(min) + ", " + std::to_string(max) + "]") +
                  ", got " + text;
         return {};
       },

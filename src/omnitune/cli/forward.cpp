@@ -9,8 +9,8 @@
 #include "omnitune/cli/flag_checks.h"
 #include "omnitune/core/closest_match.h"
 #include "omnitune/core/error.h"
-#include "omnitune/core/output_paths.h"
 #include "omnitune/core/log.h"
+#include "omnitune/core/output_paths.h"
 #include "omnitune/io/torch_tensors.h"
 #include "omnitune/model/hf_checkpoint.h"
 #include "omnitune/model/model_memory.h"
@@ -43,10 +43,15 @@ TowerSet parse_towers(const std::string& spec, const std::string& flag) {
   while (start <= spec.size()) {
     size_t comma = std::min(spec.find(',', start), spec.size());
     std::string name = spec.substr(start, comma - start);
-    if (name == "audio") towers.audio = true;
-    else if (name == "vision") towers.vision = true;
-    else if (name == "text") towers.text = true;
-    else throw Error(flag + ": unknown tower '" + name + "'" + did_you_mean(name, names) + "; valid: audio, vision, text or all");
+    if (name == "audio")
+      towers.audio = true;
+    else if (name == "vision")
+      towers.vision = true;
+    else if (name == "text")
+      towers.text = true;
+    else
+      throw Error(flag + ": unknown tower '" + name + "'" + did_you_mean(name, names) +
+                  "; valid: audio, vision, text or all");
     start = comma + 1;
   }
   return towers;
@@ -92,7 +97,8 @@ int run_forward(const ForwardOptions& o) {
     load_checkpoint_model(*thinker, model_dir, checkpoint_config_text(model_dir));
   } else {
     LoadReport report = load_hf_thinker(*thinker, model_dir);
-    log_debug(cat("forward: loaded ", report.loaded, " tensors, ignored ", report.ignored_talker, " talker/code2wav tensors"));
+    log_debug(cat("forward: loaded ", report.loaded, " tensors, ignored ", report.ignored_talker,
+                  " talker/code2wav tensors"));
   }
   if (o.dtype == "bf16") thinker->to(at::kBFloat16);
 
@@ -117,12 +123,15 @@ int run_forward(const ForwardOptions& o) {
 
 Subcommand register_forward(CLI::App& app) {
   auto o = std::make_shared<ForwardOptions>();
-  CLI::App* sub = app.add_subcommand("forward", "Run the thinker on one batch (HF forward argument names) and write logits, "
-                                                "position ids, loss and optionally every parameter gradient");
-  sub->add_option("--model", o->model_dir, "Hugging Face checkpoint directory (config.json + safetensors), or a training "
-                                          "checkpoint (save directory, iter_N or release)")
+  CLI::App* sub = app.add_subcommand("forward",
+                                     "Run the thinker on one batch (HF forward argument names) and write logits, "
+                                     "position ids, loss and optionally every parameter gradient");
+  sub->add_option("--model", o->model_dir,
+                  "Hugging Face checkpoint directory (config.json + safetensors), or a training "
+                  "checkpoint (save directory, iter_N or release)")
       ->required();
-  sub->add_option("--batch", o->batch_path, "safetensors with input_ids, attention_mask, labels, pixel_values, ...")->required();
+  sub->add_option("--batch", o->batch_path, "safetensors with input_ids, attention_mask, labels, pixel_values, ...")
+      ->required();
   sub->add_option("--out", o->out_path, "Output safetensors")->required();
   sub->add_flag("--grads", o->grads, "Backward of the loss; write grad.<HF tensor name> (fp32) for every parameter");
   sub->add_option("--dtype", o->dtype, "fp32 or bf16 (weights and compute)")->capture_default_str();
@@ -136,8 +145,9 @@ Subcommand register_forward(CLI::App& app) {
                   "With labels: fused lm_head + loss in chunks of N rows, no logits computed or written (0 = off)")
       ->capture_default_str()
       ->check(integer_in(0));
-  sub->add_option("--recompute", o->recompute,
-                  "Recompute each layer in the backward instead of keeping its activations: audio,vision,text (any) or all");
+  sub->add_option(
+      "--recompute", o->recompute,
+      "Recompute each layer in the backward instead of keeping its activations: audio,vision,text (any) or all");
   sub->add_option("--offload", o->offload,
                   "Recompute and also keep each layer's input in host memory until its backward (implies --recompute): "
                   "audio,vision,text (any) or all");

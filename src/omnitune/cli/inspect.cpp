@@ -63,7 +63,8 @@ void print_json(const SafetensorsCheckpoint& ckpt, const CheckpointSummary& s, b
     out["tensors"] = nlohmann::json::array();
     for (const auto& name : ckpt.names()) {
       const TensorEntry& t = ckpt.entry(name);
-      out["tensors"].push_back({{"name", name}, {"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"bytes", t.nbytes()}});
+      out["tensors"].push_back(
+          {{"name", name}, {"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"bytes", t.nbytes()}});
     }
   }
   std::cout << out.dump(2) << "\n";
@@ -80,8 +81,8 @@ void print_text(const SafetensorsCheckpoint& ckpt, const CheckpointSummary& s, b
     }
     std::cout << "\n";
   }
-  std::cout << ckpt.path() << ": " << ckpt.shards().size() << " file(s), " << with_commas(s.total.tensors) << " tensors, "
-            << with_commas(s.total.parameters) << " parameters, " << human_bytes(s.total.bytes) << "\n";
+  std::cout << ckpt.path() << ": " << ckpt.shards().size() << " file(s), " << with_commas(s.total.tensors)
+            << " tensors, " << with_commas(s.total.parameters) << " parameters, " << human_bytes(s.total.bytes) << "\n";
   for (const auto& [dtype, c] : s.by_dtype)
     std::cout << "  " << std::left << std::setw(9) << dtype << std::right << std::setw(8) << c.tensors << " tensors "
               << std::setw(18) << with_commas(c.parameters) << " parameters\n";
@@ -92,7 +93,8 @@ void print_text(const SafetensorsCheckpoint& ckpt, const CheckpointSummary& s, b
     if (it == s.by_tower.end()) continue;
     const TensorCount& c = it->second;
     std::cout << "  " << std::left << std::setw(9) << tower << std::right << std::setw(8) << c.tensors << " tensors "
-              << std::setw(18) << with_commas(c.parameters) << " parameters " << std::setw(12) << human_bytes(c.bytes) << "\n";
+              << std::setw(18) << with_commas(c.parameters) << " parameters " << std::setw(12) << human_bytes(c.bytes)
+              << "\n";
   }
 }
 
@@ -137,10 +139,12 @@ void print_config_summary(const std::string& dir, bool json) {
 
 Subcommand register_inspect(CLI::App& app) {
   auto options = std::make_shared<InspectOptions>();
-  CLI::App* sub = app.add_subcommand("inspect", "List the tensors of a safetensors file or checkpoint directory, with totals "
-                                                "and, for Qwen3-Omni, parameters per tower (nothing is loaded into memory); "
-                                                "for a directory with only config.json, the counts of the model it describes");
-  sub->add_option("path", options->path, "A .safetensors file or a directory (sharded with model.safetensors.index.json)")
+  CLI::App* sub = app.add_subcommand("inspect",
+                                     "List the tensors of a safetensors file or checkpoint directory, with totals "
+                                     "and, for Qwen3-Omni, parameters per tower (nothing is loaded into memory); "
+                                     "for a directory with only config.json, the counts of the model it describes");
+  sub->add_option("path", options->path,
+                  "A .safetensors file or a directory (sharded with model.safetensors.index.json)")
       ->required();
   sub->add_flag("--json", options->json, "Print JSON instead of a table");
   sub->add_flag("--summary", options->summary_only, "Print only the totals, not every tensor");

@@ -1,8 +1,8 @@
 // omnitune: the command-line entry point. Each subcommand lives in its own file under cli/.
 #include <iostream>
 
-#include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
+#include <CLI/CLI.hpp>
 
 #include "omnitune/cli/commands.h"
 #include "omnitune/core/error.h"
@@ -19,15 +19,18 @@ std::string one_line(std::string text) {
 int main(int argc, char** argv) {
   CLI::App app{"OmniTune: fine-tuning of Qwen3-Omni in C++ on libtorch"};
   app.require_subcommand(0, 1);
-  app.add_flag_callback("--version", [] {
-    std::cout << omnitune::version_text();
-    throw CLI::Success();
-  }, "Print the git revision, the libtorch version and whether CUDA is available");
+  app.add_flag_callback(
+      "--version",
+      [] {
+        std::cout << omnitune::version_text();
+        throw CLI::Success();
+      },
+      "Print the git revision, the libtorch version and whether CUDA is available");
   std::string level = "info";
   app.add_option("--log-level", level, "debug, info, warn or error")->capture_default_str();
   const omnitune::Subcommand commands[] = {omnitune::register_inspect(app), omnitune::register_init_model(app),
                                            omnitune::register_forward(app), omnitune::register_tokenize(app),
-                                           omnitune::register_data(app), omnitune::register_train(app),
+                                           omnitune::register_data(app),    omnitune::register_train(app),
                                            omnitune::register_convert(app)};
 
   try {

@@ -8,8 +8,8 @@
 #include "omnitune/core/error.h"
 #include "omnitune/core/files.h"
 #include "omnitune/core/output_paths.h"
-#include "omnitune/text/tokenizer.h"
 #include "omnitune/core/utf8.h"
+#include "omnitune/text/tokenizer.h"
 
 namespace omnitune {
 
@@ -72,7 +72,8 @@ void decode_line(const Tokenizer& tokenizer, const nlohmann::json& row, bool ski
 }
 
 int run_tokenize(const TokenizeOptions& options) {
-  check_output_is_not_input({"--output", options.output}, {{"--input", options.input}, {"--tokenizer", options.tokenizer}});
+  check_output_is_not_input({"--output", options.output},
+                            {{"--input", options.input}, {"--tokenizer", options.tokenizer}});
   const Tokenizer tokenizer = Tokenizer::from_dir(options.tokenizer);
   std::ifstream in_file;
   if (!options.input.empty()) {

@@ -16,15 +16,35 @@ namespace omnitune {
 namespace {
 
 // Megatron/NPU switches of the seed's script: no effect on this trainer.
-const char* const kIgnoredSwitches[] = {
-    "--use-mcore-models", "--use-fused-rmsnorm", "--swiglu", "--use-fused-swiglu", "--no-masked-softmax-fusion",
-    "--no-gradient-accumulation-fusion", "--use-torch-fsdp2", "--untie-embeddings-and-output-weights",
-    "--use-cpu-initialization", "--use-flash-attn", "--bf16", "--log-tps", "--log-throughput", "--sequence-parallel",
-    "--use-distributed-optimizer"};
-const char* const kIgnoredValues[] = {
-    "--tokenizer-type", "--vocab-size", "--make-vocab-size-divisible-by", "--normalization", "--num-workers",
-    "--ckpt-format", "--optimizer-selection", "--distributed-timeout-minutes", "--eval-iters",
-    "--distributed-backend", "--mm-tool", "--context-parallel-algo", "--position-embedding-type", "--max-position-embeddings"};
+const char* const kIgnoredSwitches[] = {"--use-mcore-models",
+                                        "--use-fused-rmsnorm",
+                                        "--swiglu",
+                                        "--use-fused-swiglu",
+                                        "--no-masked-softmax-fusion",
+                                        "--no-gradient-accumulation-fusion",
+                                        "--use-torch-fsdp2",
+                                        "--untie-embeddings-and-output-weights",
+                                        "--use-cpu-initialization",
+                                        "--use-flash-attn",
+                                        "--bf16",
+                                        "--log-tps",
+                                        "--log-throughput",
+                                        "--sequence-parallel",
+                                        "--use-distributed-optimizer"};
+const char* const kIgnoredValues[] = {"--tokenizer-type",
+                                      "--vocab-size",
+                                      "--make-vocab-size-divisible-by",
+                                      "--normalization",
+                                      "--num-workers",
+                                      "--ckpt-format",
+                                      "--optimizer-selection",
+                                      "--distributed-timeout-minutes",
+                                      "--eval-iters",
+                                      "--distributed-backend",
+                                      "--mm-tool",
+                                      "--context-parallel-algo",
+                                      "--position-embedding-type",
+                                      "--max-position-embeddings"};
 
 struct ParallelFlags {
   int64_t tensor = 1, pipeline = 1, context = 1, expert = 1;
@@ -37,37 +57,55 @@ Subcommand register_train(CLI::App& app) {
   auto o = std::make_shared<TrainOptions>();
   auto parallel = std::make_shared<ParallelFlags>();
   auto ignored = std::make_shared<std::vector<std::pair<std::string, std::string>>>();
-  CLI::App* sub = app.add_subcommand("train", "Fine-tune Qwen3-Omni: the seed's data.json, model.json and training flags");
+  CLI::App* sub =
+      app.add_subcommand("train", "Fine-tune Qwen3-Omni: the seed's data.json, model.json and training flags");
   sub->add_option("--mm-data", o->mm_data, "data.json (the seed's dataset description)")->required();
-  sub->add_option("--mm-model", o->mm_model, "model.json (init_from_hf_path, freezing, attention, loss_cfg)")->required();
+  sub->add_option("--mm-model", o->mm_model, "model.json (init_from_hf_path, freezing, attention, loss_cfg)")
+      ->required();
   sub->add_option("--fsdp2-config,--fsdp2-config-path", o->fsdp2_config, "FSDP2 yaml: param_dtype = compute dtype");
-  sub->add_option("--micro-batch-size", o->micro_batch_size, "Samples per micro-batch")->capture_default_str()->check(integer_in(1));
+  sub->add_option("--micro-batch-size", o->micro_batch_size, "Samples per micro-batch")
+      ->capture_default_str()
+      ->check(integer_in(1));
   sub->add_option("--global-batch-size", o->global_batch_size, "Samples per optimizer step (default: micro-batch size)")
       ->check(integer_in(1));
   sub->add_option("--seq-length", o->seq_length, "Token budget per sample (overrides data.json's cutoff_len)")
       ->check(integer_in(8));
   sub->add_option("--lr", o->lr, "Peak learning rate")->required()->check(number_in(0));
-  sub->add_option("--min-lr", o->min_lr, "Learning rate at the end of the decay")->capture_default_str()->check(number_in(0));
+  sub->add_option("--min-lr", o->min_lr, "Learning rate at the end of the decay")
+      ->capture_default_str()
+      ->check(number_in(0));
   sub->add_option("--lr-decay-style", o->lr_decay_style, "constant, linear or cosine")->capture_default_str();
   sub->add_option("--lr-warmup-fraction", o->lr_warmup_fraction, "Warmup as a fraction of the decay iterations")
       ->check(number_in(0, 1));
-  sub->add_option("--lr-warmup-iters", o->lr_warmup_iters, "Warmup iterations")->capture_default_str()->check(integer_in(0));
-  sub->add_option("--lr-decay-iters", o->lr_decay_iters, "Decay iterations (default: --train-iters)")->check(integer_in(1));
-  sub->add_option("--weight-decay", o->weight_decay, "AdamW decoupled weight decay")->capture_default_str()->check(number_in(0));
+  sub->add_option("--lr-warmup-iters", o->lr_warmup_iters, "Warmup iterations")
+      ->capture_default_str()
+      ->check(integer_in(0));
+  sub->add_option("--lr-decay-iters", o->lr_decay_iters, "Decay iterations (default: --train-iters)")
+      ->check(integer_in(1));
+  sub->add_option("--weight-decay", o->weight_decay, "AdamW decoupled weight decay")
+      ->capture_default_str()
+      ->check(number_in(0));
   sub->add_option("--adam-beta1", o->adam_beta1)->capture_default_str()->check(number_in(0, std::nextafter(1.0, 0.0)));
   sub->add_option("--adam-beta2", o->adam_beta2)->capture_default_str()->check(number_in(0, std::nextafter(1.0, 0.0)));
   sub->add_option("--adam-eps", o->adam_eps)->capture_default_str()->check(number_in(0, 1, /*min_exclusive=*/true));
-  sub->add_option("--clip-grad", o->clip_grad, "Clip the global grad norm to this (0 = no clipping)")->capture_default_str()
+  sub->add_option("--clip-grad", o->clip_grad, "Clip the global grad norm to this (0 = no clipping)")
+      ->capture_default_str()
       ->check(number_in(0));
-  sub->add_option("--train-iters", o->train_iters, "Optimizer steps in total (a resumed run continues to it)")->required()
+  sub->add_option("--train-iters", o->train_iters, "Optimizer steps in total (a resumed run continues to it)")
+      ->required()
       ->check(integer_in(1));
-  sub->add_option("--seed", o->seed, "Seed of the sampler, the random init and the generators")->capture_default_str()
+  sub->add_option("--seed", o->seed, "Seed of the sampler, the random init and the generators")
+      ->capture_default_str()
       ->check(integer_in(0));
-  sub->add_option("--load", o->load, "Start from: a Hugging Face directory, a save directory (its tracker), iter_N or release");
+  sub->add_option("--load", o->load,
+                  "Start from: a Hugging Face directory, a save directory (its tracker), iter_N or release");
   sub->add_option("--save", o->save, "Checkpoint directory (iter_%07d/, tracker, metrics.jsonl, loss_curve.svg)");
-  sub->add_option("--save-interval", o->save_interval, "Save every N iterations (0 = only at the end)")->capture_default_str()
+  sub->add_option("--save-interval", o->save_interval, "Save every N iterations (0 = only at the end)")
+      ->capture_default_str()
       ->check(integer_in(0));
-  sub->add_option("--log-interval", o->log_interval, "Log every N iterations")->capture_default_str()->check(integer_in(1));
+  sub->add_option("--log-interval", o->log_interval, "Log every N iterations")
+      ->capture_default_str()
+      ->check(integer_in(1));
   sub->add_option("--tensorboard-dir", o->tensorboard_dir, "Write TensorBoard scalars here");
   sub->add_flag("--no-load-optim", o->no_load_optim, "Resume weights, iteration and data position; fresh optimizer");
   sub->add_flag("--no-load-rng", o->no_load_rng, "Do not restore the generator states");
@@ -80,29 +118,37 @@ Subcommand register_train(CLI::App& app) {
   sub->add_option("--pipeline-model-parallel-size", parallel->pipeline)->check(integer_in(1));
   sub->add_option("--context-parallel-size", parallel->context)->check(integer_in(1));
   sub->add_option("--expert-model-parallel-size", parallel->expert)->check(integer_in(1));
-  sub->add_option("--eval-interval", parallel->eval_interval, "Accepted when validation would never run (>= --train-iters)")
+  sub->add_option("--eval-interval", parallel->eval_interval,
+                  "Accepted when validation would never run (>= --train-iters)")
       ->check(integer_in(0));
   for (const char* flag : kIgnoredSwitches)
-    sub->add_flag_callback(flag, [ignored, flag] { ignored->emplace_back(flag, ""); }, "Accepted for the seed's script; no effect")
+    sub->add_flag_callback(
+           flag, [ignored, flag] { ignored->emplace_back(flag, ""); }, "Accepted for the seed's script; no effect")
         ->group("Ignored (the seed's Megatron/NPU flags)");
   for (const char* flag : kIgnoredValues)
-    sub->add_option_function<std::string>(flag, [ignored, flag](const std::string& v) { ignored->emplace_back(flag, v); },
-                                          "Accepted for the seed's script; no effect")
+    sub->add_option_function<std::string>(
+           flag, [ignored, flag](const std::string& v) { ignored->emplace_back(flag, v); },
+           "Accepted for the seed's script; no effect")
         ->group("Ignored (the seed's Megatron/NPU flags)");
-  return {sub, [o, parallel, ignored] {
-            const std::pair<const char*, int64_t> sizes[] = {{"--tensor-model-parallel-size", parallel->tensor},
-                                                             {"--pipeline-model-parallel-size", parallel->pipeline},
-                                                             {"--context-parallel-size", parallel->context},
-                                                             {"--expert-model-parallel-size", parallel->expert}};
-            for (const auto& [flag, size] : sizes)
-              if (size != 1) throw Error(cat(flag, " ", size, ": model and context parallelism are not supported yet (one process)"));
-            if (parallel->eval_interval && *parallel->eval_interval > 0 && *parallel->eval_interval < o->train_iters)
-              throw Error(cat("--eval-interval ", *parallel->eval_interval, ": validation is not supported yet (set it to at "
-                              "least --train-iters ", o->train_iters, ")"));
-            for (const auto& [flag, value] : *ignored) o->ignored_flags.push_back(value.empty() ? flag : cat(flag, " ", value));
-            run_training(*o);
-            return 0;
-          }};
+  return {
+      sub, [o, parallel, ignored] {
+        const std::pair<const char*, int64_t> sizes[] = {{"--tensor-model-parallel-size", parallel->tensor},
+                                                         {"--pipeline-model-parallel-size", parallel->pipeline},
+                                                         {"--context-parallel-size", parallel->context},
+                                                         {"--expert-model-parallel-size", parallel->expert}};
+        for (const auto& [flag, size] : sizes)
+          if (size != 1)
+            throw Error(cat(flag, " ", size, ": model and context parallelism are not supported yet (one process)"));
+        if (parallel->eval_interval && *parallel->eval_interval > 0 && *parallel->eval_interval < o->train_iters)
+          throw Error(cat("--eval-interval ", *parallel->eval_interval,
+                          ": validation is not supported yet (set it to at "
+                          "least --train-iters ",
+                          o->train_iters, ")"));
+        for (const auto& [flag, value] : *ignored)
+          o->ignored_flags.push_back(value.empty() ? flag : cat(flag, " ", value));
+        run_training(*o);
+        return 0;
+      }};
 }
 
 }  // namespace omnitune

@@ -1,8 +1,8 @@
 #include "omnitune/core/config_file.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cctype>
+#include <cmath>
 #include <cstring>
 #include <initializer_list>
 #include <set>
@@ -11,8 +11,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include "omnitune/core/error.h"
-#include "omnitune/core/utf8.h"
 #include "omnitune/core/files.h"
+#include "omnitune/core/utf8.h"
 
 namespace omnitune {
 
@@ -46,9 +46,12 @@ bool take_sexagesimal(const std::string& s, size_t& i) {
   size_t groups = 0;
   while (i < s.size() && s[i] == ':') {
     size_t j = i + 1;
-    if (j + 1 < s.size() && s[j] >= '0' && s[j] <= '5' && std::isdigit(static_cast<unsigned char>(s[j + 1]))) j += 2;
-    else if (j < s.size() && std::isdigit(static_cast<unsigned char>(s[j]))) j += 1;
-    else return false;
+    if (j + 1 < s.size() && s[j] >= '0' && s[j] <= '5' && std::isdigit(static_cast<unsigned char>(s[j + 1])))
+      j += 2;
+    else if (j < s.size() && std::isdigit(static_cast<unsigned char>(s[j])))
+      j += 1;
+    else
+      return false;
     i = j, ++groups;
   }
   return groups > 0;
@@ -70,9 +73,11 @@ IntForm int_form(const std::string& s) {
   const std::string rest = s.substr(i);
   size_t j = 0;
   if (rest.rfind("0b", 0) == 0 && (j = 2, take(rest, j, "01")) && j == rest.size()) return IntForm::kBinary;
-  if (rest.rfind("0x", 0) == 0 && (j = 2, take(rest, j, "0123456789abcdefABCDEF")) && j == rest.size()) return IntForm::kHex;
+  if (rest.rfind("0x", 0) == 0 && (j = 2, take(rest, j, "0123456789abcdefABCDEF")) && j == rest.size())
+    return IntForm::kHex;
   if (rest == "0") return IntForm::kDecimal;
-  if (rest.size() > 1 && rest[0] == '0' && (j = 1, take(rest, j, "01234567")) && j == rest.size()) return IntForm::kOctal;
+  if (rest.size() > 1 && rest[0] == '0' && (j = 1, take(rest, j, "01234567")) && j == rest.size())
+    return IntForm::kOctal;
   if (!rest.empty() && rest[0] >= '1' && rest[0] <= '9') {
     j = 1;
     take(rest, j, kDigits);

@@ -127,9 +127,7 @@ void ConfigReader::accept(const std::string& key) {
   if (std::find(known_.begin(), known_.end(), key) == known_.end()) known_.push_back(key);
 }
 
-ConfigReader ConfigReader::object(const std::string& key) {
-  return ConfigReader(raw(key), file_, path_ + "." + key);
-}
+ConfigReader ConfigReader::object(const std::string& key) { return ConfigReader(raw(key), file_, path_ + "." + key); }
 
 const nlohmann::json& ConfigReader::raw(const std::string& key) {
   const nlohmann::json* value = value_of(key);

@@ -54,7 +54,7 @@ class ConfigReader {
   template <class E>
   E get_enum(const std::string& key, const EnumNames<E>& table, E fallback, const std::string& what);
 
-  ConfigReader object(const std::string& key);  // required nested object
+  ConfigReader object(const std::string& key);        // required nested object
   const nlohmann::json& raw(const std::string& key);  // required value of any type, read by the caller
 
   void accept(const std::string& key);  // a valid key whose value the caller does not read

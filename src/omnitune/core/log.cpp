@@ -12,7 +12,10 @@ namespace {
 
 struct Logger {
   std::shared_ptr<spdlog::logger> sink = spdlog::stdout_logger_mt("omnitune");
-  Logger() { set_rank(-1); sink->flush_on(spdlog::level::trace); }
+  Logger() {
+    set_rank(-1);
+    sink->flush_on(spdlog::level::trace);
+  }
   void set_rank(int rank) {
     std::string prefix = rank >= 0 ? "[rank " + std::to_string(rank) + "] " : "";
     sink->set_pattern("[%Y-%m-%d %H:%M:%S] " + prefix + "[%l] %v");

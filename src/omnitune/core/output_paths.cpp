@@ -35,9 +35,12 @@ void check_output_is_not_input(const NamedPath& output, const std::vector<NamedP
     const fs::path in = real(input.path);
     const std::string what = cat(output.flag, " ", output.path);
     const std::string other = cat(" the input ", input.flag, " ", input.path);
-    if (out == in) throw Error(cat(what, " is", other, " (the same path once links are resolved); choose another output"));
-    if (is_within(in, out)) throw Error(cat(what, " contains", other, "; writing there could replace it: choose another output"));
-    if (is_within(out, in)) throw Error(cat(what, " lies inside", other, "; writing there would change it: choose another output"));
+    if (out == in)
+      throw Error(cat(what, " is", other, " (the same path once links are resolved); choose another output"));
+    if (is_within(in, out))
+      throw Error(cat(what, " contains", other, "; writing there could replace it: choose another output"));
+    if (is_within(out, in))
+      throw Error(cat(what, " lies inside", other, "; writing there would change it: choose another output"));
   }
 }
 

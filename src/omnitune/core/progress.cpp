@@ -33,10 +33,11 @@ ProgressBar::ProgressBar(std::string label, int64_t total) : ProgressBar(std::mo
 ProgressBar::ProgressBar(std::string label, int64_t total, Options options)
     : label_(std::move(label)), total_(total), options_(std::move(options)) {
   if (!options_.clock) options_.clock = steady_seconds;
-  if (!options_.write_tty) options_.write_tty = [](const std::string& s) {
-    std::fputs(s.c_str(), stdout);
-    std::fflush(stdout);
-  };
+  if (!options_.write_tty)
+    options_.write_tty = [](const std::string& s) {
+      std::fputs(s.c_str(), stdout);
+      std::fflush(stdout);
+    };
   tty_ = options_.tty >= 0 ? options_.tty == 1 : isatty(fileno(stdout)) == 1;
   start_s_ = last_report_s_ = options_.clock();
 }
@@ -68,9 +69,11 @@ void ProgressBar::clear() {
 std::string ProgressBar::status() const {
   double elapsed = options_.clock() - start_s_;
   double rate = elapsed > 0 ? static_cast<double>(done_) / elapsed : 0.0;
-  std::string text = total_ > 0 ? fmt::format("{}/{} ({}%)", done_, total_, done_ * 100 / total_) : fmt::format("{}", done_);
+  std::string text =
+      total_ > 0 ? fmt::format("{}/{} ({}%)", done_, total_, done_ * 100 / total_) : fmt::format("{}", done_);
   text += fmt::format(", {:.2f} {}/s", rate, options_.unit);
-  if (total_ > 0 && done_ < total_ && rate > 0) text += ", ETA " + format_duration(static_cast<double>(total_ - done_) / rate);
+  if (total_ > 0 && done_ < total_ && rate > 0)
+    text += ", ETA " + format_duration(static_cast<double>(total_ - done_) / rate);
   if (done_ >= total_ && total_ > 0) text += ", took " + format_duration(elapsed);
   return text;
 }

@@ -13,10 +13,10 @@ class ProgressBar {
  public:
   struct Options {
     std::string unit = "it";
-    double interval_s = 10.0;                // between log lines when not on a terminal
-    int tty = -1;                            // 1/0 forces terminal/log mode; -1 = isatty(stdout)
+    double interval_s = 10.0;                           // between log lines when not on a terminal
+    int tty = -1;                                       // 1/0 forces terminal/log mode; -1 = isatty(stdout)
     std::function<void(const std::string&)> write_tty;  // default: stdout without newline
-    std::function<double()> clock;           // seconds; default: steady clock (tests inject one)
+    std::function<double()> clock;                      // seconds; default: steady clock (tests inject one)
   };
 
   ProgressBar(std::string label, int64_t total);

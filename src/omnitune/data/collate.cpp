@@ -24,7 +24,8 @@ ThinkerInputs collate(const std::vector<Sample>& samples, int64_t pad_id, int64_
 
   int64_t longest = 0;
   for (int64_t i = 0; i < b; ++i)
-    longest = std::max<int64_t>(longest, static_cast<int64_t>(samples[i].input_ids.size() + (i == host ? fake_tokens.size() : 0)));
+    longest = std::max<int64_t>(
+        longest, static_cast<int64_t>(samples[i].input_ids.size() + (i == host ? fake_tokens.size() : 0)));
   const int64_t length = (longest + multiple - 1) / multiple * multiple;
   ThinkerInputs out;
   out.input_ids = at::full({b, length}, pad_id, at::kLong);
@@ -41,7 +42,9 @@ ThinkerInputs collate(const std::vector<Sample>& samples, int64_t pad_id, int64_
     out.labels[i].slice(0, 0, n).copy_(at::tensor(s.labels, at::kLong));
     out.attention_mask[i].slice(0, 0, n).fill_(1);
     if (i == host && !fake_tokens.empty())  // attention_mask 0 and labels -100 stay
-      out.input_ids[i].slice(0, n, n + static_cast<int64_t>(fake_tokens.size())).copy_(at::tensor(fake_tokens, at::kLong));
+      out.input_ids[i]
+          .slice(0, n, n + static_cast<int64_t>(fake_tokens.size()))
+          .copy_(at::tensor(fake_tokens, at::kLong));
     images.insert(images.end(), s.image_pixels.begin(), s.image_pixels.end());
     videos.insert(videos.end(), s.video_pixels.begin(), s.video_pixels.end());
     audios.insert(audios.end(), s.audio_features.begin(), s.audio_features.end());

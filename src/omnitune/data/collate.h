@@ -17,6 +17,7 @@
 namespace omnitune {
 
 // The micro-batch (media inputs undefined when no sample has that kind); `sources` = each row's Sample::source.
-ThinkerInputs collate(const std::vector<Sample>& samples, int64_t pad_id, int64_t pad_to_multiple_of = 8, const FakeMedia* fake = nullptr);
+ThinkerInputs collate(const std::vector<Sample>& samples, int64_t pad_id, int64_t pad_to_multiple_of = 8,
+                      const FakeMedia* fake = nullptr);
 
 }  // namespace omnitune

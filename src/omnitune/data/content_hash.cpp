@@ -16,7 +16,8 @@ uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
 uint64_t content_hash(const void* data, size_t size, uint64_t seed) {
   const auto* p = static_cast<const unsigned char*>(data);
   // Four independent lanes over 32-byte blocks (little-endian words), then the tail, then the length.
-  uint64_t lane[4] = {seed ^ 0x9E3779B97F4A7C15ull, seed + 0x632BE59BD9B4E019ull, ~seed, seed * 0xD6E8FEB86659FD93ull + 1};
+  uint64_t lane[4] = {seed ^ 0x9E3779B97F4A7C15ull, seed + 0x632BE59BD9B4E019ull, ~seed,
+                      seed * 0xD6E8FEB86659FD93ull + 1};
   size_t i = 0;
   for (; i + 32 <= size; i += 32)
     for (int k = 0; k < 4; ++k) {

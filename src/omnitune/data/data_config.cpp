@@ -44,8 +44,10 @@ void read_preprocess(ConfigReader in, DataConfig& c) {
   p.audio_sampling_rate = in.get("audio_sampling_rate", p.audio_sampling_rate);
   not_yet<bool>(in, "split_special_tokens", false, "split_special_tokens=true");
   accept_ignored(in, {"use_fast_tokenizer", "trust_remote_code"}, c);
-  if (p.image_min_pixels < 1 || p.image_max_pixels < p.image_min_pixels) in.fail("image_max_pixels", "must be >= image_min_pixels >= 1");
-  if (p.video_min_pixels < 1 || p.video_max_pixels < p.video_min_pixels) in.fail("video_max_pixels", "must be >= video_min_pixels >= 1");
+  if (p.image_min_pixels < 1 || p.image_max_pixels < p.image_min_pixels)
+    in.fail("image_max_pixels", "must be >= image_min_pixels >= 1");
+  if (p.video_min_pixels < 1 || p.video_max_pixels < p.video_min_pixels)
+    in.fail("video_max_pixels", "must be >= video_min_pixels >= 1");
   if (p.video_fps <= 0) in.fail("video_fps", "must be > 0");
   if (p.video_maxlen < 1) in.fail("video_maxlen", "must be >= 1");
   if (p.audio_sampling_rate < 1) in.fail("audio_sampling_rate", "must be > 0");
@@ -78,7 +80,8 @@ void read_basic(ConfigReader in, DataConfig& c) {
   if (in.has("audio_max_seconds")) b.audio_max_seconds = in.required<double>("audio_max_seconds");
   if (in.has("tool_format") && in.required<std::string>("tool_format") != "qwen")
     in.fail("tool_format", "only the 'qwen' tool format (or null) is supported");
-  if (in.has("enable_thinking")) c.ignored.push_back(in.path() + ".enable_thinking (the seed never applies it; use train_on_empty_think)");
+  if (in.has("enable_thinking"))
+    c.ignored.push_back(in.path() + ".enable_thinking (the seed never applies it; use train_on_empty_think)");
   b.streaming = in.get("streaming", b.streaming);
   if (in.has("buffer_size")) {
     b.buffer_size = in.required<int64_t>("buffer_size");
@@ -104,8 +107,10 @@ void read_basic(ConfigReader in, DataConfig& c) {
 
 void read_attr(ConfigReader in, DataConfig& c) {
   Attributes& a = c.attr;
-  static const EnumNames<RowFormat> formats = {{RowFormat::kSharegpt, "sharegpt"}, {RowFormat::kAlpaca, "alpaca"},
-                                               {RowFormat::kOpenai, "openai"}, {RowFormat::kMultimodalTool, "multimodal_tool"}};
+  static const EnumNames<RowFormat> formats = {{RowFormat::kSharegpt, "sharegpt"},
+                                               {RowFormat::kAlpaca, "alpaca"},
+                                               {RowFormat::kOpenai, "openai"},
+                                               {RowFormat::kMultimodalTool, "multimodal_tool"}};
   a.formatting = in.get_enum("formatting", formats, RowFormat::kSharegpt, "formatting");
   a.messages = column(in, "messages", a.messages);
   a.role_tag = column(in, "role_tag", a.role_tag);
@@ -124,7 +129,8 @@ void read_attr(ConfigReader in, DataConfig& c) {
   a.query = column(in, "query", a.query);
   a.response = column(in, "response", a.response);
   a.history = column(in, "history", "");
-  for (const char* key : {"ranking", "chosen", "rejected"}) not_yet<bool>(in, key, false, std::string(key) + " (preference data)");
+  for (const char* key : {"ranking", "chosen", "rejected"})
+    not_yet<bool>(in, key, false, std::string(key) + " (preference data)");
   in.finish();
 }
 
@@ -138,24 +144,28 @@ void read_loader(ConfigReader in, DataConfig& c) {
   if (in.has("dataloader_mode")) {  // the seed's 'base' mode is its streaming loader: the same here
     std::string mode = in.required<std::string>("dataloader_mode");
     if (mode != "sampler" && !(mode == "base" && c.basic.streaming))
-      in.fail("dataloader_mode", mode == "base" ? "'base' is the seed's mode for streaming datasets; set basic_parameters.streaming "
-                                                  "to true or use 'sampler'"
-                                                : "unknown mode '" + mode + "'" + did_you_mean(mode, {"sampler", "base"}));
+      in.fail("dataloader_mode",
+              mode == "base" ? "'base' is the seed's mode for streaming datasets; set basic_parameters.streaming "
+                               "to true or use 'sampler'"
+                             : "unknown mode '" + mode + "'" + did_you_mean(mode, {"sampler", "base"}));
   }
   if (in.has("sampler_type")) {
     std::string s = in.required<std::string>("sampler_type");
     if (s != "BaseRandomBatchSampler" && s != "stateful_distributed_sampler")
-      in.fail("sampler_type", "unknown sampler '" + s + "'" + did_you_mean(s, {"BaseRandomBatchSampler", "stateful_distributed_sampler"}));
+      in.fail("sampler_type", "unknown sampler '" + s + "'" +
+                                  did_you_mean(s, {"BaseRandomBatchSampler", "stateful_distributed_sampler"}));
   }
   if (in.has("collate_param")) {
     ConfigReader collate = in.object("collate_param");
     for (const char* key : {"model_name", "collator_id"})
       if (collate.has(key)) {
         std::string m = collate.required<std::string>(key);
-        if (m != "qwen3omni" && m != "qwen2vl") collate.fail(key, "only the qwen3omni / qwen2vl collators are supported");
+        if (m != "qwen3omni" && m != "qwen2vl")
+          collate.fail(key, "only the qwen3omni / qwen2vl collators are supported");
       }
     l.ignore_pad_token_for_loss = collate.get("ignore_pad_token_for_loss", l.ignore_pad_token_for_loss);
-    if (!l.ignore_pad_token_for_loss) collate.fail("ignore_pad_token_for_loss", "must be true (padding never counts in the loss)");
+    if (!l.ignore_pad_token_for_loss)
+      collate.fail("ignore_pad_token_for_loss", "must be true (padding never counts in the loss)");
     accept_ignored(collate, {"pad_to_multiple_of"}, c);
     collate.finish();
   }

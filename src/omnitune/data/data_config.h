@@ -19,7 +19,7 @@ enum class RowFormat { kSharegpt, kAlpaca, kOpenai, kMultimodalTool };
 enum class OnBad { kError, kSkip };  // what a bad row / an over-long sample does
 
 struct PreprocessParameters {
-  std::string model_name_or_path;   // HF directory: tokenizer files (and preprocessor config)
+  std::string model_name_or_path;  // HF directory: tokenizer files (and preprocessor config)
   bool use_audio_in_video = false;
   int64_t image_max_pixels = 589824, image_min_pixels = 1024;
   int64_t video_max_pixels = 65536, video_min_pixels = 256;
@@ -33,7 +33,7 @@ struct BasicParameters {
   std::string dataset_dir = "data";
   std::vector<std::string> datasets;  // "a.json,b.jsonl" split on ','
   std::optional<int64_t> max_samples;
-  int64_t cutoff_len = 1024;          // token budget per sample (the trainer's --seq-length overrides it)
+  int64_t cutoff_len = 1024;  // token budget per sample (the trainer's --seq-length overrides it)
   bool train_on_prompt = false;
   bool mask_history = false;
   OnBad on_overlong = OnBad::kError;
@@ -48,9 +48,9 @@ struct BasicParameters {
 struct Attributes {
   RowFormat formatting = RowFormat::kSharegpt;
   std::string messages = "conversations", role_tag = "from", content_tag = "value";
-  std::string user_tag = "human", assistant_tag = "gpt", observation_tag = "observation", function_tag = "function_call",
-              system_tag = "system";
-  std::string system, images, videos, audios, tools;  // column names; empty = none
+  std::string user_tag = "human", assistant_tag = "gpt", observation_tag = "observation",
+              function_tag = "function_call", system_tag = "system";
+  std::string system, images, videos, audios, tools;                                  // column names; empty = none
   std::string prompt = "instruction", query = "input", response = "output", history;  // alpaca
 };
 

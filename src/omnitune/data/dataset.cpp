@@ -65,12 +65,14 @@ Dataset::Dataset(const DataConfig& config) {
 }
 
 const nlohmann::json& Dataset::row(int64_t index) const {
-  if (index < 0 || index >= size()) throw Error(cat("row index ", index, " is outside the dataset (", size(), " rows)"));
+  if (index < 0 || index >= size())
+    throw Error(cat("row index ", index, " is outside the dataset (", size(), " rows)"));
   return rows_[index];
 }
 
 RowOrigin Dataset::origin(int64_t index) const {
-  if (index < 0 || index >= size()) throw Error(cat("row index ", index, " is outside the dataset (", size(), " rows)"));
+  if (index < 0 || index >= size())
+    throw Error(cat("row index ", index, " is outside the dataset (", size(), " rows)"));
   const Origin& o = origins_[index];
   return {files_[o.file], o.row, o.line};
 }

@@ -1,6 +1,6 @@
 // data/dataset: the rows of the data.json datasets (JSON arrays or JSONL files, several files
-// concatenated in order, the first max_samples of them when it is set), all in memory, each addressable by index with its
-// origin for error messages and the sample cache. (streaming: true reads rows one at a time instead:
+// concatenated in order, the first max_samples of them when it is set), all in memory, each addressable by index with
+// its origin for error messages and the sample cache. (streaming: true reads rows one at a time instead:
 // data/jsonl_stream.h.)
 #pragma once
 

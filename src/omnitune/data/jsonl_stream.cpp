@@ -11,8 +11,9 @@ JsonlStream::JsonlStream(const DataConfig& config) : config_(&config) {
   for (const auto& file : config.basic.datasets) {
     open_data_file(config, file);
     if (std::filesystem::path(file).extension() != ".jsonl")
-      throw Error(cat(config.path, ": streaming reads JSON Lines files (.jsonl, one row per line) but '", file,
-                      "' is read as one JSON array; convert it (jq -c '.[]' in.json > out.jsonl) or set streaming to false"));
+      throw Error(
+          cat(config.path, ": streaming reads JSON Lines files (.jsonl, one row per line) but '", file,
+              "' is read as one JSON array; convert it (jq -c '.[]' in.json > out.jsonl) or set streaming to false"));
   }
 }
 

@@ -10,7 +10,8 @@
 
 namespace omnitune {
 
-LlavaConvertReport convert_llava(const std::string& llava_json, const std::string& image_root, const std::string& out_json) {
+LlavaConvertReport convert_llava(const std::string& llava_json, const std::string& image_root,
+                                 const std::string& out_json) {
   if (std::filesystem::exists(out_json)) throw Error(out_json + ": already exists; refusing to overwrite it");
   nlohmann::json records = load_json_file(llava_json);
   if (!records.is_array()) throw Error(llava_json + ": expected a JSON array of LLaVA records");
@@ -32,9 +33,12 @@ LlavaConvertReport convert_llava(const std::string& llava_json, const std::strin
     }
     for (const auto& turn : r["conversations"]) {
       std::string from = turn.value("from", ""), role;
-      if (from == "human") role = "user";
-      else if (from == "gpt") role = "assistant";
-      else throw Error(where + ": unknown speaker '" + from + "' (expected human or gpt)");
+      if (from == "human")
+        role = "user";
+      else if (from == "gpt")
+        role = "assistant";
+      else
+        throw Error(where + ": unknown speaker '" + from + "' (expected human or gpt)");
       row["messages"].push_back({{"role", role}, {"content", turn.value("value", "")}});
     }
     out.push_back(std::move(row));

@@ -14,6 +14,7 @@ struct LlavaConvertReport {
 };
 
 // Writes `out_json` (which must not exist) atomically. Image paths are written as `image_root/<image>`.
-LlavaConvertReport convert_llava(const std::string& llava_json, const std::string& image_root, const std::string& out_json);
+LlavaConvertReport convert_llava(const std::string& llava_json, const std::string& image_root,
+                                 const std::string& out_json);
 
 }  // namespace omnitune

@@ -8,15 +8,19 @@ namespace omnitune {
 
 Loader::Loader(std::unique_ptr<RowSource> rows, std::shared_ptr<const SampleBuilder> builder, const DataConfig& config,
                int64_t workers, int64_t ahead)
-    : rows_(std::move(rows)), builder_(std::move(builder)), config_(config), workers_(workers), ahead_(std::max<int64_t>(1, ahead)) {
+    : rows_(std::move(rows)),
+      builder_(std::move(builder)),
+      config_(config),
+      workers_(workers),
+      ahead_(std::max<int64_t>(1, ahead)) {
   pad_id_ = *builder_->tokenizer().token_to_id("<|endoftext|>");
   if (!config_.basic.cache_dir.empty()) cache_ = std::make_unique<SampleCache>(config_);
   if (config_.loader.keep_towers_active) fake_ = make_fake_media(*builder_);
   handed_out_state_ = rows_->state();
 }
 
-Loader::Loader(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const SampleBuilder> builder, const DataConfig& config,
-               const SamplerOptions& sampler, int64_t workers, int64_t ahead)
+Loader::Loader(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const SampleBuilder> builder,
+               const DataConfig& config, const SamplerOptions& sampler, int64_t workers, int64_t ahead)
     : Loader(std::make_unique<IndexedRows>(std::move(dataset), sampler), std::move(builder), config, workers, ahead) {}
 
 Loader::~Loader() {
@@ -80,8 +84,9 @@ void Loader::note_skip(bool& logged, const char* kind, const std::string& why) {
 void Loader::note_cut(const Sample& sample) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!std::exchange(logged_cut_, true))
-    log_warn(cat(sample.source, ": longer than cutoff_len = ", config_.basic.cutoff_len, "; the seed's budget rule dropped ",
-                 sample.cut_tokens, " text tokens (further shortened samples are counted; the total is reported)"));
+    log_warn(cat(sample.source, ": longer than cutoff_len = ", config_.basic.cutoff_len,
+                 "; the seed's budget rule dropped ", sample.cut_tokens,
+                 " text tokens (further shortened samples are counted; the total is reported)"));
 }
 
 Loader::Done Loader::build(const Job& job) {

@@ -26,7 +26,7 @@ namespace omnitune {
 
 struct LoaderCounters {
   int64_t samples = 0, skipped_bad = 0, skipped_overlong = 0;
-  int64_t cut = 0;  // samples the cutoff_len budget shortened (text only, as the seed's rule does)
+  int64_t cut = 0;      // samples the cutoff_len budget shortened (text only, as the seed's rule does)
   CacheCounters cache;  // all zero without cache_dir
 };
 
@@ -68,7 +68,7 @@ class Loader {
   // Logs the first skipped sample of each kind only (a skipped row repeats every epoch).
   void note_skip(bool& logged, const char* kind, const std::string& why);
   void note_cut(const Sample& sample);  // logs the first shortened sample
-  Job take_job();  // caller holds mutex_
+  Job take_job();                       // caller holds mutex_
 
   std::unique_ptr<RowSource> rows_;
   std::shared_ptr<const SampleBuilder> builder_;
@@ -79,11 +79,11 @@ class Loader {
   int64_t pad_id_;
   mutable std::mutex mutex_;
   std::condition_variable changed_;
-  std::map<int64_t, Done> finished_;   // by sequence
+  std::map<int64_t, Done> finished_;  // by sequence
   int64_t next_sequence_ = 0, next_to_hand_out_ = 0;
   SamplerState handed_out_state_;
   LoaderCounters counters_;
-  std::string first_skip_;                     // why the first skipped row was skipped
+  std::string first_skip_;  // why the first skipped row was skipped
   bool logged_bad_ = false, logged_overlong_ = false, logged_cut_ = false;
   std::optional<SamplerState> skipping_since_;  // where the current run of all-skipped micro-batches began
   bool stopping_ = false, started_ = false;

@@ -20,8 +20,8 @@ std::optional<FileStamp> stamp_file(const std::string& path);
 
 struct RowOrigin {
   std::shared_ptr<const FileStamp> file;
-  int64_t row = 0;   // 0-based index among the file's rows
-  int64_t line = 0;  // 1-based line of a JSON Lines row; 0 for a row of a JSON array
+  int64_t row = 0;            // 0-based index among the file's rows
+  int64_t line = 0;           // 1-based line of a JSON Lines row; 0 for a row of a JSON array
   std::string where() const;  // "data/x.jsonl row 12 (line 14)", "data/x.json row 3"
 };
 

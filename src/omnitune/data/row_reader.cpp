@@ -30,7 +30,8 @@ std::vector<std::string> media_column(const nlohmann::json& row, const std::stri
     return out;
   }
   if (!v->is_array()) throw Error(where + ": column '" + key + "' must be a path or a list of paths");
-  for (size_t i = 0; i < v->size(); ++i) out.push_back(resolve_media_path(dir, text_of((*v)[i], cat(where, ": ", key, "[", i, "]"))));
+  for (size_t i = 0; i < v->size(); ++i)
+    out.push_back(resolve_media_path(dir, text_of((*v)[i], cat(where, ": ", key, "[", i, "]"))));
   return out;
 }
 
@@ -53,11 +54,16 @@ Conversation sharegpt(const nlohmann::json& row, const Attributes& a, const std:
       continue;
     }
     Role role_kind;
-    if (r == a.user_tag) role_kind = Role::kUser;
-    else if (r == a.assistant_tag) role_kind = Role::kAssistant;
-    else if (!a.observation_tag.empty() && r == a.observation_tag) role_kind = Role::kObservation;
-    else if (!a.function_tag.empty() && r == a.function_tag) role_kind = Role::kFunction;
-    else throw Error(at + ": unknown role '" + r + "'" + did_you_mean(r, tags));
+    if (r == a.user_tag)
+      role_kind = Role::kUser;
+    else if (r == a.assistant_tag)
+      role_kind = Role::kAssistant;
+    else if (!a.observation_tag.empty() && r == a.observation_tag)
+      role_kind = Role::kObservation;
+    else if (!a.function_tag.empty() && r == a.function_tag)
+      role_kind = Role::kFunction;
+    else
+      throw Error(at + ": unknown role '" + r + "'" + did_you_mean(r, tags));
     c.messages.push_back({role_kind, text});
   }
   return c;
@@ -65,7 +71,8 @@ Conversation sharegpt(const nlohmann::json& row, const Attributes& a, const std:
 
 Conversation multimodal_tool(const nlohmann::json& row, const Attributes& a, const std::string& where) {
   Attributes literal = a;
-  literal.role_tag = "role", literal.content_tag = "content", literal.user_tag = "user", literal.assistant_tag = "assistant";
+  literal.role_tag = "role", literal.content_tag = "content", literal.user_tag = "user",
+  literal.assistant_tag = "assistant";
   literal.observation_tag = "tool_response", literal.function_tag = "tool_call", literal.system_tag = "system";
   Conversation c = sharegpt(row, literal, where);
   if (const nlohmann::json* tools = field(row, "tools")) {
@@ -90,7 +97,8 @@ Conversation alpaca(const nlohmann::json& row, const Attributes& a, const std::s
     if (!history->is_array()) throw Error(where + ": '" + a.history + "' must be a list of [query, response] pairs");
     for (size_t i = 0; i < history->size(); ++i) {
       const nlohmann::json& pair = (*history)[i];
-      if (!pair.is_array() || pair.size() != 2) throw Error(cat(where, ": ", a.history, "[", i, "] must be [query, response]"));
+      if (!pair.is_array() || pair.size() != 2)
+        throw Error(cat(where, ": ", a.history, "[", i, "] must be [query, response]"));
       c.messages.push_back({Role::kUser, text_of(pair[0], where)});
       c.messages.push_back({Role::kAssistant, text_of(pair[1], where)});
     }
@@ -102,7 +110,8 @@ Conversation alpaca(const nlohmann::json& row, const Attributes& a, const std::s
     if (!query.empty()) prompt += (prompt.empty() ? "" : "\n") + query;
   }
   const nlohmann::json* response = field(row, a.response);
-  if (prompt.empty() || !response) throw Error(where + ": alpaca rows need '" + a.prompt + "' and '" + a.response + "'");
+  if (prompt.empty() || !response)
+    throw Error(where + ": alpaca rows need '" + a.prompt + "' and '" + a.response + "'");
   c.messages.push_back({Role::kUser, prompt});
   c.messages.push_back({Role::kAssistant, text_of(*response, where + ": " + a.response)});
   return c;
@@ -122,8 +131,10 @@ Conversation openai(const nlohmann::json& row, const Attributes& a, const std::s
     } else if (role == "user") {
       c.messages.push_back({Role::kUser, content});
     } else if (role == "tool") {  // consecutive tool results form one observation
-      if (!c.messages.empty() && c.messages.back().role == Role::kObservation) c.messages.back().content += "\n" + content;
-      else c.messages.push_back({Role::kObservation, content});
+      if (!c.messages.empty() && c.messages.back().role == Role::kObservation)
+        c.messages.back().content += "\n" + content;
+      else
+        c.messages.push_back({Role::kObservation, content});
     } else if (role == "assistant") {
       std::string text = content;
       if (const nlohmann::json* reasoning = field(m, "reasoning_content"))
@@ -152,7 +163,8 @@ Conversation openai(const nlohmann::json& row, const Attributes& a, const std::s
 int64_t count_placeholders(const Conversation& c, const std::string& placeholder) {
   int64_t n = 0;
   for (const auto& m : c.messages)
-    for (size_t pos = m.content.find(placeholder); pos != std::string::npos; pos = m.content.find(placeholder, pos + 1)) ++n;
+    for (size_t pos = m.content.find(placeholder); pos != std::string::npos; pos = m.content.find(placeholder, pos + 1))
+      ++n;
   return n;
 }
 

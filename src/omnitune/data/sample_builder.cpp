@@ -18,16 +18,6 @@ int64_t Sample::trained_tokens() const {
   return std::count_if(labels.begin(), labels.end(), [](int64_t l) { return l != kIgnoreIndex; });
 }
 
-std::pair<int64_t, int64_t> infer_seqlen(int64_t source_len, int64_t target_len, int64_t cutoff) {
-  int64_t max_target;
-  if (target_len * 2 < cutoff) max_target = cutoff;
-  else if (source_len * 2 < cutoff) max_target = cutoff - source_len;
-  else max_target = static_cast<int64_t>(static_cast<double>(cutoff) * (static_cast<double>(target_len) / static_cast<double>(source_len + target_len)));
-  int64_t new_target = std::min(max_target, target_len);
-  int64_t new_source = std::min(std::max<int64_t>(cutoff - new_target, 0), source_len);
-  return {new_source, new_target};
-}
-
 namespace {
 
 int64_t required_id(const Tokenizer& t, const char* token) {
@@ -36,22 +26,20 @@ int64_t required_id(const Tokenizer& t, const char* token) {
   return *id;
 }
 
-// The expanded media of a sample, consumed in placeholder order while tokenizing.
-struct MediaTokens {
-  std::vector<std::vector<int64_t>> image, video, audio;  // token ids of each block
-  size_t next_image = 0, next_video = 0, next_audio = 0;
-};
-
 }  // namespace
 
-SampleBuilder::SampleBuilder(const DataConfig& config, std::shared_ptr<const Tokenizer> tokenizer)
+SampleBuilder::SampleBuilder(const DataConfig& config, std::shared_ptr<const Tokenizer> tokenizer,
+                             std::optional<double> position_id_per_seconds)
     : config_(config), tokenizer_(std::move(tokenizer)) {
   const Tokenizer& t = *tokenizer_;
-  ids_ = {required_id(t, "<|image_pad|>"),   required_id(t, "<|video_pad|>"),    required_id(t, "<|audio_pad|>"),
+  ids_ = {required_id(t, "<|image_pad|>"),    required_id(t, "<|video_pad|>"),  required_id(t, "<|audio_pad|>"),
           required_id(t, "<|vision_start|>"), required_id(t, "<|vision_end|>"), required_id(t, "<|audio_start|>"),
           required_id(t, "<|audio_end|>")};
   std::filesystem::path model_config = std::filesystem::path(config.preprocess.model_name_or_path) / "config.json";
-  if (std::filesystem::exists(model_config)) position_id_per_seconds_ = load_thinker_config(model_config.string()).position_id_per_seconds;
+  if (position_id_per_seconds)
+    position_id_per_seconds_ = *position_id_per_seconds;
+  else if (std::filesystem::exists(model_config))
+    position_id_per_seconds_ = load_thinker_config(model_config.string()).position_id_per_seconds;
 }
 
 std::vector<int64_t> SampleBuilder::image_block(const std::array<int64_t, 3>& grid) const {
@@ -69,9 +57,27 @@ std::vector<int64_t> SampleBuilder::audio_block(int64_t mel_frames) const {
 }
 
 Sample SampleBuilder::build(const RowSample& row, const std::string& where) const {
-  const PreprocessParameters& p = config_.preprocess;
   Sample s;
-  s.use_audio_in_video = p.use_audio_in_video;
+  s.use_audio_in_video = config_.preprocess.use_audio_in_video;
+  MediaTokens media = decode_media(row, where, s);
+  std::vector<TurnTokens> turns = expand_placeholders(row, media, where, s.text);
+  const BudgetedTokens tokens = apply_token_budget(
+      std::move(turns), config_.basic, [this](int64_t id) { return is_media(id); }, where);
+  s.input_ids = tokens.input_ids;
+  s.labels = tokens.labels;
+  s.cut_tokens = tokens.cut_tokens;
+  return s;
+}
+
+bool SampleBuilder::is_media(int64_t id) const {
+  return id == ids_.image_pad || id == ids_.video_pad || id == ids_.audio_pad || id == ids_.vision_start ||
+         id == ids_.vision_end || id == ids_.audio_start || id == ids_.audio_end;
+}
+
+// Every image, video and audio of the row decoded and processed into `s`; the token block of each, in order.
+SampleBuilder::MediaTokens SampleBuilder::decode_media(const RowSample& row, const std::string& where,
+                                                       Sample& s) const {
+  const PreprocessParameters& p = config_.preprocess;
   MediaTokens media;
   auto fail_media = [&](const std::string& path, const Error& e) -> Error {
     return Error(where + ": " + (std::string(e.what()).find(path) == std::string::npos ? path + ": " : "") + e.what());
@@ -90,7 +96,8 @@ Sample SampleBuilder::build(const RowSample& row, const std::string& where) cons
   }
   auto audio_block_tokens = [&](const AudioFeatures& f, const std::string& path) {
     if (config_.basic.audio_max_seconds && f.seconds > *config_.basic.audio_max_seconds)
-      throw OverlongError(cat(where, ": ", path, " is ", f.seconds, " s long, above audio_max_seconds ", *config_.basic.audio_max_seconds));
+      throw OverlongError(cat(where, ": ", path, " is ", f.seconds, " s long, above audio_max_seconds ",
+                              *config_.basic.audio_max_seconds));
     s.audio_features.push_back(f.features);
     return audio_output_length(f.frames);
   };
@@ -98,7 +105,8 @@ Sample SampleBuilder::build(const RowSample& row, const std::string& where) cons
   for (size_t k = 0; k < row.videos.size(); ++k) {
     const std::string& path = row.videos[k];
     try {
-      VideoInput v = load_video(path, VideoOptions{p.video_fps, p.video_maxlen, p.video_min_pixels, p.video_max_pixels});
+      VideoInput v =
+          load_video(path, VideoOptions{p.video_fps, p.video_maxlen, p.video_min_pixels, p.video_max_pixels});
       auto g = v.grid_thw.data_ptr<int64_t>();
       s.video_pixels.push_back(v.pixel_values);
       s.video_grids.push_back({g[0], g[1], g[2]});
@@ -120,8 +128,10 @@ Sample SampleBuilder::build(const RowSample& row, const std::string& where) cons
       int64_t vi = 0, ai = 0, n_video = g[0] * per_frame;
       while (vi < n_video && ai < n_audio) {
         double video_time = static_cast<double>(vi / per_frame) * v.second_per_grid * position_id_per_seconds_;
-        if (video_time <= static_cast<double>(ai)) block.push_back(ids_.video_pad), ++vi;
-        else block.push_back(ids_.audio_pad), ++ai;
+        if (video_time <= static_cast<double>(ai))
+          block.push_back(ids_.video_pad), ++vi;
+        else
+          block.push_back(ids_.audio_pad), ++ai;
       }
       block.insert(block.end(), n_video - vi, ids_.video_pad);
       block.insert(block.end(), n_audio - ai, ids_.audio_pad);
@@ -134,8 +144,8 @@ Sample SampleBuilder::build(const RowSample& row, const std::string& where) cons
       throw fail_media(path, e);
     }
   }
-  const bool audio_paired_with_video = p.use_audio_in_video && !row.videos.empty() && row.audios.size() == row.videos.size();
-  if (!audio_paired_with_video) {
+  media.audio_in_videos = p.use_audio_in_video && !row.videos.empty() && row.audios.size() == row.videos.size();
+  if (!media.audio_in_videos) {
     for (const auto& path : row.audios) {
       try {
         AudioFeatures f = load_audio_features(path);
@@ -148,13 +158,18 @@ Sample SampleBuilder::build(const RowSample& row, const std::string& where) cons
       }
     }
   }
+  return media;
+}
 
-  // Tokenize the turns; placeholders become the media blocks, in order.
+// The rendered turns tokenized, each <image>/<video>/<audio> placeholder replaced by its media block (a paired
+// <audio> lives inside its video's block); `text` gets the rendered conversation.
+std::vector<TurnTokens> SampleBuilder::expand_placeholders(const RowSample& row, MediaTokens& media,
+                                                           const std::string& where, std::string& text) const {
   std::vector<RenderedTurn> turns = render_conversation(row.conversation, config_.basic.chat_template, where);
   auto tokenize = [&](const std::vector<std::string>& pieces) {
     std::vector<int64_t> ids;
     for (const auto& piece : pieces) {
-      s.text += piece;
+      text += piece;
       size_t pos = 0;
       while (pos <= piece.size()) {
         size_t next = std::string::npos;
@@ -163,76 +178,30 @@ Sample SampleBuilder::build(const RowSample& row, const std::string& where) cons
           size_t at = piece.find(ph, pos);
           if (at < next) next = at, which = ph;
         }
-        std::string_view text(piece.data() + pos, (next == std::string::npos ? piece.size() : next) - pos);
-        for (int32_t id : tokenizer_->encode(text)) ids.push_back(id);
+        std::string_view plain(piece.data() + pos, (next == std::string::npos ? piece.size() : next) - pos);
+        for (int32_t id : tokenizer_->encode(plain)) ids.push_back(id);
         if (next == std::string::npos) break;
         std::string ph = which;
         const std::vector<int64_t>* block = nullptr;
-        if (ph == "<image>") block = &media.image.at(media.next_image++);
-        else if (ph == "<video>") block = &media.video.at(media.next_video++);
-        else if (!audio_paired_with_video) block = &media.audio.at(media.next_audio++);
-        if (block) ids.insert(ids.end(), block->begin(), block->end());  // a paired <audio> lives inside its video block
+        if (ph == "<image>")
+          block = &media.image.at(media.next_image++);
+        else if (ph == "<video>")
+          block = &media.video.at(media.next_video++);
+        else if (!media.audio_in_videos)
+          block = &media.audio.at(media.next_audio++);
+        if (block)
+          ids.insert(ids.end(), block->begin(), block->end());  // a paired <audio> lives inside its video block
         pos = next + ph.size();
       }
     }
     return ids;
   };
-  std::vector<std::pair<std::vector<int64_t>, std::vector<int64_t>>> pairs;
+  std::vector<TurnTokens> out;
   for (const auto& turn : turns) {
     std::vector<int64_t> prompt = tokenize(turn.prompt);  // in this order: media blocks are consumed in text order
-    pairs.emplace_back(std::move(prompt), tokenize(turn.response));
+    out.push_back({std::move(prompt), tokenize(turn.response)});
   }
-
-  // The seed's budget: turns in order (reverse with mask_history), each pair split by infer_seqlen.
-  const BasicParameters& b = config_.basic;
-  auto is_media = [&](int64_t id) {
-    return id == ids_.image_pad || id == ids_.video_pad || id == ids_.audio_pad || id == ids_.vision_start ||
-           id == ids_.vision_end || id == ids_.audio_start || id == ids_.audio_end;
-  };
-  auto cut = [&](std::vector<int64_t>& ids, int64_t keep) {
-    if (keep >= static_cast<int64_t>(ids.size())) return;
-    if (std::any_of(ids.begin() + keep, ids.end(), is_media))
-      throw OverlongError(cat(where, ": the sample needs more than cutoff_len = ", b.cutoff_len,
-                              " tokens and truncating it would cut through a media block"));
-    s.cut_tokens += static_cast<int64_t>(ids.size()) - keep;
-    ids.resize(keep);
-  };
-  if (b.mask_history) std::reverse(pairs.begin(), pairs.end());
-  int64_t total = 0;
-  for (size_t t = 0; t < pairs.size(); ++t) {
-    auto& [source, target] = pairs[t];
-    if (total >= b.cutoff_len) {
-      for (size_t r = t; r < pairs.size(); ++r) {  // dropped turns must not hold media either
-        cut(pairs[r].first, 0);
-        cut(pairs[r].second, 0);
-      }
-      pairs.resize(t);
-      break;
-    }
-    auto [source_len, target_len] = infer_seqlen(static_cast<int64_t>(source.size()), static_cast<int64_t>(target.size()),
-                                                 b.cutoff_len - total);
-    cut(source, source_len);
-    cut(target, target_len);
-    total += source_len + target_len;
-    std::vector<int64_t> source_labels(source.size(), kIgnoreIndex);
-    if (b.train_on_prompt) source_labels = source;
-    std::vector<int64_t> target_labels = (b.mask_history && t != 0) ? std::vector<int64_t>(target.size(), kIgnoreIndex) : target;
-    std::vector<int64_t> ids = source, labels = source_labels;
-    ids.insert(ids.end(), target.begin(), target.end());
-    labels.insert(labels.end(), target_labels.begin(), target_labels.end());
-    if (b.mask_history) {  // reversed order: prepend
-      ids.insert(ids.end(), s.input_ids.begin(), s.input_ids.end());
-      labels.insert(labels.end(), s.labels.begin(), s.labels.end());
-      s.input_ids = std::move(ids);
-      s.labels = std::move(labels);
-    } else {
-      s.input_ids.insert(s.input_ids.end(), ids.begin(), ids.end());
-      s.labels.insert(s.labels.end(), labels.begin(), labels.end());
-    }
-  }
-  for (auto& l : s.labels)  // media tokens are never trained, even with train_on_prompt
-    if (is_media(l)) l = kIgnoreIndex;
-  return s;
+  return out;
 }
 
 }  // namespace omnitune

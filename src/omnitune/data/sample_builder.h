@@ -5,27 +5,26 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "omnitune/core/error.h"
 #include "omnitune/data/data_config.h"
 #include "omnitune/data/row_reader.h"
 #include "omnitune/data/sample.h"
+#include "omnitune/data/token_budget.h"
 #include "omnitune/text/tokenizer.h"
 
 namespace omnitune {
 
-// A sample that does not fit cutoff_len without cutting a media block (skippable by on_overlong).
-class OverlongError : public Error {
- public:
-  using Error::Error;
-};
-
 class SampleBuilder {
  public:
-  // Token ids come from the tokenizer; position_id_per_seconds (audio-in-video interleave) from
-  // `<model_name_or_path>/config.json` when present, else 13 as in Qwen3-Omni.
-  SampleBuilder(const DataConfig& config, std::shared_ptr<const Tokenizer> tokenizer);
+  // Token ids come from the tokenizer; position_id_per_seconds (audio-in-video interleave) as given (the
+  // trained model's), else from `<model_name_or_path>/config.json` when present, else 13 as in Qwen3-Omni.
+  SampleBuilder(const DataConfig& config, std::shared_ptr<const Tokenizer> tokenizer,
+                std::optional<double> position_id_per_seconds = std::nullopt);
+  // Media decoding (decode_media), placeholder expansion (expand_placeholders), then the token budget
+  // (data/token_budget.h).
   Sample build(const RowSample& row, const std::string& where) const;
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   const DataConfig& config() const { return config_; }
@@ -38,13 +37,20 @@ class SampleBuilder {
   struct Ids {
     int64_t image_pad, video_pad, audio_pad, vision_start, vision_end, audio_start, audio_end;
   };
+  // The token blocks of a sample's media, consumed in placeholder order while tokenizing.
+  struct MediaTokens {
+    std::vector<std::vector<int64_t>> image, video, audio;
+    size_t next_image = 0, next_video = 0, next_audio = 0;
+    bool audio_in_videos = false;  // each video carries its audio (use_audio_in_video): <audio> adds nothing
+  };
+  MediaTokens decode_media(const RowSample& row, const std::string& where, Sample& sample) const;
+  std::vector<TurnTokens> expand_placeholders(const RowSample& row, MediaTokens& media, const std::string& where,
+                                              std::string& text) const;
+  bool is_media(int64_t id) const;
   DataConfig config_;
   std::shared_ptr<const Tokenizer> tokenizer_;
   Ids ids_;
   double position_id_per_seconds_ = 13;
 };
-
-// The seed's budget split of one (prompt, response) pair under `cutoff` remaining tokens.
-std::pair<int64_t, int64_t> infer_seqlen(int64_t source_len, int64_t target_len, int64_t cutoff);
 
 }  // namespace omnitune

@@ -22,7 +22,9 @@ namespace {
 constexpr int kCacheFormat = 1;
 
 nlohmann::json stamp_json(const FileStamp& s) {
-  return {{"path", std::filesystem::absolute(s.path).lexically_normal().string()}, {"size", s.size}, {"mtime_ns", s.mtime_ns}};
+  return {{"path", std::filesystem::absolute(s.path).lexically_normal().string()},
+          {"size", s.size},
+          {"mtime_ns", s.mtime_ns}};
 }
 
 // Everything of the data.json and the model directory that shapes a sample (see data_config.h).
@@ -39,21 +41,41 @@ std::string fingerprint(const DataConfig& c) {
       {"format", kCacheFormat},
       {"preprocess",
        {{"model_name_or_path", std::filesystem::absolute(p.model_name_or_path).lexically_normal().string()},
-        {"use_audio_in_video", p.use_audio_in_video}, {"image_max_pixels", p.image_max_pixels},
-        {"image_min_pixels", p.image_min_pixels}, {"video_max_pixels", p.video_max_pixels},
-        {"video_min_pixels", p.video_min_pixels}, {"video_fps", p.video_fps}, {"video_maxlen", p.video_maxlen},
+        {"use_audio_in_video", p.use_audio_in_video},
+        {"image_max_pixels", p.image_max_pixels},
+        {"image_min_pixels", p.image_min_pixels},
+        {"video_max_pixels", p.video_max_pixels},
+        {"video_min_pixels", p.video_min_pixels},
+        {"video_fps", p.video_fps},
+        {"video_maxlen", p.video_maxlen},
         {"audio_sampling_rate", p.audio_sampling_rate}}},
       {"basic",
-       {{"template", static_cast<int>(b.chat_template.kind)}, {"train_on_empty_think", b.chat_template.train_on_empty_think},
-        {"dataset_dir", std::filesystem::absolute(b.dataset_dir).lexically_normal().string()}, {"cutoff_len", b.cutoff_len},
-        {"train_on_prompt", b.train_on_prompt}, {"mask_history", b.mask_history},
+       {{"template", static_cast<int>(b.chat_template.kind)},
+        {"train_on_empty_think", b.chat_template.train_on_empty_think},
+        {"dataset_dir", std::filesystem::absolute(b.dataset_dir).lexically_normal().string()},
+        {"cutoff_len", b.cutoff_len},
+        {"train_on_prompt", b.train_on_prompt},
+        {"mask_history", b.mask_history},
         {"audio_max_seconds", b.audio_max_seconds ? nlohmann::json(*b.audio_max_seconds) : nlohmann::json()}}},
       {"attr",
-       {{"formatting", static_cast<int>(a.formatting)}, {"messages", a.messages}, {"role_tag", a.role_tag},
-        {"content_tag", a.content_tag}, {"user_tag", a.user_tag}, {"assistant_tag", a.assistant_tag},
-        {"observation_tag", a.observation_tag}, {"function_tag", a.function_tag}, {"system_tag", a.system_tag},
-        {"system", a.system}, {"images", a.images}, {"videos", a.videos}, {"audios", a.audios}, {"tools", a.tools},
-        {"prompt", a.prompt}, {"query", a.query}, {"response", a.response}, {"history", a.history}}},
+       {{"formatting", static_cast<int>(a.formatting)},
+        {"messages", a.messages},
+        {"role_tag", a.role_tag},
+        {"content_tag", a.content_tag},
+        {"user_tag", a.user_tag},
+        {"assistant_tag", a.assistant_tag},
+        {"observation_tag", a.observation_tag},
+        {"function_tag", a.function_tag},
+        {"system_tag", a.system_tag},
+        {"system", a.system},
+        {"images", a.images},
+        {"videos", a.videos},
+        {"audios", a.audios},
+        {"tools", a.tools},
+        {"prompt", a.prompt},
+        {"query", a.query},
+        {"response", a.response},
+        {"history", a.history}}},
       {"model_files", model_files}};
   return j.dump();
 }
@@ -84,11 +106,13 @@ SampleCache::SampleCache(const DataConfig& config)
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec || !std::filesystem::is_directory(dir_))
-    throw Error(cat(config.path, ": cache_dir '", dir_, "' cannot be created: ", ec ? ec.message() : "not a directory"));
+    throw Error(
+        cat(config.path, ": cache_dir '", dir_, "' cannot be created: ", ec ? ec.message() : "not a directory"));
   if (::access(dir_.c_str(), W_OK) != 0) throw Error(cat(config.path, ": cache_dir '", dir_, "' is not writable"));
   std::random_device device;
   run_ = hex64((static_cast<uint64_t>(device()) << 32) ^ device() ^
-               static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^ static_cast<uint64_t>(::getpid()));
+               static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+               static_cast<uint64_t>(::getpid()));
 }
 
 std::optional<SampleCache::Entry> SampleCache::entry(const RowOrigin& origin, const RowSample& row) const {
@@ -103,7 +127,8 @@ std::optional<SampleCache::Entry> SampleCache::entry(const RowOrigin& origin, co
   nlohmann::json j = {{"data", stamp_json(*origin.file)}, {"row", origin.row}, {"media", media}};
   Entry e;
   e.key = fingerprint_ + j.dump();
-  const std::string name = hex64(content_hash(e.key.data(), e.key.size(), 0x5eed)) + hex64(content_hash(e.key.data(), e.key.size(), 7));
+  const std::string name =
+      hex64(content_hash(e.key.data(), e.key.size(), 0x5eed)) + hex64(content_hash(e.key.data(), e.key.size(), 7));
   e.path = (std::filesystem::path(dir_) / name.substr(0, 2) / (name + ".safetensors")).string();
   return e;
 }
@@ -128,10 +153,12 @@ std::optional<Sample> SampleCache::load(const Entry& e) {
       return std::nullopt;
     }
     std::vector<std::pair<std::string, std::pair<std::string, std::span<const uint8_t>>>> parts;
-    for (const auto& t : file.tensors()) parts.push_back({t.name, {layout(dtype_name(t.dtype), t.shape), file.bytes(t)}});
+    for (const auto& t : file.tensors())
+      parts.push_back({t.name, {layout(dtype_name(t.dtype), t.shape), file.bytes(t)}});
     std::sort(parts.begin(), parts.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
     Sample s = read_sample(file);
-    if (value("checksum") != hex64(checksum(parts, s.text, value("use_audio_in_video")))) throw Error("checksum mismatch");
+    if (value("checksum") != hex64(checksum(parts, s.text, value("use_audio_in_video"))))
+      throw Error("checksum mismatch");
     ++hits_;
     return s;
   } catch (const std::exception& error) {
@@ -150,8 +177,9 @@ void SampleCache::store(const Entry& e, const Sample& sample) {
     for (auto& [name, t] : tensors) {
       t = t.contiguous();
       std::vector<int64_t> shape(t.sizes().begin(), t.sizes().end());
-      parts.push_back({name, {layout(dtype_name(to_dtype(t.scalar_type(), name)), shape),
-                              {static_cast<const uint8_t*>(t.data_ptr()), t.nbytes()}}});
+      parts.push_back({name,
+                       {layout(dtype_name(to_dtype(t.scalar_type(), name)), shape),
+                        {static_cast<const uint8_t*>(t.data_ptr()), t.nbytes()}}});
     }
     std::sort(parts.begin(), parts.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
     meta["checksum"] = hex64(checksum(parts, meta["text"], meta["use_audio_in_video"]));
@@ -166,6 +194,8 @@ void SampleCache::store(const Entry& e, const Sample& sample) {
   }
 }
 
-CacheCounters SampleCache::counters() const { return {hits_.load(), misses_.load(), corrupt_.load(), write_failures_.load()}; }
+CacheCounters SampleCache::counters() const {
+  return {hits_.load(), misses_.load(), corrupt_.load(), write_failures_.load()};
+}
 
 }  // namespace omnitune

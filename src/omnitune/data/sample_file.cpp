@@ -37,7 +37,8 @@ NamedTensors sample_tensors(const Sample& s) {
 }
 
 std::map<std::string, std::string> sample_metadata(const Sample& s) {
-  return {{"text", s.text}, {"use_audio_in_video", s.use_audio_in_video ? "true" : "false"},
+  return {{"text", s.text},
+          {"use_audio_in_video", s.use_audio_in_video ? "true" : "false"},
           {"cut_tokens", std::to_string(s.cut_tokens)}};
 }
 
@@ -47,7 +48,8 @@ Sample read_sample(const SafetensorsFile& file) {
     const TensorEntry* entry = file.find(name);
     if (!entry) throw fail("no tensor '" + name + "'");
     at::Tensor t = read_tensor(file, *entry);
-    if (t.scalar_type() != type || t.dim() != dims) throw fail(cat("tensor '", name, "' is ", t.scalar_type(), " ", t.sizes()));
+    if (t.scalar_type() != type || t.dim() != dims)
+      throw fail(cat("tensor '", name, "' is ", t.scalar_type(), " ", t.sizes()));
     return t;
   };
   Sample s;
@@ -58,14 +60,16 @@ Sample read_sample(const SafetensorsFile& file) {
     at::Tensor t = get(name, at::kLong, 2);
     if (t.size(1) != 3) throw fail(cat("tensor '", name, "' is ", t.sizes()));
     std::vector<std::array<int64_t, 3>> out;
-    for (int64_t i = 0; i < t.size(0); ++i) out.push_back({t[i][0].item<int64_t>(), t[i][1].item<int64_t>(), t[i][2].item<int64_t>()});
+    for (int64_t i = 0; i < t.size(0); ++i)
+      out.push_back({t[i][0].item<int64_t>(), t[i][1].item<int64_t>(), t[i][2].item<int64_t>()});
     return out;
   };
   s.image_grids = grids("image_grid_thw");
   s.video_grids = grids("video_grid_thw");
   at::Tensor spg = get("video_second_per_grid", at::kDouble, 1);
   s.video_second_per_grid.assign(spg.data_ptr<double>(), spg.data_ptr<double>() + spg.numel());
-  if (s.video_second_per_grid.size() != s.video_grids.size()) throw fail("video_second_per_grid does not match video_grid_thw");
+  if (s.video_second_per_grid.size() != s.video_grids.size())
+    throw fail("video_second_per_grid does not match video_grid_thw");
   auto list = [&](const char* kind, size_t count, int64_t rows_per_item, const std::vector<std::array<int64_t, 3>>* g) {
     std::vector<at::Tensor> out;
     for (size_t k = 0; k < count; ++k) {
@@ -82,14 +86,16 @@ Sample read_sample(const SafetensorsFile& file) {
   while (file.find(cat("audio.", audios))) ++audios;
   s.audio_features = list("audio", audios, 0, nullptr);
   const size_t expected = 2 + s.image_pixels.size() + s.video_pixels.size() + audios + 3;
-  if (file.tensors().size() != expected) throw fail(cat(file.tensors().size(), " tensors where a sample has ", expected));
+  if (file.tensors().size() != expected)
+    throw fail(cat(file.tensors().size(), " tensors where a sample has ", expected));
   const auto& meta = file.metadata();
   auto text = meta.find("text"), flag = meta.find("use_audio_in_video");
   if (text == meta.end() || flag == meta.end()) throw fail("metadata lacks text / use_audio_in_video");
   s.text = text->second;
   s.use_audio_in_video = flag->second == "true";
   if (auto cut = meta.find("cut_tokens"); cut != meta.end()) {
-    if (cut->second.empty() || cut->second.size() > 18 || cut->second.find_first_not_of("0123456789") != std::string::npos)
+    if (cut->second.empty() || cut->second.size() > 18 ||
+        cut->second.find_first_not_of("0123456789") != std::string::npos)
       throw fail("metadata cut_tokens is not a count");
     s.cut_tokens = std::stoll(cut->second);
   }

@@ -13,7 +13,9 @@ uint64_t splitmix64(uint64_t& state) {
   return z ^ (z >> 31);
 }
 
-uint64_t shuffle_state(uint64_t seed, int64_t epoch) { return seed * 0x100000001B3ull + static_cast<uint64_t>(epoch) + 1; }
+uint64_t shuffle_state(uint64_t seed, int64_t epoch) {
+  return seed * 0x100000001B3ull + static_cast<uint64_t>(epoch) + 1;
+}
 
 std::vector<int64_t> permutation(int64_t n, uint64_t seed, int64_t epoch) {
   std::vector<int64_t> p(n);
@@ -25,8 +27,8 @@ std::vector<int64_t> permutation(int64_t n, uint64_t seed, int64_t epoch) {
 
 Sampler::Sampler(int64_t dataset_size, const SamplerOptions& options) : size_(dataset_size), options_(options) {
   if (options.micro_batch < 1 || options.dp_size < 1 || options.dp_rank < 0 || options.dp_rank >= options.dp_size)
-    throw Error(cat("sampler: invalid micro batch ", options.micro_batch, " / data-parallel rank ", options.dp_rank, " of ",
-                    options.dp_size));
+    throw Error(cat("sampler: invalid micro batch ", options.micro_batch, " / data-parallel rank ", options.dp_rank,
+                    " of ", options.dp_size));
   const int64_t global = options.micro_batch * options.dp_size;
   batches_per_epoch_ = options.drop_last ? size_ / global : (size_ + global - 1) / global;
   if (batches_per_epoch_ == 0)
@@ -57,8 +59,8 @@ std::vector<int64_t> Sampler::next() {
 
 void Sampler::restore(const SamplerState& state) {
   if (state.epoch < 0 || state.position < 0 || state.position > batches_per_epoch_)
-    throw Error(cat("sampler state (epoch ", state.epoch, ", position ", state.position, ") does not fit this dataset (",
-                    batches_per_epoch_, " micro-batches per epoch)"));
+    throw Error(cat("sampler state (epoch ", state.epoch, ", position ", state.position,
+                    ") does not fit this dataset (", batches_per_epoch_, " micro-batches per epoch)"));
   state_ = state;
   build_epoch();
 }

@@ -10,14 +10,17 @@ namespace omnitune {
 
 class StreamRows::Order {
  public:
-  Order(const DataConfig& config, int64_t buffer_rows, uint64_t state) : stream_(config), capacity_(buffer_rows), rng_(state) {}
+  Order(const DataConfig& config, int64_t buffer_rows, uint64_t state)
+      : stream_(config), capacity_(buffer_rows), rng_(state) {}
 
   bool next(TextRow& row) {
     if (capacity_ == 0) return stream_.next(row);
     while (!drained_ && static_cast<int64_t>(buffer_.size()) < capacity_) {
       TextRow incoming;
-      if (stream_.next(incoming)) buffer_.push_back(std::move(incoming));
-      else drained_ = true;
+      if (stream_.next(incoming))
+        buffer_.push_back(std::move(incoming));
+      else
+        drained_ = true;
     }
     if (buffer_.empty()) return false;
     const size_t pick = splitmix64(rng_) % buffer_.size();
@@ -37,8 +40,8 @@ class StreamRows::Order {
 
 StreamRows::StreamRows(const DataConfig& config, const SamplerOptions& options) : config_(config), options_(options) {
   if (options.micro_batch < 1 || options.dp_size < 1 || options.dp_rank < 0 || options.dp_rank >= options.dp_size)
-    throw Error(cat("sampler: invalid micro batch ", options.micro_batch, " / data-parallel rank ", options.dp_rank, " of ",
-                    options.dp_size));
+    throw Error(cat("sampler: invalid micro batch ", options.micro_batch, " / data-parallel rank ", options.dp_rank,
+                    " of ", options.dp_size));
   global_ = options.micro_batch * options.dp_size;
   // Without max_samples the probe stops after one global micro-batch; with it, it counts every row once
   // (text only, flat memory) to report how many of them max_samples keeps.
@@ -65,14 +68,16 @@ StreamRows::StreamRows(const DataConfig& config, const SamplerOptions& options) 
 StreamRows::~StreamRows() = default;
 
 std::unique_ptr<StreamRows::Order> StreamRows::epoch_order(int64_t epoch) const {
-  return std::make_unique<Order>(config_, options_.shuffle ? config_.basic.buffer_size : 0, shuffle_state(options_.seed, epoch));
+  return std::make_unique<Order>(config_, options_.shuffle ? config_.basic.buffer_size : 0,
+                                 shuffle_state(options_.seed, epoch));
 }
 
 int64_t StreamRows::read(Order& order, int64_t count, int64_t first, std::vector<SourceRow>* mine) {
   TextRow row;
   int64_t got = 0;
   for (; got < count && order.next(row); ++got)
-    if (mine && (first + got) % options_.dp_size == options_.dp_rank) mine->push_back({nullptr, std::move(row.text), std::move(row.origin)});
+    if (mine && (first + got) % options_.dp_size == options_.dp_rank)
+      mine->push_back({nullptr, std::move(row.text), std::move(row.origin)});
   return got;
 }
 
@@ -88,12 +93,13 @@ std::vector<SourceRow> StreamRows::next() {
     if (got < global_) {
       ended_ = true;
       if (state_.position == 0 && (got == 0 || options_.drop_last))  // checked at the start; the files changed since
-        throw Error(cat(config_.path, ": epoch ", state_.epoch, " of the stream holds fewer than one global micro-batch (",
-                        got, " rows)"));
+        throw Error(cat(config_.path, ": epoch ", state_.epoch,
+                        " of the stream holds fewer than one global micro-batch (", got, " rows)"));
       if (got == 0 || options_.drop_last) continue;
       while (got < global_) {  // complete the tail with the epoch's first rows (again, if the epoch is shorter)
         const int64_t more = read(*epoch_order(state_.epoch), global_ - got, got, &mine);
-        if (more == 0) throw Error(config_.path + ": the stream holds no rows any more (its files changed while reading)");
+        if (more == 0)
+          throw Error(config_.path + ": the stream holds no rows any more (its files changed while reading)");
         got += more;
       }
     }

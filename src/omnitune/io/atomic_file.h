@@ -16,7 +16,7 @@ class AtomicFileWriter {
   AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
 
   void write(const void* data, size_t size);  // throws Error on a short write (disk full, ...)
-  void commit();                             // fsync + rename + fsync(dir)
+  void commit();                              // fsync + rename + fsync(dir)
   const std::string& path() const { return path_; }
 
  private:

@@ -6,7 +6,9 @@ namespace {
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 }  // namespace
 
-bool is_talker_tensor(const std::string& hf_name) { return starts_with(hf_name, "talker.") || starts_with(hf_name, "code2wav."); }
+bool is_talker_tensor(const std::string& hf_name) {
+  return starts_with(hf_name, "talker.") || starts_with(hf_name, "code2wav.");
+}
 
 std::string qwen3_omni_tower(const std::string& name) {
   if (starts_with(name, "talker.")) return "talker";

@@ -33,10 +33,12 @@ SafetensorsCheckpoint::SafetensorsCheckpoint(const std::string& path) : path_(pa
       throw Error(index.string() + ": missing the 'weight_map' object");
     std::map<std::string, std::string> expected;  // tensor -> file, from the index
     for (const auto& item : map->items()) {
-      if (!item.value().is_string()) throw Error(index.string() + ": weight_map['" + item.key() + "'] must be a file name");
+      if (!item.value().is_string())
+        throw Error(index.string() + ": weight_map['" + item.key() + "'] must be a file name");
       std::string file = item.value().get<std::string>();
       if (file.empty() || file.find('/') != std::string::npos || file == "." || file == "..")
-        throw Error(index.string() + ": weight_map['" + item.key() + "'] = '" + file + "' is not a file name in the directory");
+        throw Error(index.string() + ": weight_map['" + item.key() + "'] = '" + file +
+                    "' is not a file name in the directory");
       expected[item.key()] = file;
     }
     std::map<std::string, size_t> shard_of_file;
@@ -51,18 +53,21 @@ SafetensorsCheckpoint::SafetensorsCheckpoint(const std::string& path) : path_(pa
     for (const auto& [tensor, file] : expected) {
       auto it = where_.find(tensor);
       if (it == where_.end() || it->second != shard_of_file[file])
-        throw Error(index.string() + ": lists tensor '" + tensor + "' in '" + file + "', but that shard does not hold it");
+        throw Error(index.string() + ": lists tensor '" + tensor + "' in '" + file +
+                    "', but that shard does not hold it");
     }
     for (const auto& [tensor, shard] : where_)
       if (!expected.count(tensor))
-        throw Error(shards_[shard]->path() + ": holds tensor '" + tensor + "' that " + kIndexFileName + " does not list");
+        throw Error(shards_[shard]->path() + ": holds tensor '" + tensor + "' that " + kIndexFileName +
+                    " does not list");
   } else {
     std::vector<std::string> files;
     for (const auto& e : fs::directory_iterator(path))
       if (e.path().extension() == ".safetensors") files.push_back(e.path().string());
     if (files.empty()) throw Error(path + ": no .safetensors files in this directory");
     if (files.size() > 1)
-      throw Error(cat(path, ": ", files.size(), " .safetensors files but no ", kIndexFileName, " saying which tensors they hold"));
+      throw Error(cat(path, ": ", files.size(), " .safetensors files but no ", kIndexFileName,
+                      " saying which tensors they hold"));
     add_shard(files[0]);
   }
   for (const auto& [name, shard] : where_) names_.push_back(name);
@@ -72,14 +77,11 @@ void SafetensorsCheckpoint::add_shard(const std::string& file) {
   shards_.push_back(std::make_unique<SafetensorsFile>(file));
   for (const auto& t : shards_.back()->tensors()) {
     auto [it, inserted] = where_.emplace(t.name, shards_.size() - 1);
-    if (!inserted)
-      throw Error("tensor '" + t.name + "' is in both " + shards_[it->second]->path() + " and " + file);
+    if (!inserted) throw Error("tensor '" + t.name + "' is in both " + shards_[it->second]->path() + " and " + file);
   }
 }
 
-const TensorEntry& SafetensorsCheckpoint::entry(const std::string& name) const {
-  return file_of(name).at(name);
-}
+const TensorEntry& SafetensorsCheckpoint::entry(const std::string& name) const { return file_of(name).at(name); }
 
 const SafetensorsFile& SafetensorsCheckpoint::file_of(const std::string& name) const {
   auto it = where_.find(name);
@@ -94,9 +96,10 @@ uint64_t SafetensorsCheckpoint::total_bytes() const {
   return total;
 }
 
-std::vector<std::string> write_shards(const std::string& dir, const std::vector<std::string>& names,
-                                      const std::vector<uint64_t>& nbytes, uint64_t max_shard_bytes,
-                                      const std::function<void(const std::string& path, const std::vector<size_t>& members)>& write_shard) {
+std::vector<std::string> write_shards(
+    const std::string& dir, const std::vector<std::string>& names, const std::vector<uint64_t>& nbytes,
+    uint64_t max_shard_bytes,
+    const std::function<void(const std::string& path, const std::vector<size_t>& members)>& write_shard) {
   if (!fs::is_directory(dir)) throw Error(dir + ": output directory does not exist");
   std::vector<std::vector<size_t>> groups(1);
   uint64_t group_bytes = 0, total = 0;
@@ -138,17 +141,18 @@ std::vector<std::string> write_sharded_safetensors(const std::string& dir, const
     names.push_back(t.name);
     nbytes.push_back(t.nbytes);
   }
-  return write_shards(dir, names, nbytes, max_shard_bytes, [&](const std::string& path, const std::vector<size_t>& members) {
-    std::vector<TensorBytes> shard;
-    for (size_t i : members) shard.push_back(tensors[i]);
-    write_safetensors(path, shard, metadata);
-  });
+  return write_shards(dir, names, nbytes, max_shard_bytes,
+                      [&](const std::string& path, const std::vector<size_t>& members) {
+                        std::vector<TensorBytes> shard;
+                        for (size_t i : members) shard.push_back(tensors[i]);
+                        write_safetensors(path, shard, metadata);
+                      });
 }
 
 uint64_t parse_byte_size(const std::string& text, const std::string& flag) {
   static const std::map<std::string, double> kUnits = {
-      {"", 1},          {"B", 1},          {"KB", 1e3},          {"MB", 1e6},          {"GB", 1e9},         {"TB", 1e12},
-      {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
+      {"", 1},      {"B", 1},        {"KB", 1e3},        {"MB", 1e6},           {"GB", 1e9},
+      {"TB", 1e12}, {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}};
   size_t pos = 0;
   double number = 0;
   try {

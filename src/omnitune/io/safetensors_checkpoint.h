@@ -52,9 +52,10 @@ std::vector<std::string> write_sharded_safetensors(const std::string& dir, const
 
 // The same layout for any writer: tensor i is called names[i] and has nbytes[i] bytes; write_shard(path,
 // members) writes one file (atomically) holding the tensors whose indices are `members`, in order.
-std::vector<std::string> write_shards(const std::string& dir, const std::vector<std::string>& names,
-                                      const std::vector<uint64_t>& nbytes, uint64_t max_shard_bytes,
-                                      const std::function<void(const std::string& path, const std::vector<size_t>& members)>& write_shard);
+std::vector<std::string> write_shards(
+    const std::string& dir, const std::vector<std::string>& names, const std::vector<uint64_t>& nbytes,
+    uint64_t max_shard_bytes,
+    const std::function<void(const std::string& path, const std::vector<size_t>& members)>& write_shard);
 
 // "4GB", "500MB", "1.5GiB", "123" (bytes) -> bytes; decimal units are powers of 1000 as in HF. At least
 // 1 byte and below 2^63; errors start with `flag` ("--max-shard-size").

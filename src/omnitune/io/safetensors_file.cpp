@@ -66,16 +66,16 @@ void write_safetensors(const std::string& path, const std::vector<TensorBytes>& 
                        const std::map<std::string, std::string>& metadata) {
   std::vector<size_t> order(tensors.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return dtype_size(tensors[a].dtype) > dtype_size(tensors[b].dtype);
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return dtype_size(tensors[a].dtype) > dtype_size(tensors[b].dtype); });
   std::vector<TensorEntry> entries;
   for (size_t i : order) entries.push_back({tensors[i].name, tensors[i].dtype, tensors[i].shape, 0, 0});
   std::string header = build_safetensors_header(entries, metadata);
   for (size_t k = 0; k < order.size(); ++k) {
     const TensorBytes& t = tensors[order[k]];
     if (entries[k].nbytes() != t.nbytes)
-      throw Error(cat(path, ": tensor '", t.name, "': shape and dtype need ", entries[k].nbytes(), " bytes, got ", t.nbytes));
+      throw Error(
+          cat(path, ": tensor '", t.name, "': shape and dtype need ", entries[k].nbytes(), " bytes, got ", t.nbytes));
   }
   AtomicFileWriter out(path);
   out.write(header.data(), header.size());

@@ -37,7 +37,7 @@ class SafetensorsFile {
   const std::map<std::string, std::string>& metadata() const { return header_.metadata; }
 
   const TensorEntry* find(const std::string& name) const;  // nullptr when absent
-  const TensorEntry& at(const std::string& name) const;   // Error naming the closest tensor when absent
+  const TensorEntry& at(const std::string& name) const;    // Error naming the closest tensor when absent
   // The tensor's bytes inside the mapping (writable copy-on-write pages, valid while `mapping()` lives).
   std::span<uint8_t> bytes(const TensorEntry& entry) const;
   const std::shared_ptr<MappedFile>& mapping() const { return mapping_; }

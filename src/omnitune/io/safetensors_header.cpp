@@ -36,11 +36,13 @@ uint64_t non_negative(const nlohmann::json& v, const std::string& what) {
   throw Error(what + " must be a non-negative integer, got " + v.dump());
 }
 
-TensorEntry parse_entry(const std::string& name, const nlohmann::json& v, uint64_t data_size, const std::string& where) {
+TensorEntry parse_entry(const std::string& name, const nlohmann::json& v, uint64_t data_size,
+                        const std::string& where) {
   if (!v.is_object()) throw Error(where + ": entry must be an object, got " + v.dump());
   for (const auto& item : v.items())
     if (item.key() != "dtype" && item.key() != "shape" && item.key() != "data_offsets")
-      throw Error(where + ": unknown field '" + item.key() + "'" + did_you_mean(item.key(), {"dtype", "shape", "data_offsets"}));
+      throw Error(where + ": unknown field '" + item.key() + "'" +
+                  did_you_mean(item.key(), {"dtype", "shape", "data_offsets"}));
   TensorEntry t;
   t.name = name;
 
@@ -83,12 +85,14 @@ TensorEntry parse_entry(const std::string& name, const nlohmann::json& v, uint64
 }  // namespace
 
 SafetensorsHeader parse_safetensors(const uint8_t* bytes, uint64_t size, const std::string& file) {
-  if (size < 8) throw Error(cat(file, ": not a safetensors file: ", size, " bytes, shorter than the 8-byte header length"));
+  if (size < 8)
+    throw Error(cat(file, ": not a safetensors file: ", size, " bytes, shorter than the 8-byte header length"));
   uint64_t header_len = read_u64_le(bytes);
   if (header_len > size - 8)
     throw Error(cat(file, ": header length ", header_len, " runs past the end of the file (", size,
                     " bytes; truncated or not a safetensors file)"));
-  if (header_len > kMaxHeaderBytes) throw Error(cat(file, ": header length ", header_len, " exceeds the limit of ", kMaxHeaderBytes));
+  if (header_len > kMaxHeaderBytes)
+    throw Error(cat(file, ": header length ", header_len, " exceeds the limit of ", kMaxHeaderBytes));
 
   std::string_view text(reinterpret_cast<const char*>(bytes + 8), header_len);
   std::set<std::string> seen;
@@ -120,29 +124,32 @@ SafetensorsHeader parse_safetensors(const uint8_t* bytes, uint64_t size, const s
     header.tensors.push_back(parse_entry(item.key(), item.value(), data_size, file + ": tensor '" + item.key() + "'"));
   }
 
-  std::sort(header.tensors.begin(), header.tensors.end(),
-            [](const TensorEntry& a, const TensorEntry& b) { return a.begin != b.begin ? a.begin < b.begin : a.end < b.end; });
+  std::sort(header.tensors.begin(), header.tensors.end(), [](const TensorEntry& a, const TensorEntry& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
   // As the reference library: the tensors tile the data exactly, in offset order from byte 0 to the end of
   // the file — no overlap, no gap, nothing after the last tensor.
   const TensorEntry* previous = nullptr;
   uint64_t covered = 0;
   for (const auto& t : header.tensors) {
     if (t.begin < covered)
-      throw Error(cat(file, ": tensors '", previous->name, "' [", previous->begin, ", ", previous->end, ") and '", t.name,
-                      "' [", t.begin, ", ", t.end, ") overlap"));
+      throw Error(cat(file, ": tensors '", previous->name, "' [", previous->begin, ", ", previous->end, ") and '",
+                      t.name, "' [", t.begin, ", ", t.end, ") overlap"));
     if (t.begin > covered)
-      throw Error(cat(file, ": ", t.begin - covered, " bytes of the data before tensor '", t.name, "' [", t.begin, ", ", t.end,
-                      ") belong to no tensor (a gap in the data offsets)"));
+      throw Error(cat(file, ": ", t.begin - covered, " bytes of the data before tensor '", t.name, "' [", t.begin, ", ",
+                      t.end, ") belong to no tensor (a gap in the data offsets)"));
     covered = t.end;
     if (t.begin != t.end) previous = &t;
   }
   if (covered != data_size)
-    throw Error(cat(file, ": ", data_size - covered, " bytes after the last tensor's data belong to no tensor (the data is ",
-                    data_size, " bytes, the tensors cover ", covered, ")"));
+    throw Error(cat(file, ": ", data_size - covered,
+                    " bytes after the last tensor's data belong to no tensor (the data is ", data_size,
+                    " bytes, the tensors cover ", covered, ")"));
   return header;
 }
 
-std::string build_safetensors_header(std::vector<TensorEntry>& tensors, const std::map<std::string, std::string>& metadata) {
+std::string build_safetensors_header(std::vector<TensorEntry>& tensors,
+                                     const std::map<std::string, std::string>& metadata) {
   nlohmann::json root = nlohmann::json::object();
   if (!metadata.empty()) root["__metadata__"] = metadata;
   uint64_t offset = 0;

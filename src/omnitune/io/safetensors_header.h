@@ -24,9 +24,9 @@ struct TensorEntry {
 };
 
 struct SafetensorsHeader {
-  std::vector<TensorEntry> tensors;  // in the order of their data offsets
+  std::vector<TensorEntry> tensors;             // in the order of their data offsets
   std::map<std::string, std::string> metadata;  // "__metadata__"
-  uint64_t data_start = 0;  // absolute offset of the data section (8 + N)
+  uint64_t data_start = 0;                      // absolute offset of the data section (8 + N)
 };
 
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;  // as the reference implementation limits it
@@ -36,6 +36,7 @@ SafetensorsHeader parse_safetensors(const uint8_t* bytes, uint64_t size, const s
 
 // The 8-byte length + JSON header (space-padded to a multiple of 8) for tensors laid out in order.
 // Fills in each entry's begin/end. The data section then holds the tensors back to back.
-std::string build_safetensors_header(std::vector<TensorEntry>& tensors, const std::map<std::string, std::string>& metadata);
+std::string build_safetensors_header(std::vector<TensorEntry>& tensors,
+                                     const std::map<std::string, std::string>& metadata);
 
 }  // namespace omnitune

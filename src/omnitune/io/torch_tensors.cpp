@@ -38,7 +38,9 @@ DType to_dtype(at::ScalarType type, const std::string& tensor_name) {
     case at::kBool: return DType::kBool;
     case at::kFloat8_e4m3fn: return DType::kF8E4M3;
     case at::kFloat8_e5m2: return DType::kF8E5M2;
-    default: throw Error("tensor '" + tensor_name + "': dtype " + std::string(c10::toString(type)) + " cannot be stored in safetensors");
+    default:
+      throw Error("tensor '" + tensor_name + "': dtype " + std::string(c10::toString(type)) +
+                  " cannot be stored in safetensors");
   }
 }
 
@@ -52,7 +54,8 @@ at::Tensor read_tensor(const SafetensorsFile& file, const TensorEntry& entry) {
     return copy;
   }
   std::shared_ptr<MappedFile> keep_alive = file.mapping();
-  return at::from_blob(bytes.data(), entry.shape, [keep_alive](void*) {}, options);
+  return at::from_blob(
+      bytes.data(), entry.shape, [keep_alive](void*) {}, options);
 }
 
 at::Tensor read_tensor(const SafetensorsCheckpoint& checkpoint, const std::string& name) {
@@ -73,12 +76,14 @@ std::vector<TensorBytes> as_bytes(const NamedTensors& tensors, std::vector<at::T
 }
 }  // namespace
 
-void save_tensors(const std::string& path, const NamedTensors& tensors, const std::map<std::string, std::string>& metadata) {
+void save_tensors(const std::string& path, const NamedTensors& tensors,
+                  const std::map<std::string, std::string>& metadata) {
   std::vector<at::Tensor> storage;
   write_safetensors(path, as_bytes(tensors, storage), metadata);
 }
 
-std::vector<std::string> save_tensors_sharded(const std::string& dir, const NamedTensors& tensors, uint64_t max_shard_bytes,
+std::vector<std::string> save_tensors_sharded(const std::string& dir, const NamedTensors& tensors,
+                                              uint64_t max_shard_bytes,
                                               const std::map<std::string, std::string>& metadata) {
   std::vector<at::Tensor> storage;
   return write_sharded_safetensors(dir, as_bytes(tensors, storage), max_shard_bytes, metadata);

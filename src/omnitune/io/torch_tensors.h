@@ -25,9 +25,11 @@ at::Tensor read_tensor(const SafetensorsCheckpoint& checkpoint, const std::strin
 using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
 
 // Atomic single-file write (tensors moved to CPU and made contiguous as needed).
-void save_tensors(const std::string& path, const NamedTensors& tensors, const std::map<std::string, std::string>& metadata = {});
+void save_tensors(const std::string& path, const NamedTensors& tensors,
+                  const std::map<std::string, std::string>& metadata = {});
 // Hugging Face sharded layout in `dir`; see write_sharded_safetensors.
-std::vector<std::string> save_tensors_sharded(const std::string& dir, const NamedTensors& tensors, uint64_t max_shard_bytes,
+std::vector<std::string> save_tensors_sharded(const std::string& dir, const NamedTensors& tensors,
+                                              uint64_t max_shard_bytes,
                                               const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace omnitune

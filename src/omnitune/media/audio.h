@@ -58,7 +58,7 @@ at::Tensor log_mel(const std::vector<float>& samples_16k, const LogMelConfig& co
 struct AudioFeatures {
   at::Tensor features;  // [num_mel_bins, frames] float32
   int64_t frames = 0;
-  double seconds = 0;   // duration of the decoded audio (native samples / native rate)
+  double seconds = 0;  // duration of the decoded audio (native samples / native rate)
 };
 
 // decode_audio + resample to config.sampling_rate + log_mel; errors name `path`.

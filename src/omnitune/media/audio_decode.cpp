@@ -1,15 +1,15 @@
 // decode_audio: FFmpeg demux + decode of the best audio stream, sample format conversion to float32
 // with libswresample (same rate, same channel layout: a pure format conversion), then a float32
 // average of the channels.
+#include <cmath>
 #include <cstring>
 #include <memory>
-#include <cmath>
 #include <mutex>
 
 #include "omnitune/core/error.h"
 #include "omnitune/core/files.h"
-#include "omnitune/media/ffmpeg_util.h"
 #include "omnitune/media/audio.h"
+#include "omnitune/media/ffmpeg_util.h"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -42,7 +42,8 @@ class MonoMixer {
     if (frame.sample_rate != rate_)
       throw Error(cat("audio file '", path_, "': the sample rate changes inside the stream (", rate_, " Hz, then ",
                       frame.sample_rate, " Hz)"));
-    if (!swr_ || frame.format != format_ || av_channel_layout_compare(&frame.ch_layout, &layout_) != 0) configure(frame);
+    if (!swr_ || frame.format != format_ || av_channel_layout_compare(&frame.ch_layout, &layout_) != 0)
+      configure(frame);
     convert(const_cast<const uint8_t**>(frame.extended_data), frame.nb_samples);
   }
 
@@ -59,8 +60,7 @@ class MonoMixer {
     finish();
     swr_.reset();
     av_channel_layout_uninit(&layout_);
-    if (frame.ch_layout.nb_channels <= 0)
-      throw Error(cat("audio file '", path_, "': decoded audio has no channels"));
+    if (frame.ch_layout.nb_channels <= 0) throw Error(cat("audio file '", path_, "': decoded audio has no channels"));
     if (int rc = av_channel_layout_copy(&layout_, &frame.ch_layout); rc < 0)
       throw Error(cat("audio file '", path_, "': ", av_error_text(rc)));
     format_ = frame.format;
@@ -78,7 +78,8 @@ class MonoMixer {
     if (capacity <= 0) return;
     planes_.resize(static_cast<size_t>(channels) * capacity);
     std::vector<uint8_t*> out(channels);
-    for (int c = 0; c < channels; ++c) out[c] = reinterpret_cast<uint8_t*>(planes_.data() + static_cast<size_t>(c) * capacity);
+    for (int c = 0; c < channels; ++c)
+      out[c] = reinterpret_cast<uint8_t*>(planes_.data() + static_cast<size_t>(c) * capacity);
     const int done = swr_convert(swr_.get(), out.data(), capacity, in, count);
     if (done < 0) throw Error(cat("audio file '", path_, "': sample conversion failed: ", av_error_text(done)));
     // librosa.to_mono: float32 sum over the channels in order, divided by the channel count.
@@ -123,8 +124,8 @@ AudioClip decode_audio(const std::string& path) {
   const int stream_index = av_find_best_stream(format.get(), AVMEDIA_TYPE_AUDIO, -1, -1, &codec, 0);
   if (stream_index == AVERROR_STREAM_NOT_FOUND) throw Error(cat("no audio stream in '", path, "'"));
   if (stream_index < 0 || !codec)
-    throw Error(cat("no decoder for the audio stream of '", path, "': ",
-                    stream_index < 0 ? av_error_text(stream_index) : std::string("unsupported codec")));
+    throw Error(cat("no decoder for the audio stream of '", path,
+                    "': ", stream_index < 0 ? av_error_text(stream_index) : std::string("unsupported codec")));
   for (unsigned i = 0; i < format->nb_streams; ++i)
     if (static_cast<int>(i) != stream_index) format->streams[i]->discard = AVDISCARD_ALL;
 
@@ -183,8 +184,8 @@ AudioClip decode_audio(const std::string& path) {
   const std::vector<float>& s = mixer.samples();
   for (size_t i = 0; i < s.size(); ++i)
     if (!std::isfinite(s[i]))
-      throw Error(cat("audio file '", path, "': sample ", i, " (", static_cast<double>(i) / mixer.sample_rate(), " s) is ",
-                      s[i], "; only finite samples can be featurised"));
+      throw Error(cat("audio file '", path, "': sample ", i, " (", static_cast<double>(i) / mixer.sample_rate(),
+                      " s) is ", s[i], "; only finite samples can be featurised"));
   return AudioClip{std::move(mixer.samples()), mixer.sample_rate()};
 }
 

@@ -37,7 +37,8 @@ std::vector<uint8_t> read_file(const std::string& path) {
 }
 
 bool has_prefix(const std::vector<uint8_t>& bytes, size_t offset, std::string_view prefix) {
-  return bytes.size() >= offset + prefix.size() && std::memcmp(bytes.data() + offset, prefix.data(), prefix.size()) == 0;
+  return bytes.size() >= offset + prefix.size() &&
+         std::memcmp(bytes.data() + offset, prefix.data(), prefix.size()) == 0;
 }
 
 // The format told by the file's first bytes.
@@ -67,11 +68,17 @@ void check_size(int64_t width, int64_t height) {
 // The size a PNG, BMP or GIF header declares, checked before decoding (stb's own limits would otherwise
 // report a large but valid image as corrupt). Headers too short to say are left to the decoder.
 void check_header_size(const std::vector<uint8_t>& b, ImageContainer container) {
-  auto be32 = [&](size_t at) { return int64_t(b[at]) << 24 | int64_t(b[at + 1]) << 16 | int64_t(b[at + 2]) << 8 | b[at + 3]; };
-  auto le32 = [&](size_t at) { return static_cast<int32_t>(uint32_t(b[at]) | uint32_t(b[at + 1]) << 8 | uint32_t(b[at + 2]) << 16 | uint32_t(b[at + 3]) << 24); };
+  auto be32 = [&](size_t at) {
+    return int64_t(b[at]) << 24 | int64_t(b[at + 1]) << 16 | int64_t(b[at + 2]) << 8 | b[at + 3];
+  };
+  auto le32 = [&](size_t at) {
+    return static_cast<int32_t>(uint32_t(b[at]) | uint32_t(b[at + 1]) << 8 | uint32_t(b[at + 2]) << 16 |
+                                uint32_t(b[at + 3]) << 24);
+  };
   auto le16 = [&](size_t at) { return int64_t(b[at]) | int64_t(b[at + 1]) << 8; };
   if (container == ImageContainer::png && b.size() >= 24 && has_prefix(b, 12, "IHDR")) check_size(be32(16), be32(20));
-  if (container == ImageContainer::bmp && b.size() >= 26) check_size(std::abs(int64_t(le32(18))), std::abs(int64_t(le32(22))));
+  if (container == ImageContainer::bmp && b.size() >= 26)
+    check_size(std::abs(int64_t(le32(18))), std::abs(int64_t(le32(22))));
   if (container == ImageContainer::gif && b.size() >= 10) check_size(le16(6), le16(8));
 }
 
@@ -182,7 +189,8 @@ RgbImage decode_webp(const std::vector<uint8_t>& bytes) {
   if (features.has_animation) throw Error("animated WebP is not supported");
   RgbImage image = new_image(features.width, features.height);
   const size_t stride = static_cast<size_t>(image.width) * 3;
-  if (!WebPDecodeRGBInto(bytes.data(), bytes.size(), image.pixels.data(), image.pixels.size(), static_cast<int>(stride)))
+  if (!WebPDecodeRGBInto(bytes.data(), bytes.size(), image.pixels.data(), image.pixels.size(),
+                         static_cast<int>(stride)))
     throw Error("corrupt WebP data");
   return image;
 }
@@ -193,11 +201,13 @@ RgbImage decode_webp(const std::vector<uint8_t>& bytes) {
 // to their high byte, GIFs reduced to their first frame.
 stbi_uc* load_with_stb(const std::vector<uint8_t>& bytes, const char* format, int channels, int& width, int& height) {
   int found = 0;
-  if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max())) throw Error(cat(format, " file is too large"));
+  if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()))
+    throw Error(cat(format, " file is too large"));
   if (!stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width, &height, &found))
     throw Error(cat("corrupt ", format, " data (", stbi_failure_reason(), ")"));
   check_size(width, height);
-  stbi_uc* pixels = stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width, &height, &found, channels);
+  stbi_uc* pixels =
+      stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width, &height, &found, channels);
   if (!pixels) throw Error(cat("corrupt ", format, " data (", stbi_failure_reason(), ")"));
   return pixels;
 }
@@ -232,7 +242,8 @@ bool gif_transparent_colour(const std::vector<uint8_t>& bytes, uint8_t rgb[3]) {
     if (block == 0x21 && pos + 1 < size) {  // extension: label, then length-prefixed sub-blocks
       const uint8_t label = bytes[pos + 1];
       pos += 2;
-      if (label == 0xF9 && pos + 5 <= size && bytes[pos] >= 4 && transparent < 0 && (bytes[pos + 1] & 1)) transparent = bytes[pos + 4];
+      if (label == 0xF9 && pos + 5 <= size && bytes[pos] >= 4 && transparent < 0 && (bytes[pos + 1] & 1))
+        transparent = bytes[pos + 4];
       while (pos < size && bytes[pos] != 0) pos += size_t(bytes[pos]) + 1;
       ++pos;
     } else if (block == 0x2C && pos + 10 <= size) {  // the first frame: its own palette wins
@@ -245,7 +256,8 @@ bool gif_transparent_colour(const std::vector<uint8_t>& bytes, uint8_t rgb[3]) {
       return false;
     }
   }
-  if (transparent < 0 || !palette || size_t(transparent) >= palette_entries || palette + 3 * (transparent + 1) > bytes.data() + size)
+  if (transparent < 0 || !palette || size_t(transparent) >= palette_entries ||
+      palette + 3 * (transparent + 1) > bytes.data() + size)
     return false;
   std::memcpy(rgb, palette + 3 * transparent, 3);
   return true;
@@ -276,21 +288,11 @@ RgbImage decode_image(const std::string& path) {
   try {
     check_header_size(bytes, container);
     switch (container) {
-      case ImageContainer::jpeg:
-        image = decode_jpeg(bytes);
-        break;
-      case ImageContainer::webp:
-        image = decode_webp(bytes);
-        break;
-      case ImageContainer::png:
-        image = decode_with_stb(bytes, "PNG");
-        break;
-      case ImageContainer::bmp:
-        image = decode_with_stb(bytes, "BMP");
-        break;
-      case ImageContainer::gif:
-        image = decode_gif(bytes);
-        break;
+      case ImageContainer::jpeg: image = decode_jpeg(bytes); break;
+      case ImageContainer::webp: image = decode_webp(bytes); break;
+      case ImageContainer::png: image = decode_with_stb(bytes, "PNG"); break;
+      case ImageContainer::bmp: image = decode_with_stb(bytes, "BMP"); break;
+      case ImageContainer::gif: image = decode_gif(bytes); break;
     }
   } catch (const Error& e) {
     throw Error(cat(path, ": ", e.what()));

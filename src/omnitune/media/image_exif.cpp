@@ -10,7 +10,9 @@ namespace {
 
 uint32_t read_be16(const uint8_t* p) { return (uint32_t(p[0]) << 8) | p[1]; }
 uint32_t read_be32(const uint8_t* p) { return (read_be16(p) << 16) | read_be16(p + 2); }
-uint32_t read_le32(const uint8_t* p) { return uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24); }
+uint32_t read_le32(const uint8_t* p) {
+  return uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24);
+}
 
 bool starts_with(const uint8_t* data, size_t size, std::string_view prefix) {
   return size >= prefix.size() && std::memcmp(data, prefix.data(), prefix.size()) == 0;
@@ -128,7 +130,9 @@ int tiff_orientation(const uint8_t* data, size_t size) {
     little = false;
   else
     return 0;
-  auto u16 = [&](size_t at) -> uint32_t { return little ? data[at] | (uint32_t(data[at + 1]) << 8) : read_be16(data + at); };
+  auto u16 = [&](size_t at) -> uint32_t {
+    return little ? data[at] | (uint32_t(data[at + 1]) << 8) : read_be16(data + at);
+  };
   auto u32 = [&](size_t at) -> uint32_t { return little ? read_le32(data + at) : read_be32(data + at); };
   if (u16(2) != 42) return 0;
   const size_t ifd = u32(4);
@@ -146,8 +150,7 @@ int tiff_orientation(const uint8_t* data, size_t size) {
         return static_cast<int>(u16(entry + 8));
       case 4:  // LONG
         return static_cast<int>(u32(entry + 8) & 0x7FFFFFFF);
-      default:
-        return 0;
+      default: return 0;
     }
   }
   return 0;
@@ -156,17 +159,10 @@ int tiff_orientation(const uint8_t* data, size_t size) {
 int exif_orientation(const uint8_t* data, size_t size, ImageContainer container) {
   Metadata meta;
   switch (container) {
-    case ImageContainer::jpeg:
-      scan_jpeg(data, size, meta);
-      break;
-    case ImageContainer::png:
-      scan_png(data, size, meta);
-      break;
-    case ImageContainer::webp:
-      scan_webp(data, size, meta);
-      break;
-    default:
-      return 1;
+    case ImageContainer::jpeg: scan_jpeg(data, size, meta); break;
+    case ImageContainer::png: scan_png(data, size, meta); break;
+    case ImageContainer::webp: scan_webp(data, size, meta); break;
+    default: return 1;
   }
   int orientation = meta.exif.empty() ? 0 : tiff_orientation(meta.exif.data(), meta.exif.size());
   if (orientation == 0 && !meta.xmp.empty()) orientation = xmp_orientation(meta.xmp);
@@ -185,15 +181,31 @@ RgbImage apply_exif_orientation(const RgbImage& image, int orientation) {
     for (int64_t x = 0; x < out.width; ++x) {
       int64_t sx = x, sy = y;  // source pixel of output (x, y)
       switch (orientation) {
-        case 2: sx = w - 1 - x; break;                      // mirror left-right
-        case 3: sx = w - 1 - x; sy = h - 1 - y; break;      // rotate 180
-        case 4: sy = h - 1 - y; break;                      // flip top-bottom
-        case 5: sx = y; sy = x; break;                      // transpose
-        case 6: sx = y; sy = h - 1 - x; break;              // rotate 90 clockwise
-        case 7: sx = w - 1 - y; sy = h - 1 - x; break;      // transverse
-        case 8: sx = w - 1 - y; sy = x; break;              // rotate 90 counter-clockwise
+        case 2: sx = w - 1 - x; break;  // mirror left-right
+        case 3:
+          sx = w - 1 - x;
+          sy = h - 1 - y;
+          break;                        // rotate 180
+        case 4: sy = h - 1 - y; break;  // flip top-bottom
+        case 5:
+          sx = y;
+          sy = x;
+          break;  // transpose
+        case 6:
+          sx = y;
+          sy = h - 1 - x;
+          break;  // rotate 90 clockwise
+        case 7:
+          sx = w - 1 - y;
+          sy = h - 1 - x;
+          break;  // transverse
+        case 8:
+          sx = w - 1 - y;
+          sy = x;
+          break;  // rotate 90 counter-clockwise
       }
-      std::memcpy(&out.pixels[static_cast<size_t>((y * out.width + x) * 3)], &image.pixels[static_cast<size_t>((sy * w + sx) * 3)], 3);
+      std::memcpy(&out.pixels[static_cast<size_t>((y * out.width + x) * 3)],
+                  &image.pixels[static_cast<size_t>((sy * w + sx) * 3)], 3);
     }
   }
   return out;

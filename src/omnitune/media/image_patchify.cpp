@@ -47,7 +47,8 @@ VisionInput patchify_frames(const std::vector<RgbImage>& frames, int64_t min_pix
       float* dst = out + row * kPatchValues;
       for (int64_t c = 0; c < 3; ++c) {
         for (int64_t tp = 0; tp < kTemporalPatchSize; ++tp) {
-          const RgbImage& frame = resized[std::min(t * kTemporalPatchSize + tp, count - 1)];  // odd count: last repeated
+          const RgbImage& frame =
+              resized[std::min(t * kTemporalPatchSize + tp, count - 1)];  // odd count: last repeated
           for (int64_t py = 0; py < kPatchSize; ++py) {
             const uint8_t* src = &frame.pixels[static_cast<size_t>(((y0 + py) * width + x0) * 3 + c)];
             for (int64_t px = 0; px < kPatchSize; ++px) *dst++ = normalised[src[px * 3]];

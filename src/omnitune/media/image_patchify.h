@@ -9,9 +9,9 @@
 
 namespace omnitune {
 
-constexpr int64_t kPatchSize = 16;          // vision_config.patch_size
-constexpr int64_t kTemporalPatchSize = 2;   // frames per temporal patch
-constexpr int64_t kMergeSize = 2;           // patches merged per side into one LLM token
+constexpr int64_t kPatchSize = 16;         // vision_config.patch_size
+constexpr int64_t kTemporalPatchSize = 2;  // frames per temporal patch
+constexpr int64_t kMergeSize = 2;          // patches merged per side into one LLM token
 constexpr int64_t kPatchValues = 3 * kTemporalPatchSize * kPatchSize * kPatchSize;  // 1536
 
 // `frames` (one image, or the frames of one video, all the same size) resized to

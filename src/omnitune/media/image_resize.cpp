@@ -48,7 +48,9 @@ struct AxisFilter {
   std::vector<int32_t> weight;
 };
 
-int32_t round_away_from_zero(double v) { return v < 0 ? static_cast<int32_t>(-0.5 + v) : static_cast<int32_t>(0.5 + v); }
+int32_t round_away_from_zero(double v) {
+  return v < 0 ? static_cast<int32_t>(-0.5 + v) : static_cast<int32_t>(0.5 + v);
+}
 
 AxisFilter bicubic_filter(int64_t in_size, int64_t out_size, Flavor flavor) {
   const double scale = static_cast<double>(in_size) / static_cast<double>(out_size);
@@ -144,8 +146,10 @@ void vertical_pass(const RgbImage& in, RgbImage& out, const AxisFilter& f) {
 }
 
 void check_resize(const RgbImage& image, int64_t width, int64_t height) {
-  if (image.width <= 0 || image.height <= 0 || image.pixels.size() != static_cast<size_t>(image.width * image.height * 3))
-    throw Error(cat("cannot resize an image of ", image.width, "x", image.height, " pixels holding ", image.pixels.size(), " bytes"));
+  if (image.width <= 0 || image.height <= 0 ||
+      image.pixels.size() != static_cast<size_t>(image.width * image.height * 3))
+    throw Error(cat("cannot resize an image of ", image.width, "x", image.height, " pixels holding ",
+                    image.pixels.size(), " bytes"));
   if (width <= 0 || height <= 0) throw Error(cat("cannot resize an image to ", width, "x", height, " pixels"));
 }
 
@@ -175,7 +179,8 @@ RgbImage resize_separable(const RgbImage& image, int64_t width, int64_t height, 
   check_resize(image, width, height);
   // Pillow 13 filters the height first when it shrinks by more than twice as many pixels as the width
   // does (older Pillow and torchvision always start with the width).
-  const bool height_first = flavor == Flavor::pil && height < image.height && image.height - height > 2 * (image.width - width);
+  const bool height_first =
+      flavor == Flavor::pil && height < image.height && image.height - height > 2 * (image.width - width);
   if (height_first) return resize_width(resize_height(image, height, flavor), width, flavor);
   return resize_height(resize_width(image, width, flavor), height, flavor);
 }

@@ -67,14 +67,16 @@ at::Tensor log_mel(const std::vector<float>& samples_16k, const LogMelConfig& co
   const int64_t minimum = config.n_fft / 2 + 1;
   if (count < minimum)
     throw Error(cat("audio too short for log-mel features: ", count, " samples at ", config.sampling_rate,
-                    " Hz; at least ", minimum, " (", 1000.0 * static_cast<double>(minimum) / static_cast<double>(config.sampling_rate),
+                    " Hz; at least ", minimum, " (",
+                    1000.0 * static_cast<double>(minimum) / static_cast<double>(config.sampling_rate),
                     " ms) are needed"));
 
   // [1, N] like the reference's batch of one; stft only reads the input.
   at::Tensor wave = at::from_blob(const_cast<float*>(samples_16k.data()), {1, count}, at::kFloat);
   at::Tensor window = at::hann_window(config.n_fft, /*periodic=*/true, at::kFloat);
-  at::Tensor spectrum = at::stft(wave, config.n_fft, config.hop_length, std::nullopt, window, /*center=*/true, "reflect",
-                                 /*normalized=*/false, std::nullopt, /*return_complex=*/true);
+  at::Tensor spectrum =
+      at::stft(wave, config.n_fft, config.hop_length, std::nullopt, window, /*center=*/true, "reflect",
+               /*normalized=*/false, std::nullopt, /*return_complex=*/true);
   // Drop the frame centred past the end: N / hop frames remain.
   at::Tensor power = spectrum.slice(/*dim=*/-1, 0, -1).abs().pow(2);
   at::Tensor mel = at::matmul(mel_filter_bank(config).t(), power);  // [1, mels, frames]

@@ -28,7 +28,9 @@ std::vector<float> resample(const std::vector<float>& samples, int64_t from_rate
   const soxr_quality_spec_t quality = soxr_quality_spec(SOXR_HQ, 0);
   soxr_error_t error = nullptr;
   std::unique_ptr<soxr, SoxrDeleter> soxr(soxr_create(in_rate, out_rate, 1, &error, &io, &quality, nullptr));
-  if (error || !soxr) throw Error(cat("cannot resample audio from ", from_rate, " Hz to ", to_rate, " Hz: ", error ? error : "soxr_create failed"));
+  if (error || !soxr)
+    throw Error(cat("cannot resample audio from ", from_rate, " Hz to ", to_rate,
+                    " Hz: ", error ? error : "soxr_create failed"));
 
   const size_t in_count = samples.size();
   const size_t capacity = static_cast<size_t>(static_cast<double>(in_count) * out_rate / in_rate) + 1;

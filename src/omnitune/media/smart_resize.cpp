@@ -16,7 +16,8 @@ double round_half_even(double x) {
 }
 }  // namespace
 
-std::pair<int64_t, int64_t> smart_resize(int64_t height, int64_t width, int64_t factor, int64_t min_pixels, int64_t max_pixels) {
+std::pair<int64_t, int64_t> smart_resize(int64_t height, int64_t width, int64_t factor, int64_t min_pixels,
+                                         int64_t max_pixels) {
   if (height <= 0 || width <= 0) throw Error(cat("image of ", width, "x", height, " pixels has no area"));
   const double h = static_cast<double>(height), w = static_cast<double>(width), f = static_cast<double>(factor);
   if (std::max(h, w) / std::min(h, w) > 200)

@@ -10,6 +10,7 @@ namespace omnitune {
 
 // (height, width) -> resized (height, width). Python's round() (half to even) as the reference does.
 // Throws Error when the aspect ratio exceeds 200 or a side is 0.
-std::pair<int64_t, int64_t> smart_resize(int64_t height, int64_t width, int64_t factor, int64_t min_pixels, int64_t max_pixels);
+std::pair<int64_t, int64_t> smart_resize(int64_t height, int64_t width, int64_t factor, int64_t min_pixels,
+                                         int64_t max_pixels);
 
 }  // namespace omnitune

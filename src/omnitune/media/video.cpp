@@ -28,14 +28,15 @@ SampledVideo sample_video(const std::string& path, const VideoOptions& options) 
 std::vector<RgbImage> preresize_video_frames(const std::vector<RgbImage>& frames, const VideoOptions& options) {
   std::vector<RgbImage> out;
   out.reserve(frames.size() + 1);
-  for (const RgbImage& frame : frames) out.push_back(seed_preresize(frame, options.min_pixels, options.max_pixels, PreResizeFilter::nearest));
+  for (const RgbImage& frame : frames)
+    out.push_back(seed_preresize(frame, options.min_pixels, options.max_pixels, PreResizeFilter::nearest));
   if (out.size() % 2 != 0) out.push_back(out.back());  // the seed repeats the last frame of an odd count
   return out;
 }
 
 VideoInput process_video(const SampledVideo& video, const VideoOptions& options) {
-  VisionInput vision =
-      patchify_frames(preresize_video_frames(video.frames, options), options.processor_min_pixels, options.processor_max_pixels);
+  VisionInput vision = patchify_frames(preresize_video_frames(video.frames, options), options.processor_min_pixels,
+                                       options.processor_max_pixels);
   VideoInput out;
   out.pixel_values = std::move(vision.pixel_values);
   out.grid_thw = std::move(vision.grid_thw);

@@ -99,9 +99,12 @@ class RgbConverter {
     }
     // sws_getCachedContext frees the context it is given when it makes a new one.
     SwsContext* previous = scaler_.release();
-    SwsContext* next = sws_getCachedContext(previous, frame->width, frame->height, static_cast<AVPixelFormat>(frame->format), width_,
-                                            height_, AV_PIX_FMT_RGB24, SWS_BILINEAR, nullptr, nullptr, nullptr);
-    if (!next) throw Error(cat("cannot convert ", av_get_pix_fmt_name(static_cast<AVPixelFormat>(frame->format)), " frames to RGB"));
+    SwsContext* next =
+        sws_getCachedContext(previous, frame->width, frame->height, static_cast<AVPixelFormat>(frame->format), width_,
+                             height_, AV_PIX_FMT_RGB24, SWS_BILINEAR, nullptr, nullptr, nullptr);
+    if (!next)
+      throw Error(
+          cat("cannot convert ", av_get_pix_fmt_name(static_cast<AVPixelFormat>(frame->format)), " frames to RGB"));
     scaler_.reset(next);
     // Set every time: a recreated context may reuse the old address, and this is cheap next to decoding.
     sws_setColorspaceDetails(next, sws_getCoefficients(sws_colorspace(frame->colorspace)), full_range(frame) ? 1 : 0,
@@ -112,8 +115,8 @@ class RgbConverter {
     image.height = height_;
     image.pixels.resize(static_cast<size_t>(width_) * height_ * 3);
     for (int y = 0; y < height_; ++y)
-      std::memcpy(&image.pixels[static_cast<size_t>(y) * width_ * 3], buffer_[0] + static_cast<ptrdiff_t>(y) * linesize_[0],
-                  static_cast<size_t>(width_) * 3);
+      std::memcpy(&image.pixels[static_cast<size_t>(y) * width_ * 3],
+                  buffer_[0] + static_cast<ptrdiff_t>(y) * linesize_[0], static_cast<size_t>(width_) * 3);
     return image;
   }
 
@@ -155,7 +158,8 @@ VideoStreamInfo probe_video(const std::string& path) {
   return info;
 }
 
-std::vector<RgbImage> decode_video_frames(const std::string& path, const std::vector<int64_t>& indices, std::vector<int64_t>& found) {
+std::vector<RgbImage> decode_video_frames(const std::string& path, const std::vector<int64_t>& indices,
+                                          std::vector<int64_t>& found) {
   found.clear();
   std::vector<RgbImage> frames;
   if (indices.empty()) return frames;
@@ -212,7 +216,8 @@ std::vector<RgbImage> decode_video_frames(const std::string& path, const std::ve
   }
   if (next < indices.size()) {  // flush the frames the decoder still holds
     rc = avcodec_send_packet(decoder.get(), nullptr);
-    if (rc < 0 && rc != AVERROR_EOF) throw Error(cat(path, ": cannot decode video frame ", number, " (", av_error_text(rc), ")"));
+    if (rc < 0 && rc != AVERROR_EOF)
+      throw Error(cat(path, ": cannot decode video frame ", number, " (", av_error_text(rc), ")"));
     drain();
   }
   return frames;

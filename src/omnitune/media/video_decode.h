@@ -28,6 +28,7 @@ VideoStreamInfo probe_video(const std::string& path);
 // like PyAV's frame.to_image(): swscale bilinear with the frame's own colour matrix and range; frames
 // of another size than the first one kept are scaled to it. `found` receives the numbers actually
 // reached (a stream may hold fewer frames than declared). Throws Error naming the file and frame.
-std::vector<RgbImage> decode_video_frames(const std::string& path, const std::vector<int64_t>& indices, std::vector<int64_t>& found);
+std::vector<RgbImage> decode_video_frames(const std::string& path, const std::vector<int64_t>& indices,
+                                          std::vector<int64_t>& found);
 
 }  // namespace omnitune

@@ -13,17 +13,28 @@ namespace {
 
 // transformers' ACT2FN names (several names share one function).
 const EnumNames<Activation> kActivationNames = {
-    {Activation::kGelu, "gelu"},           {Activation::kGelu, "gelu_python"},
-    {Activation::kGelu10, "gelu_10"},      {Activation::kGeluTanh, "gelu_pytorch_tanh"},
-    {Activation::kGeluTanh, "gelu_python_tanh"}, {Activation::kGeluNew, "gelu_new"},
-    {Activation::kGeluNew, "gelu_accurate"}, {Activation::kGeluFast, "gelu_fast"},
-    {Activation::kQuickGelu, "quick_gelu"}, {Activation::kSilu, "silu"},
-    {Activation::kSilu, "swish"},          {Activation::kRelu, "relu"},
-    {Activation::kRelu2, "relu2"},         {Activation::kRelu6, "relu6"},
-    {Activation::kLeakyRelu, "leaky_relu"}, {Activation::kHardswish, "hardswish"},
-    {Activation::kSigmoid, "sigmoid"},     {Activation::kTanh, "tanh"},
-    {Activation::kMish, "mish"},           {Activation::kLaplace, "laplace"},
-    {Activation::kSqrtSoftplus, "sqrtsoftplus"}, {Activation::kLinear, "linear"},
+    {Activation::kGelu, "gelu"},
+    {Activation::kGelu, "gelu_python"},
+    {Activation::kGelu10, "gelu_10"},
+    {Activation::kGeluTanh, "gelu_pytorch_tanh"},
+    {Activation::kGeluTanh, "gelu_python_tanh"},
+    {Activation::kGeluNew, "gelu_new"},
+    {Activation::kGeluNew, "gelu_accurate"},
+    {Activation::kGeluFast, "gelu_fast"},
+    {Activation::kQuickGelu, "quick_gelu"},
+    {Activation::kSilu, "silu"},
+    {Activation::kSilu, "swish"},
+    {Activation::kRelu, "relu"},
+    {Activation::kRelu2, "relu2"},
+    {Activation::kRelu6, "relu6"},
+    {Activation::kLeakyRelu, "leaky_relu"},
+    {Activation::kHardswish, "hardswish"},
+    {Activation::kSigmoid, "sigmoid"},
+    {Activation::kTanh, "tanh"},
+    {Activation::kMish, "mish"},
+    {Activation::kLaplace, "laplace"},
+    {Activation::kSqrtSoftplus, "sqrtsoftplus"},
+    {Activation::kLinear, "linear"},
 };
 
 // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as transformers writes it out.
@@ -35,7 +46,8 @@ at::Tensor gelu_tanh_formula(const at::Tensor& x) {
 
 Activation parse_activation(const std::string& name, const std::string& where) {
   if (name == "prelu" || name == "xielu")
-    throw Error(cat(where, ": activation '", name, "' has learnable parameters, which the Qwen3-Omni checkpoint "
+    throw Error(cat(where, ": activation '", name,
+                    "' has learnable parameters, which the Qwen3-Omni checkpoint "
                     "layout has no place for; not supported"));
   return parse_enum(kActivationNames, name, where, "activation");
 }

@@ -9,14 +9,24 @@
 namespace omnitune {
 
 enum class Activation {
-  kGelu,             // gelu, gelu_python: erf form
-  kGelu10,           // gelu_10: erf form clipped to [-10, 10]
-  kGeluTanh,         // gelu_pytorch_tanh, gelu_python_tanh: torch's tanh approximation
-  kGeluNew,          // gelu_new, gelu_accurate: the tanh formula written out
-  kGeluFast,         // gelu_fast
-  kQuickGelu,        // quick_gelu: x * sigmoid(1.702 x)
-  kSilu,             // silu, swish
-  kRelu, kRelu2, kRelu6, kLeakyRelu, kHardswish, kSigmoid, kTanh, kMish, kLaplace, kSqrtSoftplus, kLinear,
+  kGelu,       // gelu, gelu_python: erf form
+  kGelu10,     // gelu_10: erf form clipped to [-10, 10]
+  kGeluTanh,   // gelu_pytorch_tanh, gelu_python_tanh: torch's tanh approximation
+  kGeluNew,    // gelu_new, gelu_accurate: the tanh formula written out
+  kGeluFast,   // gelu_fast
+  kQuickGelu,  // quick_gelu: x * sigmoid(1.702 x)
+  kSilu,       // silu, swish
+  kRelu,
+  kRelu2,
+  kRelu6,
+  kLeakyRelu,
+  kHardswish,
+  kSigmoid,
+  kTanh,
+  kMish,
+  kLaplace,
+  kSqrtSoftplus,
+  kLinear,
 };
 
 // The activation named `name`; Error "<where>: unknown activation 'x' (did you mean 'y'?)" otherwise, and a

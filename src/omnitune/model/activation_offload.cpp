@@ -16,7 +16,9 @@ std::atomic<int64_t> g_offloaded{0}, g_offloaded_bytes{0}, g_prefetched{0}, g_on
 
 }  // namespace
 
-OffloadStats offload_stats() { return {g_offloaded.load(), g_offloaded_bytes.load(), g_prefetched.load(), g_on_demand.load()}; }
+OffloadStats offload_stats() {
+  return {g_offloaded.load(), g_offloaded_bytes.load(), g_prefetched.load(), g_on_demand.load()};
+}
 
 void reset_offload_stats() {
   g_offloaded = 0;

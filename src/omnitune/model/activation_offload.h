@@ -47,19 +47,19 @@ class ActivationOffload {
 
  private:
   struct Slot {
-    at::Tensor resident;               // on the device: the last layer's input, or a copy on its way back
-    at::Tensor host;                   // the host copy (undefined for the last layer)
+    at::Tensor resident;  // on the device: the last layer's input, or a copy on its way back
+    at::Tensor host;      // the host copy (undefined for the last layer)
     at::Device device = at::kCPU;
-    c10::VariableVersion version;      // x's version counter, and its value at save
+    c10::VariableVersion version;  // x's version counter, and its value at save
     uint32_t saved_version = 0;
-    std::optional<c10::Event> back;    // the copy back is done (accelerators)
+    std::optional<c10::Event> back;  // the copy back is done (accelerators)
   };
-  void start_copy_back(Slot& slot);    // host -> resident, on the side stream
+  void start_copy_back(Slot& slot);  // host -> resident, on the side stream
 
   int64_t layers_;
   std::mutex mutex_;
   std::vector<Slot> slots_;
-  std::optional<c10::Stream> side_;    // the copy stream (accelerators), taken at the first copy
+  std::optional<c10::Stream> side_;  // the copy stream (accelerators), taken at the first copy
 };
 
 }  // namespace omnitune

@@ -25,7 +25,8 @@ AttnLayout parse_attn_layout(const std::string& text, const std::string& where) 
 
 void check_backend(const AttentionBackend& backend, bool device_is_cuda, const std::string& tower) {
   if (backend.impl == AttnImpl::kFlashAttention2 && !device_is_cuda)
-    throw Error(tower + ": attn_implementation 'flash_attention_2' needs a CUDA device; on the CPU use 'sdpa' or 'eager'");
+    throw Error(tower +
+                ": attn_implementation 'flash_attention_2' needs a CUDA device; on the CPU use 'sdpa' or 'eager'");
   if (backend.impl == AttnImpl::kFlashAttention2 && backend.layout != AttnLayout::kTND)
     throw Error(tower + ": attn_implementation 'flash_attention_2' runs packed sequences: set attn_layout 'TND'");
 }
@@ -42,7 +43,8 @@ at::Tensor eager(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, 
     at::Scalar lowest;
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, scores.scalar_type(), "eager_mask",
                                     [&] { lowest = std::numeric_limits<scalar_t>::lowest(); });
-    scores = scores + at::where(mask, at::scalar_tensor(0, scores.options()), at::scalar_tensor(lowest, scores.options()));
+    scores =
+        scores + at::where(mask, at::scalar_tensor(0, scores.options()), at::scalar_tensor(lowest, scores.options()));
   }
   at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
   return at::matmul(probs, v);
@@ -84,7 +86,9 @@ at::Tensor segment_attention(const at::Tensor& q, const at::Tensor& k, const at:
   if (backend.layout == AttnLayout::kTND) {  // one kernel call per segment, no padding
     std::vector<at::Tensor> outs;
     for (int64_t i = 0; i < segments; ++i) {
-      auto slice = [&](const at::Tensor& x) { return x.slice(0, cu_seqlens[i], cu_seqlens[i + 1]).transpose(0, 1).unsqueeze(0); };
+      auto slice = [&](const at::Tensor& x) {
+        return x.slice(0, cu_seqlens[i], cu_seqlens[i + 1]).transpose(0, 1).unsqueeze(0);
+      };
       outs.push_back(run(slice(q), slice(k), slice(v), at::Tensor(), scale, backend.impl).squeeze(0).transpose(0, 1));
     }
     return at::cat(outs, 0);
@@ -107,14 +111,15 @@ at::Tensor segment_attention(const at::Tensor& q, const at::Tensor& k, const at:
     at::Tensor bsnd = padded.view({segments, max_len, heads, dim});
     return backend.layout == AttnLayout::kBSND ? bsnd.transpose(1, 2) : bsnd.permute({0, 2, 1, 3}).contiguous();
   };
-  at::Tensor valid = at::arange(max_len, at::kLong).unsqueeze(0) < at::tensor(lengths, at::kLong).unsqueeze(1);  // [n, L]
+  at::Tensor valid =
+      at::arange(max_len, at::kLong).unsqueeze(0) < at::tensor(lengths, at::kLong).unsqueeze(1);  // [n, L]
   at::Tensor mask = valid.to(q.device()).view({segments, 1, 1, max_len});
   at::Tensor out = run(pad(q), pad(k), pad(v), mask, scale, backend.impl);  // [n, H, L, D]
   return out.transpose(1, 2).reshape({segments * max_len, heads, dim}).index_select(0, index);
 }
 
-at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& attention_mask,
-                            double scale, const AttentionBackend& backend) {
+at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                            const at::Tensor& attention_mask, double scale, const AttentionBackend& backend) {
   const int64_t batch = q.size(0), seq = q.size(2), groups = q.size(1) / k.size(1);
   if (backend.layout == AttnLayout::kTND || backend.impl == AttnImpl::kFlashAttention2) {
     // Packed: each sample's real tokens (a prefix with right padding) attend causally among themselves.
@@ -129,7 +134,8 @@ at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::
                  vb = repeat_kv(v.slice(0, b, b + 1).slice(2, 0, n), groups)[0];
       at::Tensor ob;
       if (backend.impl == AttnImpl::kFlashAttention2) {
-        ob = flash_varlen(qb.transpose(0, 1), kb.transpose(0, 1), vb.transpose(0, 1), {0, n}, true, scale).transpose(0, 1);
+        ob = flash_varlen(qb.transpose(0, 1), kb.transpose(0, 1), vb.transpose(0, 1), {0, n}, true, scale)
+                 .transpose(0, 1);
       } else {
         at::Tensor causal = at::ones({n, n}, q.options().dtype(at::kBool)).tril();
         ob = run(qb.unsqueeze(0), kb.unsqueeze(0), vb.unsqueeze(0), causal, scale, backend.impl)[0];

@@ -36,7 +36,7 @@ at::Tensor segment_attention(const at::Tensor& q, const at::Tensor& k, const at:
 // q: [B, Hq, S, D]; k, v: [B, Hkv, S, D]; attention_mask: [B, S] (1 = real token) or undefined.
 // Returns [B, Hq, S, D]. Padded query rows get the same values as in the reference (they attend to the
 // real keys before them); with the TND layout they are zero.
-at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& attention_mask,
-                            double scale, const AttentionBackend& backend);
+at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                            const at::Tensor& attention_mask, double scale, const AttentionBackend& backend);
 
 }  // namespace omnitune

@@ -47,9 +47,9 @@ std::vector<int64_t> audio_attention_windows(const std::vector<int64_t>& feature
 at::Tensor audio_sinusoid_positions(int64_t length, int64_t channels) {
   const int64_t half = channels / 2;
   const double increment = std::log(10000.0) / static_cast<double>(half - 1);
-  at::Tensor inv_timescales = at::exp(at::arange(half, at::kFloat) * -increment);           // [half]
+  at::Tensor inv_timescales = at::exp(at::arange(half, at::kFloat) * -increment);                     // [half]
   at::Tensor scaled_time = at::arange(length, at::kLong).unsqueeze(1) * inv_timescales.unsqueeze(0);  // [length, half]
-  return at::cat({at::sin(scaled_time), at::cos(scaled_time)}, 1);                          // [length, channels]
+  return at::cat({at::sin(scaled_time), at::cos(scaled_time)}, 1);  // [length, channels]
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -84,7 +84,7 @@ AudioEncoderLayerImpl::AudioEncoderLayerImpl(const AudioConfig& config, Attentio
 
 at::Tensor AudioEncoderLayerImpl::forward(const at::Tensor& x, const std::vector<int64_t>& cu_seqlens) {
   at::Tensor h = x + self_attn(self_attn_layer_norm(x), cu_seqlens);  // [N, d_model]
-  return h + fc2(activate(activation_, fc1(final_layer_norm(h))));     // [N, d_model]
+  return h + fc2(activate(activation_, fc1(final_layer_norm(h))));    // [N, d_model]
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -96,7 +96,8 @@ AudioEncoderImpl::AudioEncoderImpl(const AudioConfig& config, AttentionBackend b
   conv2d2 = register_module("conv2d2", ConvWeights(std::vector<int64_t>{hidden, hidden, 3, 3}));
   conv2d3 = register_module("conv2d3", ConvWeights(std::vector<int64_t>{hidden, hidden, 3, 3}));
   // Conv features per time step: channels x downsampled mel bins.
-  conv_out = register_module("conv_out", Linear(hidden * conv_output_length(config.num_mel_bins), config.d_model, false));
+  conv_out =
+      register_module("conv_out", Linear(hidden * conv_output_length(config.num_mel_bins), config.d_model, false));
   layers = register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < config.encoder_layers; ++i) layers->push_back(AudioEncoderLayer(config, backend));
   ln_post = register_module("ln_post", LayerNorm(config.d_model, 1e-5));
@@ -104,13 +105,15 @@ AudioEncoderImpl::AudioEncoderImpl(const AudioConfig& config, AttentionBackend b
   proj2 = register_module("proj2", Linear(config.d_model, config.output_dim, true));
 }
 
-std::vector<int64_t> AudioEncoderImpl::checked_lengths(const at::Tensor& input_features, const at::Tensor& feature_lens) const {
+std::vector<int64_t> AudioEncoderImpl::checked_lengths(const at::Tensor& input_features,
+                                                       const at::Tensor& feature_lens) const {
   if (input_features.dim() != 3 || input_features.size(1) != config_.num_mel_bins)
     throw Error(cat(kWhere, ": input_features must be [num_audios, num_mel_bins = ", config_.num_mel_bins,
                     ", frames], got ", input_features.sizes()));
   const int64_t audios = input_features.size(0), max_frames = input_features.size(2);
   if (audios < 1) throw Error(cat(kWhere, ": input_features holds no audio"));
-  if (feature_lens.dim() != 1 || feature_lens.size(0) != audios || !at::isIntegralType(feature_lens.scalar_type(), false))
+  if (feature_lens.dim() != 1 || feature_lens.size(0) != audios ||
+      !at::isIntegralType(feature_lens.scalar_type(), false))
     throw Error(cat(kWhere, ": feature_lens must be an integer vector of ", audios, " frame counts, got ",
                     feature_lens.scalar_type(), " ", feature_lens.sizes()));
   at::Tensor host = feature_lens.to(at::kCPU, at::kLong).contiguous();
@@ -143,15 +146,17 @@ at::Tensor AudioEncoderImpl::chunk_features(const at::Tensor& features, const st
     }
   }
   at::Tensor frames = features.transpose(1, 2).reshape({audios * max_frames, mel});  // [Na * Tmax, mel]
-  at::Tensor gathered = frames.index_select(0, index.to(features.device()));        // [Nc * Lmax, mel]
+  at::Tensor gathered = frames.index_select(0, index.to(features.device()));         // [Nc * Lmax, mel]
   gathered = at::where(valid.to(features.device()).unsqueeze(1), gathered, 0);
-  return gathered.view({num_chunks, longest, mel}).transpose(1, 2).contiguous();     // [Nc, mel, Lmax]
+  return gathered.view({num_chunks, longest, mel}).transpose(1, 2).contiguous();  // [Nc, mel, Lmax]
 }
 
 at::Tensor AudioEncoderImpl::embed_chunks(const at::Tensor& chunks) {
   std::vector<at::Tensor> parts;
   for (const at::Tensor& part : chunks.split(config_.conv_chunksize, 0)) {  // bounds the conv activations
-    auto conv = [](const ConvWeights& c, const at::Tensor& in) { return at::gelu(at::conv2d(in, c->weight, c->bias, 2, 1)); };
+    auto conv = [](const ConvWeights& c, const at::Tensor& in) {
+      return at::gelu(at::conv2d(in, c->weight, c->bias, 2, 1));
+    };
     at::Tensor x = conv(conv2d1, part.unsqueeze(1));  // [n, C, mel/2, Lmax/2]
     x = conv(conv2d2, x);                             // [n, C, mel/4, Lmax/4]
     parts.push_back(conv(conv2d3, x));                // [n, C, F, t']
@@ -159,7 +164,8 @@ at::Tensor AudioEncoderImpl::embed_chunks(const at::Tensor& chunks) {
   at::Tensor x = at::cat(parts, 0);  // [Nc, C, F, t']
   const int64_t num_chunks = x.size(0), steps = x.size(3);
   x = conv_out(x.permute({0, 3, 1, 2}).reshape({num_chunks, steps, -1}));  // [Nc, t', d_model]
-  at::Tensor positions = audio_sinusoid_positions(steps, config_.d_model).to(x.device(), x.scalar_type());  // [t', d_model]
+  at::Tensor positions =
+      audio_sinusoid_positions(steps, config_.d_model).to(x.device(), x.scalar_type());  // [t', d_model]
   return x + positions.unsqueeze(0);
 }
 

@@ -67,8 +67,8 @@ class AudioEncoderImpl : public torch::nn::Module {
   const AudioConfig& config() const { return config_; }
 
   ConvWeights conv2d1{nullptr}, conv2d2{nullptr}, conv2d3{nullptr};  // 3x3, stride 2, padding 1
-  Linear conv_out{nullptr};                 // no bias
-  torch::nn::ModuleList layers{nullptr};    // AudioEncoderLayer x encoder_layers
+  Linear conv_out{nullptr};                                          // no bias
+  torch::nn::ModuleList layers{nullptr};                             // AudioEncoderLayer x encoder_layers
   LayerNorm ln_post{nullptr};
   Linear proj1{nullptr}, proj2{nullptr};
 

@@ -27,8 +27,8 @@ void require_value(ConfigReader& in, const std::string& key, const T& supported,
 // A sub-config's model_type, when given, must be the one transformers writes for Qwen3-Omni.
 void check_model_type(ConfigReader& in, const std::string& expected) {
   if (in.has("model_type") && in.required<std::string>("model_type") != expected)
-    in.fail("model_type", cat("'", in.required<std::string>("model_type"), "' is not a Qwen3-Omni model; expected '",
-                              expected, "'"));
+    in.fail("model_type",
+            cat("'", in.required<std::string>("model_type"), "' is not a Qwen3-Omni model; expected '", expected, "'"));
 }
 
 Activation read_activation(ConfigReader& in, const std::string& key, Activation fallback) {
@@ -85,7 +85,8 @@ VisionConfig read_vision(ConfigReader in) {
   c.deepstack_visual_indexes = in.get("deepstack_visual_indexes", c.deepstack_visual_indexes);
   for (size_t k = 0; k < c.deepstack_visual_indexes.size(); ++k) {
     const int64_t i = c.deepstack_visual_indexes[k];
-    if (i < 0 || i >= c.depth) in.fail("deepstack_visual_indexes", cat("index ", i, " is not a block (depth ", c.depth, ")"));
+    if (i < 0 || i >= c.depth)
+      in.fail("deepstack_visual_indexes", cat("index ", i, " is not a block (depth ", c.depth, ")"));
     for (size_t j = 0; j < k; ++j)
       if (c.deepstack_visual_indexes[j] == i) in.fail("deepstack_visual_indexes", cat("index ", i, " is listed twice"));
   }
@@ -102,7 +103,8 @@ TextConfig read_text(ConfigReader in) {
   c.num_attention_heads = in.get("num_attention_heads", c.num_attention_heads, at_least(1));
   c.num_key_value_heads = in.get("num_key_value_heads", c.num_key_value_heads, at_least(1));
   if (c.num_attention_heads % c.num_key_value_heads != 0)
-    in.fail("num_key_value_heads", cat(c.num_key_value_heads, " does not divide num_attention_heads ", c.num_attention_heads));
+    in.fail("num_key_value_heads",
+            cat(c.num_key_value_heads, " does not divide num_attention_heads ", c.num_attention_heads));
   c.head_dim = in.get("head_dim", std::max<int64_t>(c.hidden_size / c.num_attention_heads, 1), at_least(2));
   if (c.head_dim % 2 != 0) in.fail("head_dim", cat(c.head_dim, " must be even (rotary halves)"));
   c.intermediate_size = in.get("intermediate_size", c.intermediate_size, at_least(1));
@@ -128,12 +130,15 @@ TextConfig read_text(ConfigReader in) {
   // transformers' thinker attends over the whole sequence whatever sliding_window says; a window that a
   // config really switches on is refused rather than silently ignored.
   if (in.get("use_sliding_window", false) && in.has("sliding_window"))
-    in.fail("use_sliding_window", "sliding-window attention is not supported (the Qwen3-Omni thinker attends over the "
-                                  "whole sequence); set use_sliding_window to false");
+    in.fail("use_sliding_window",
+            "sliding-window attention is not supported (the Qwen3-Omni thinker attends over the "
+            "whole sequence); set use_sliding_window to false");
   require_value<int64_t>(in, "shared_expert_intermediate_size", 0, "0 (no shared expert in the thinker)");
 
   // Rope: transformers-5 `rope_parameters` (theta inside) or the checkpoint's `rope_scaling` + `rope_theta`.
-  const char* rope_key = in.has("rope_parameters") ? "rope_parameters" : in.has("rope_scaling") ? "rope_scaling" : nullptr;
+  const char* rope_key = in.has("rope_parameters") ? "rope_parameters"
+                         : in.has("rope_scaling")  ? "rope_scaling"
+                                                   : nullptr;
   if (in.has("rope_theta")) c.rope_theta = in.required<double>("rope_theta", positive());
   if (rope_key) {
     ConfigReader rope = in.object(rope_key);
@@ -147,7 +152,8 @@ TextConfig read_text(ConfigReader in) {
     for (const char* flag : {"interleaved", "mrope_interleaved"})
       if (rope.has(flag) && !rope.required<bool>(flag)) rope.fail(flag, "only interleaved M-RoPE is supported");
   }
-  if (c.mrope_section.size() != 3) in.fail(rope_key ? rope_key : "rope_parameters", "mrope_section must have 3 entries");
+  if (c.mrope_section.size() != 3)
+    in.fail(rope_key ? rope_key : "rope_parameters", "mrope_section must have 3 entries");
   if (2 * (c.mrope_section[0] + c.mrope_section[1] + c.mrope_section[2]) != c.head_dim)
     in.fail(rope_key ? rope_key : "head_dim", "mrope_section must sum to head_dim / 2");
   return c;
@@ -156,7 +162,8 @@ TextConfig read_text(ConfigReader in) {
 }  // namespace
 
 ThinkerConfig load_thinker_config(const std::string& path) {
-  std::string file = std::filesystem::is_directory(path) ? (std::filesystem::path(path) / "config.json").string() : path;
+  std::string file =
+      std::filesystem::is_directory(path) ? (std::filesystem::path(path) / "config.json").string() : path;
   return read_thinker_config(load_json_file(file), file);
 }
 
@@ -164,7 +171,8 @@ ThinkerConfig read_thinker_config(const nlohmann::json& root, const std::string&
   ConfigReader top(root, file);
   bool full = top.has("thinker_config");
   if (!full && top.get<std::string>("model_type", "") != "qwen3_omni_moe_thinker")
-    throw Error(file + ": not a Qwen3-Omni config (no 'thinker_config' and model_type is not 'qwen3_omni_moe_thinker')");
+    throw Error(file +
+                ": not a Qwen3-Omni config (no 'thinker_config' and model_type is not 'qwen3_omni_moe_thinker')");
   if (full) check_model_type(top, "qwen3_omni_moe");
   ConfigReader in = full ? top.object("thinker_config") : top;
   if (full) check_model_type(in, "qwen3_omni_moe_thinker");
@@ -185,7 +193,8 @@ ThinkerConfig read_thinker_config(const nlohmann::json& root, const std::string&
   c.tie_word_embeddings = in.get("tie_word_embeddings", c.tie_word_embeddings);
   if (c.vision.out_hidden_size != c.text.hidden_size)
     in.fail("vision_config", "out_hidden_size must equal text_config.hidden_size");
-  if (c.audio.output_dim != c.text.hidden_size) in.fail("audio_config", "output_dim must equal text_config.hidden_size");
+  if (c.audio.output_dim != c.text.hidden_size)
+    in.fail("audio_config", "output_dim must equal text_config.hidden_size");
   return c;
 }
 

@@ -24,9 +24,9 @@ struct AudioConfig {
   int64_t downsample_hidden_size = 480;
   int64_t output_dim = 3584;
   int64_t max_source_positions = 1500;
-  int64_t n_window = 100;         // conv chunk = 2 * n_window mel frames
-  int64_t n_window_infer = 400;   // attention window in mel frames (multiple of 2 * n_window)
-  int64_t conv_chunksize = 500;   // chunks per conv batch (memory only)
+  int64_t n_window = 100;                     // conv chunk = 2 * n_window mel frames
+  int64_t n_window_infer = 400;               // attention window in mel frames (multiple of 2 * n_window)
+  int64_t conv_chunksize = 500;               // chunks per conv batch (memory only)
   Activation activation = Activation::kGelu;  // activation_function: encoder layers' fc1 -> fc2 and proj1 -> proj2
 };
 
@@ -52,8 +52,8 @@ struct TextConfig {
   int64_t num_hidden_layers = 28;
   int64_t num_attention_heads = 28;
   int64_t num_key_value_heads = 4;
-  int64_t head_dim = 0;  // from config; hidden_size / num_attention_heads when absent (as transformers)
-  int64_t intermediate_size = 18944;       // dense-MLP layers (mlp_only_layers) only
+  int64_t head_dim = 0;               // from config; hidden_size / num_attention_heads when absent (as transformers)
+  int64_t intermediate_size = 18944;  // dense-MLP layers (mlp_only_layers) only
   int64_t moe_intermediate_size = 768;
   int64_t num_experts = 128;
   int64_t num_experts_per_tok = 8;
@@ -76,10 +76,10 @@ struct ThinkerConfig {
   AudioConfig audio;
   VisionConfig vision;
   TextConfig text;
-  int64_t audio_token_id = 0;         // <|audio_pad|>
-  int64_t image_token_id = 0;         // <|image_pad|>
-  int64_t video_token_id = 0;         // <|video_pad|>
-  int64_t audio_start_token_id = 0;   // <|audio_start|>
+  int64_t audio_token_id = 0;        // <|audio_pad|>
+  int64_t image_token_id = 0;        // <|image_pad|>
+  int64_t video_token_id = 0;        // <|video_pad|>
+  int64_t audio_start_token_id = 0;  // <|audio_start|>
   int64_t audio_end_token_id = 0;
   int64_t vision_start_token_id = 0;  // <|vision_start|>
   int64_t vision_end_token_id = 0;

@@ -44,7 +44,8 @@ ParamLayout param_layout(const std::string& name, const std::vector<int64_t>& sh
 
 std::vector<ParamLayout> thinker_layout(const ThinkerImpl& thinker) {
   std::vector<ParamLayout> out;
-  for (const auto& item : thinker.named_parameters(true)) out.push_back(param_layout(item.key(), item.value().sizes().vec()));
+  for (const auto& item : thinker.named_parameters(true))
+    out.push_back(param_layout(item.key(), item.value().sizes().vec()));
   return out;
 }
 
@@ -53,9 +54,9 @@ int64_t hf_expert(const ParamLayout& p, size_t k) {
 }
 
 at::Tensor hf_view_of_slab(const ParamLayout& p, const at::Tensor& slab, size_t k) {
-  if (p.kind == ParamKind::kExpertsDown) return slab.t();                       // [H, I]
+  if (p.kind == ParamKind::kExpertsDown) return slab.t();  // [H, I]
   const int64_t inter = p.shape[2] / 2;
-  return slab.narrow(1, static_cast<int64_t>(k % 2) * inter, inter).t();         // [I, H]: gate, then up
+  return slab.narrow(1, static_cast<int64_t>(k % 2) * inter, inter).t();  // [I, H]: gate, then up
 }
 
 at::Tensor hf_view(const ParamLayout& p, const at::Tensor& param, size_t k) {

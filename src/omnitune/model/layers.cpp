@@ -13,7 +13,9 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias) {
 
 at::Tensor LinearImpl::forward(const at::Tensor& x) { return at::linear(x, weight, bias); }
 
-RMSNormImpl::RMSNormImpl(int64_t size, double eps_) : eps(eps_) { weight = register_parameter("weight", param_ones({size})); }
+RMSNormImpl::RMSNormImpl(int64_t size, double eps_) : eps(eps_) {
+  weight = register_parameter("weight", param_ones({size}));
+}
 
 at::Tensor RMSNormImpl::forward(const at::Tensor& x) {
   at::Tensor x32 = x.to(at::kFloat);
@@ -26,7 +28,9 @@ LayerNormImpl::LayerNormImpl(int64_t size, double eps_) : eps(eps_) {
   bias = register_parameter("bias", param_zeros({size}));
 }
 
-at::Tensor LayerNormImpl::forward(const at::Tensor& x) { return at::layer_norm(x, {weight.size(0)}, weight, bias, eps); }
+at::Tensor LayerNormImpl::forward(const at::Tensor& x) {
+  return at::layer_norm(x, {weight.size(0)}, weight, bias, eps);
+}
 
 ConvWeightsImpl::ConvWeightsImpl(std::vector<int64_t> weight_shape) {
   weight = register_parameter("weight", param_empty(weight_shape));

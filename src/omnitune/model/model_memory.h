@@ -14,6 +14,7 @@ namespace omnitune {
 int64_t thinker_parameter_count(const ThinkerConfig& config, const std::string& source);
 
 // Error naming `source` when bytes_per_parameter x the parameter count exceeds this machine's memory.
-void check_thinker_fits_in_memory(const ThinkerConfig& config, const std::string& source, int64_t bytes_per_parameter = 4);
+void check_thinker_fits_in_memory(const ThinkerConfig& config, const std::string& source,
+                                  int64_t bytes_per_parameter = 4);
 
 }  // namespace omnitune

@@ -18,19 +18,22 @@ ExpertsImpl::ExpertsImpl(int64_t num_experts, int64_t hidden, int64_t intermedia
   down_proj = register_parameter("down_proj", param_empty({num_experts, intermediate, hidden}));
 }
 
-SparseMoeImpl::SparseMoeImpl(int64_t hidden, int64_t intermediate, int64_t num_experts, int64_t top_k, bool norm_topk_prob,
-                             Activation activation)
-    : num_experts_(num_experts), top_k_(top_k), intermediate_(intermediate), norm_topk_prob_(norm_topk_prob),
+SparseMoeImpl::SparseMoeImpl(int64_t hidden, int64_t intermediate, int64_t num_experts, int64_t top_k,
+                             bool norm_topk_prob, Activation activation)
+    : num_experts_(num_experts),
+      top_k_(top_k),
+      intermediate_(intermediate),
+      norm_topk_prob_(norm_topk_prob),
       activation_(activation) {
   gate = register_module("gate", Linear(hidden, num_experts, false));
   experts = register_module("experts", Experts(num_experts, hidden, intermediate));
 }
 
 at::Tensor SparseMoeImpl::forward(const at::Tensor& x, MoeImpl impl, at::Tensor* router_logits) {
-  at::Tensor logits = gate->forward(x);                     // [T, E]
+  at::Tensor logits = gate->forward(x);  // [T, E]
   if (router_logits) *router_logits = logits;
-  at::Tensor probs = at::softmax(logits, -1, at::kFloat);   // [T, E] fp32
-  auto [weights, indices] = at::topk(probs, top_k_, -1);    // [T, k]
+  at::Tensor probs = at::softmax(logits, -1, at::kFloat);  // [T, E] fp32
+  auto [weights, indices] = at::topk(probs, top_k_, -1);   // [T, k]
   if (norm_topk_prob_) weights = weights / weights.sum(-1, true);
   weights = weights.to(logits.scalar_type());
   return impl == MoeImpl::kGrouped ? grouped(x, weights, indices) : loop(x, weights, indices);
@@ -49,12 +52,12 @@ at::Tensor expert_ffn(const at::Tensor& x, const at::Tensor& gate_up, const at::
 
 at::Tensor SparseMoeImpl::grouped(const at::Tensor& x, const at::Tensor& weights, const at::Tensor& indices) {
   // Sort the T*k (token, slot) pairs by expert; stable, so each expert's tokens stay in order.
-  at::Tensor flat = indices.reshape(-1);                               // [T*k]
-  at::Tensor order = at::argsort(flat, /*stable=*/true);               // [T*k]
-  at::Tensor token = at::floor_divide(order, top_k_);                  // [T*k] token of each sorted slot
-  at::Tensor slot_weight = weights.reshape(-1).index_select(0, order); // [T*k]
-  at::Tensor xs = x.index_select(0, token);                            // [T*k, H]
-  at::Tensor counts = at::bincount(flat, {}, num_experts_).cpu();      // [E]
+  at::Tensor flat = indices.reshape(-1);                                // [T*k]
+  at::Tensor order = at::argsort(flat, /*stable=*/true);                // [T*k]
+  at::Tensor token = at::floor_divide(order, top_k_);                   // [T*k] token of each sorted slot
+  at::Tensor slot_weight = weights.reshape(-1).index_select(0, order);  // [T*k]
+  at::Tensor xs = x.index_select(0, token);                             // [T*k, H]
+  at::Tensor counts = at::bincount(flat, {}, num_experts_).cpu();       // [E]
   const int64_t* count = counts.data_ptr<int64_t>();
 
   at::Tensor ys;  // [T*k, H]

@@ -8,7 +8,7 @@
 
 namespace omnitune {
 
-at::TensorOptions param_options();              // options of newly created parameters
+at::TensorOptions param_options();               // options of newly created parameters
 at::Tensor param_empty(c10::IntArrayRef shape);  // uninitialised
 at::Tensor param_ones(c10::IntArrayRef shape);   // norm weights
 at::Tensor param_zeros(c10::IntArrayRef shape);  // biases

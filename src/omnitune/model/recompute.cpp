@@ -16,10 +16,10 @@ using torch::autograd::variable_list;
 // What the backward needs besides the saved inputs.
 struct LayerState : torch::CustomClassHolder {
   LayerFunction fn;
-  size_t arity = 0;                   // fn's argument count
-  std::vector<size_t> positions;      // fn argument of each defined input
-  std::vector<bool> requires_grad;    // of each defined input
-  std::vector<at::Tensor> params;     // the parameters that require grad
+  size_t arity = 0;                 // fn's argument count
+  std::vector<size_t> positions;    // fn argument of each defined input
+  std::vector<bool> requires_grad;  // of each defined input
+  std::vector<at::Tensor> params;   // the parameters that require grad
   std::shared_ptr<ActivationOffload> offload;
   int64_t slot = -1;
 
@@ -84,10 +84,12 @@ struct RecomputedLayer : public torch::autograd::Function<RecomputedLayer> {
       root_grads.push_back(grads[i]);
     }
     // Restricted to `wrt`: the inner backward never walks into the outer graph.
-    if (!roots.empty()) torch::autograd::backward(roots, root_grads, /*retain_graph=*/false, /*create_graph=*/false, wrt);
+    if (!roots.empty())
+      torch::autograd::backward(roots, root_grads, /*retain_graph=*/false, /*create_graph=*/false, wrt);
 
     variable_list result;  // one per forward argument: inputs, parameters (accumulated already), the state
-    for (size_t i = 0; i < inputs.size(); ++i) result.push_back(state->requires_grad[i] ? inputs[i].grad() : at::Tensor());
+    for (size_t i = 0; i < inputs.size(); ++i)
+      result.push_back(state->requires_grad[i] ? inputs[i].grad() : at::Tensor());
     result.resize(result.size() + state->params.size() + 1);
     return result;
   }
@@ -98,7 +100,8 @@ struct RecomputedLayer : public torch::autograd::Function<RecomputedLayer> {
 std::vector<at::Tensor> recompute(LayerFunction fn, const std::vector<at::Tensor>& inputs,
                                   const std::vector<at::Tensor>& params,
                                   const std::shared_ptr<ActivationOffload>& offload) {
-  if (inputs.empty() || !inputs[0].defined()) throw Error("recompute: the layer's first input (its hidden state) is missing");
+  if (inputs.empty() || !inputs[0].defined())
+    throw Error("recompute: the layer's first input (its hidden state) is missing");
   auto state = c10::make_intrusive<LayerState>();
   state->arity = inputs.size();
   std::vector<at::Tensor> defined;

@@ -99,7 +99,9 @@ class RowWalker {
 
  private:
   int64_t size() const { return static_cast<int64_t>(tok_.size()); }
-  [[noreturn]] void fail(const std::string& what) const { throw Error(cat("get_rope_index: batch row ", row_, ": ", what)); }
+  [[noreturn]] void fail(const std::string& what) const {
+    throw Error(cat("get_rope_index: batch row ", row_, ": ", what));
+  }
   std::string name_of(int64_t token) const;
   bool contains(int64_t token) const { return std::find(tok_.begin(), tok_.end(), token) != tok_.end(); }
   int64_t find_from(int64_t token, int64_t from) const;
@@ -147,20 +149,22 @@ void RowWalker::check_text(int64_t from, int64_t to) const {
   for (int64_t p = from; p < to; ++p) {
     const int64_t t = tok_[p];
     if (t == cfg_.image_token_id || t == cfg_.video_token_id || t == cfg_.audio_token_id)
-      fail(cat(name_of(t), " at token ", p, " is not inside a complete <|vision_start|>/<|audio_start|> span",
-               b_.audio_in_video ? " (with use_audio_in_video every video must be <|vision_start|><|audio_start|>...)" : "",
-               " or there are more placeholders than grids/audios"));
+      fail(cat(
+          name_of(t), " at token ", p, " is not inside a complete <|vision_start|>/<|audio_start|> span",
+          b_.audio_in_video ? " (with use_audio_in_video every video must be <|vision_start|><|audio_start|>...)" : "",
+          " or there are more placeholders than grids/audios"));
   }
 }
 
 // tokens [from, from+count) must all be `token`.
 void RowWalker::expect_run(int64_t from, int64_t count, int64_t token, const std::string& whose) const {
   if (count > size() - from)
-    fail(cat(whose, " needs ", count, " ", name_of(token), " from token ", from, " but the row has only ", size() - from,
-             " tokens left"));
+    fail(cat(whose, " needs ", count, " ", name_of(token), " from token ", from, " but the row has only ",
+             size() - from, " tokens left"));
   for (int64_t p = from; p < from + count; ++p)
     if (tok_[p] != token)
-      fail(cat(whose, " needs ", count, " ", name_of(token), " from token ", from, " but token ", p, " is ", name_of(tok_[p])));
+      fail(cat(whose, " needs ", count, " ", name_of(token), " from token ", from, " but token ", p, " is ",
+               name_of(tok_[p])));
 }
 
 void RowWalker::expect_token(int64_t at, int64_t token, const std::string& whose) const {
@@ -176,10 +180,12 @@ int64_t RowWalker::grid_tokens(const Grid& grid, int64_t room, const std::string
   const int64_t m = cfg_.vision.spatial_merge_size;
   const auto [t, h, w] = grid;
   if (t <= 0 || h <= 0 || w <= 0 || h % m != 0 || w % m != 0)
-    fail(cat(whose, ": grid [", t, ", ", h, ", ", w, "] needs positive sizes with h and w multiples of spatial_merge_size ", m));
+    fail(cat(whose, ": grid [", t, ", ", h, ", ", w,
+             "] needs positive sizes with h and w multiples of spatial_merge_size ", m));
   const int64_t frames_rows = t <= room && h / m <= room ? t * (h / m) : room + 1;
   if (frames_rows > room || w / m > room || frames_rows * (w / m) > room)
-    fail(cat(whose, ": grid [", t, ", ", h, ", ", w, "] needs more placeholder tokens than the ", room, " left in the row"));
+    fail(cat(whose, ": grid [", t, ", ", h, ", ", w, "] needs more placeholder tokens than the ", room,
+             " left in the row"));
   return frames_rows * (w / m);
 }
 
@@ -212,8 +218,9 @@ const Grid& RowWalker::next_grid(bool video, std::string& whose) {
 float RowWalker::next_seconds_per_grid() {
   const size_t k = b_.next_video - 1;
   if (k >= b_.seconds_per_grid.size())
-    fail(cat("video ", k, " has no seconds per grid: video_second_per_grid ",
-             b_.has_seconds_per_grid ? cat("has ", b_.seconds_per_grid.size(), " entries") : std::string("is not given")));
+    fail(cat(
+        "video ", k, " has no seconds per grid: video_second_per_grid ",
+        b_.has_seconds_per_grid ? cat("has ", b_.seconds_per_grid.size(), " entries") : std::string("is not given")));
   return b_.seconds_per_grid[k];
 }
 
@@ -235,7 +242,8 @@ std::vector<Column> RowWalker::vision_columns(Pos start, const Grid& grid, const
 // Temporal ids of a video's frames: frame * seconds_per_grid * position_id_per_seconds (float32 ops).
 std::vector<float> video_time_ids(int64_t frames, float seconds_per_grid, float per_second) {
   std::vector<float> ids;
-  for (int64_t k = 0; k < frames; ++k) ids.push_back(mul_f32(mul_f32(static_cast<float>(k), seconds_per_grid), per_second));
+  for (int64_t k = 0; k < frames; ++k)
+    ids.push_back(mul_f32(mul_f32(static_cast<float>(k), seconds_per_grid), per_second));
   return ids;
 }
 
@@ -295,8 +303,8 @@ int64_t RowWalker::audio_in_video_span(int64_t at, Pos start) {
     audio_pads += tok_[p] == cfg_.audio_token_id;
   }
   if (video_pads != n_video || audio_pads != n_audio)
-    fail(cat(whose, ": expected ", n_video, " <|video_pad|> and ", n_audio, " <|audio_pad|> from token ", from, ", found ",
-             video_pads, " and ", audio_pads));
+    fail(cat(whose, ": expected ", n_video, " <|video_pad|> and ", n_audio, " <|audio_pad|> from token ", from,
+             ", found ", video_pads, " and ", audio_pads));
   expect_token(from + n_video + n_audio, cfg_.audio_end_token_id, whose);
   expect_token(from + n_video + n_audio + 1, cfg_.vision_end_token_id, whose);
 
@@ -306,8 +314,10 @@ int64_t RowWalker::audio_in_video_span(int64_t at, Pos start) {
   const std::span<const Column> v(video), a(audio);
   size_t vi = 0, ai = 0;
   while (vi < v.size() && ai < a.size()) {
-    if (v[vi][0].value() <= a[ai][0].value()) out_.add_piece(v.subspan(vi++, 1));
-    else out_.add_piece(a.subspan(ai++, 1));
+    if (v[vi][0].value() <= a[ai][0].value())
+      out_.add_piece(v.subspan(vi++, 1));
+    else
+      out_.add_piece(a.subspan(ai++, 1));
   }
   if (vi < v.size()) out_.add_piece(v.subspan(vi));
   if (ai < a.size()) out_.add_piece(a.subspan(ai));
@@ -396,7 +406,8 @@ std::vector<Grid> read_grids(const at::Tensor& t, const char* name) {
 void read_audio_and_seconds(const RopeIndexInputs& in, Batch& b) {
   if (in.video_second_per_grid.defined()) {
     if (in.video_second_per_grid.dim() != 1)
-      throw Error(cat("get_rope_index: video_second_per_grid must be [n_videos], got ", in.video_second_per_grid.sizes()));
+      throw Error(
+          cat("get_rope_index: video_second_per_grid must be [n_videos], got ", in.video_second_per_grid.sizes()));
     const at::Tensor s = cpu(in.video_second_per_grid, at::kDouble);
     for (int64_t k = 0; k < s.numel(); ++k) {
       const double v = s.data_ptr<double>()[k];
@@ -433,14 +444,17 @@ void check_all_used(const Batch& b, const at::Tensor& ids, const at::Tensor& mas
       const double* a = mask.data_ptr<double>();
       for (int64_t i = 0; i < ids.numel(); ++i) {
         if (t[i] != token) continue;
-        if (a[i] != 1) ++masked;
-        else if (masked > 0) order_ok = false;
+        if (a[i] != 1)
+          ++masked;
+        else if (masked > 0)
+          order_ok = false;
       }
     }
     if (masked != leftover || !order_ok)
       throw Error(cat("get_rope_index: ", what, " has ", given, " entries but the batch's real tokens use ", used,
-                      " (the other entries need ", leftover, " masked-out placeholder tokens after the real ones; found ",
-                      masked, order_ok ? "" : ", not all after the real ones", ")"));
+                      " (the other entries need ", leftover,
+                      " masked-out placeholder tokens after the real ones; found ", masked,
+                      order_ok ? "" : ", not all after the real ones", ")"));
   };
   check(b.config.image_token_id, b.next_image, b.image_grids.size(), "image_grid_thw",
         [&](size_t k) { return grid_tokens(b.image_grids[k]); });

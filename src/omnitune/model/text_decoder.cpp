@@ -6,17 +6,20 @@
 
 namespace omnitune {
 
-std::pair<at::Tensor, at::Tensor> mrope_cos_sin(const TextConfig& config, const at::Tensor& position_ids, at::ScalarType dtype) {
+std::pair<at::Tensor, at::Tensor> mrope_cos_sin(const TextConfig& config, const at::Tensor& position_ids,
+                                                at::ScalarType dtype) {
   const int64_t half = config.head_dim / 2;
   at::Tensor exponents = at::arange(0, config.head_dim, 2, position_ids.options().dtype(at::kLong)).to(at::kFloat);
   at::Tensor inv_freq = 1.0 / at::pow(config.rope_theta, exponents / config.head_dim);  // [D/2]
-  at::Tensor freqs = position_ids.to(at::kFloat).unsqueeze(-1) * inv_freq;  // [3, B, S, D/2]
+  at::Tensor freqs = position_ids.to(at::kFloat).unsqueeze(-1) * inv_freq;              // [3, B, S, D/2]
   // Interleave: frequency j uses axis H when j % 3 == 1 and j < 3*sec_H, W when j % 3 == 2 and j < 3*sec_W, else T.
   std::vector<int64_t> axis(half, 0);
   for (int64_t j = 1; j < 3 * config.mrope_section[1] && j < half; j += 3) axis[j] = 1;
   for (int64_t j = 2; j < 3 * config.mrope_section[2] && j < half; j += 3) axis[j] = 2;
   at::Tensor select = at::tensor(axis, at::kLong).to(position_ids.device());  // [D/2]
-  at::Tensor picked = freqs.permute({1, 2, 3, 0}).gather(-1, select.view({1, 1, half, 1}).expand({freqs.size(1), freqs.size(2), half, 1})).squeeze(-1);  // [B, S, D/2]
+  at::Tensor picked = freqs.permute({1, 2, 3, 0})
+                          .gather(-1, select.view({1, 1, half, 1}).expand({freqs.size(1), freqs.size(2), half, 1}))
+                          .squeeze(-1);            // [B, S, D/2]
   at::Tensor emb = at::cat({picked, picked}, -1);  // [B, S, D]
   return {emb.cos().to(dtype), emb.sin().to(dtype)};
 }
@@ -41,10 +44,11 @@ TextAttentionImpl::TextAttentionImpl(const TextConfig& c)
 at::Tensor TextAttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
                                       const at::Tensor& attention_mask, const AttentionBackend& backend) {
   const int64_t b = x.size(0), s = x.size(1);
-  at::Tensor q = q_norm->forward(q_proj->forward(x).view({b, s, heads_, head_dim_})).transpose(1, 2);     // [B, Hq, S, D]
-  at::Tensor k = k_norm->forward(k_proj->forward(x).view({b, s, kv_heads_, head_dim_})).transpose(1, 2);  // [B, Hkv, S, D]
-  at::Tensor v = v_proj->forward(x).view({b, s, kv_heads_, head_dim_}).transpose(1, 2);                   // [B, Hkv, S, D]
-  at::Tensor c = cos.unsqueeze(1), sn = sin.unsqueeze(1);  // [B, 1, S, D]
+  at::Tensor q = q_norm->forward(q_proj->forward(x).view({b, s, heads_, head_dim_})).transpose(1, 2);  // [B, Hq, S, D]
+  at::Tensor k =
+      k_norm->forward(k_proj->forward(x).view({b, s, kv_heads_, head_dim_})).transpose(1, 2);  // [B, Hkv, S, D]
+  at::Tensor v = v_proj->forward(x).view({b, s, kv_heads_, head_dim_}).transpose(1, 2);        // [B, Hkv, S, D]
+  at::Tensor c = cos.unsqueeze(1), sn = sin.unsqueeze(1);                                      // [B, 1, S, D]
   q = q * c + rotate_half(q) * sn;
   k = k * c + rotate_half(k) * sn;
   at::Tensor out = causal_attention(q, k, v, attention_mask, 1.0 / std::sqrt(static_cast<double>(head_dim_)), backend);
@@ -54,8 +58,8 @@ at::Tensor TextAttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos
 DecoderLayerImpl::DecoderLayerImpl(const TextConfig& c, int64_t layer) {
   self_attn = register_module("self_attn", TextAttention(c));
   if (c.is_moe_layer(layer))
-    moe = register_module("mlp", SparseMoe(c.hidden_size, c.moe_intermediate_size, c.num_experts, c.num_experts_per_tok, c.norm_topk_prob,
-                                                  c.hidden_act));
+    moe = register_module("mlp", SparseMoe(c.hidden_size, c.moe_intermediate_size, c.num_experts, c.num_experts_per_tok,
+                                           c.norm_topk_prob, c.hidden_act));
   else
     dense = register_module("mlp", DenseMlp(c.hidden_size, c.intermediate_size, c.hidden_act));
   input_layernorm = register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
@@ -63,7 +67,8 @@ DecoderLayerImpl::DecoderLayerImpl(const TextConfig& c, int64_t layer) {
 }
 
 at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                                     const at::Tensor& attention_mask, const TextRunOptions& options, at::Tensor* router_logits) {
+                                     const at::Tensor& attention_mask, const TextRunOptions& options,
+                                     at::Tensor* router_logits) {
   at::Tensor h = x + self_attn->forward(input_layernorm->forward(x), cos, sin, attention_mask, options.attention);
   at::Tensor normed = post_attention_layernorm->forward(h);
   if (!moe) return h + dense->forward(normed);
@@ -85,19 +90,22 @@ at::Tensor TextModelImpl::embed(const at::Tensor& input_ids) {
   if (input_ids.numel() > 0) {
     int64_t lo = input_ids.min().item<int64_t>(), hi = input_ids.max().item<int64_t>();
     if (lo < 0 || hi >= config.vocab_size)
-      throw Error(cat("input_ids: token id ", lo < 0 ? lo : hi, " is outside the vocabulary [0, ", config.vocab_size, ")"));
+      throw Error(
+          cat("input_ids: token id ", lo < 0 ? lo : hi, " is outside the vocabulary [0, ", config.vocab_size, ")"));
   }
   return embed_tokens->forward(input_ids);
 }
 
-TextOutput TextModelImpl::forward(const at::Tensor& embeds, const at::Tensor& attention_mask, const at::Tensor& position_ids,
-                                  const at::Tensor& visual_mask, const std::vector<at::Tensor>& deepstack,
-                                  const TextRunOptions& options, bool want_router_logits) {
+TextOutput TextModelImpl::forward(const at::Tensor& embeds, const at::Tensor& attention_mask,
+                                  const at::Tensor& position_ids, const at::Tensor& visual_mask,
+                                  const std::vector<at::Tensor>& deepstack, const TextRunOptions& options,
+                                  bool want_router_logits) {
   at::Tensor positions = options.bf16_position_ids ? position_ids.to(at::kBFloat16) : position_ids;
   auto [cos, sin] = mrope_cos_sin(config, positions, embeds.scalar_type());
   TextOutput out;
   at::Tensor h = embeds;
-  auto offload = options.activations.offload ? std::make_shared<ActivationOffload>(static_cast<int64_t>(layers.size())) : nullptr;
+  auto offload =
+      options.activations.offload ? std::make_shared<ActivationOffload>(static_cast<int64_t>(layers.size())) : nullptr;
   for (size_t j = 0; j < layers.size(); ++j) {
     at::Tensor logits;
     if (options.activations.any()) {  // the router logits are a second output, recomputed with the layer
@@ -106,7 +114,8 @@ TextOutput TextModelImpl::forward(const at::Tensor& embeds, const at::Tensor& at
         at::Tensor out = layer->forward(in[0], in[1], in[2], in[3], options, want_router_logits ? &router : nullptr);
         return router.defined() ? std::vector<at::Tensor>{out, router} : std::vector<at::Tensor>{out};
       };
-      std::vector<at::Tensor> outs = recompute(std::move(fn), {h, cos, sin, attention_mask}, layers[j]->parameters(), offload);
+      std::vector<at::Tensor> outs =
+          recompute(std::move(fn), {h, cos, sin, attention_mask}, layers[j]->parameters(), offload);
       h = outs[0];
       if (outs.size() > 1) logits = outs[1];
     } else {

@@ -24,14 +24,15 @@ struct TextRunOptions {
 };
 
 // cos, sin [B, S, head_dim] (in `dtype`) of interleaved M-RoPE for position_ids [3, B, S].
-std::pair<at::Tensor, at::Tensor> mrope_cos_sin(const TextConfig& config, const at::Tensor& position_ids, at::ScalarType dtype);
+std::pair<at::Tensor, at::Tensor> mrope_cos_sin(const TextConfig& config, const at::Tensor& position_ids,
+                                                at::ScalarType dtype);
 
 class TextAttentionImpl : public torch::nn::Module {
  public:
   explicit TextAttentionImpl(const TextConfig& config);
   // x [B, S, H]; cos/sin [B, S, D]; attention_mask [B, S] or undefined -> [B, S, H]
-  at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& attention_mask,
-                     const AttentionBackend& backend);
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                     const at::Tensor& attention_mask, const AttentionBackend& backend);
   Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   RMSNorm q_norm{nullptr}, k_norm{nullptr};
 
@@ -44,18 +45,18 @@ class DecoderLayerImpl : public torch::nn::Module {
  public:
   DecoderLayerImpl(const TextConfig& config, int64_t layer);
   // x [B, S, H] -> [B, S, H]; router_logits receives [B*S, E] for MoE layers when given.
-  at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& attention_mask,
-                     const TextRunOptions& options, at::Tensor* router_logits);
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                     const at::Tensor& attention_mask, const TextRunOptions& options, at::Tensor* router_logits);
   TextAttention self_attn{nullptr};
-  SparseMoe moe{nullptr};     // registered as "mlp" on MoE layers
-  DenseMlp dense{nullptr};    // registered as "mlp" on mlp_only layers
+  SparseMoe moe{nullptr};   // registered as "mlp" on MoE layers
+  DenseMlp dense{nullptr};  // registered as "mlp" on mlp_only layers
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
 };
 TORCH_MODULE(DecoderLayer);
 
 struct TextOutput {
-  at::Tensor hidden;                       // [B, S, H] after the final norm
-  std::vector<at::Tensor> router_logits;   // per MoE layer [B*S, E], when requested
+  at::Tensor hidden;                      // [B, S, H] after the final norm
+  std::vector<at::Tensor> router_logits;  // per MoE layer [B*S, E], when requested
 };
 
 class TextModelImpl : public torch::nn::Module {
@@ -65,8 +66,8 @@ class TextModelImpl : public torch::nn::Module {
   // embeds [B, S, H]; position_ids [3, B, S]; visual_mask [B, S] bool and deepstack[j] [#visual, H]
   // (added after layer j) may be undefined/empty.
   TextOutput forward(const at::Tensor& embeds, const at::Tensor& attention_mask, const at::Tensor& position_ids,
-                     const at::Tensor& visual_mask, const std::vector<at::Tensor>& deepstack, const TextRunOptions& options,
-                     bool want_router_logits);
+                     const at::Tensor& visual_mask, const std::vector<at::Tensor>& deepstack,
+                     const TextRunOptions& options, bool want_router_logits);
 
   Embedding embed_tokens{nullptr};  // weight [V, H]
   std::vector<DecoderLayer> layers;

@@ -14,15 +14,16 @@ ThinkerImpl::ThinkerImpl(const ThinkerConfig& c, const ThinkerRunOptions& o) : c
   visual = register_module("visual", VisionEncoder(c.vision, o.vision_attention));
   model = register_module("model", TextModel(c.text));
   lm_head = register_module("lm_head", Linear(c.text.hidden_size, c.text.vocab_size, false));
-  if (c.tie_word_embeddings) throw Error("config: tie_word_embeddings=true is not supported (Qwen3-Omni unties lm_head)");
+  if (c.tie_word_embeddings)
+    throw Error("config: tie_word_embeddings=true is not supported (Qwen3-Omni unties lm_head)");
 }
 
 at::Tensor ThinkerImpl::scatter_features(const at::Tensor& embeds, const at::Tensor& mask, const at::Tensor& features,
                                          const char* what) {
   int64_t slots = mask.sum().item<int64_t>();
   if (slots != features.size(0))
-    throw Error(cat(what, " features and tokens do not match: ", slots, " placeholder tokens in input_ids but the ", what,
-                    " inputs give ", features.size(0), " features"));
+    throw Error(cat(what, " features and tokens do not match: ", slots, " placeholder tokens in input_ids but the ",
+                    what, " inputs give ", features.size(0), " features"));
   return embeds.masked_scatter(mask.unsqueeze(-1), features.to(embeds.scalar_type()));
 }
 
@@ -34,7 +35,8 @@ ThinkerOutputs ThinkerImpl::forward(const ThinkerInputs& in) {
   if (in.input_features.defined()) {
     if (!in.feature_attention_mask.defined()) throw Error("input_features given without feature_attention_mask");
     at::Tensor lens = in.feature_attention_mask.sum(1);
-    embeds = scatter_features(embeds, pad_mask(config.audio_token_id), audio_tower->forward(in.input_features, lens, options.audio_activations), "audio");
+    embeds = scatter_features(embeds, pad_mask(config.audio_token_id),
+                              audio_tower->forward(in.input_features, lens, options.audio_activations), "audio");
   }
   VisionOutput image, video;
   at::Tensor image_mask, video_mask;
@@ -80,12 +82,14 @@ ThinkerOutputs ThinkerImpl::forward(const ThinkerInputs& in) {
     r.use_audio_in_video = in.use_audio_in_video;
     out.position_ids = get_rope_index(config, r);
   } else {
-    out.position_ids = at::arange(in.input_ids.size(1), in.input_ids.options()).view({1, 1, -1}).expand({3, in.input_ids.size(0), -1});
+    out.position_ids =
+        at::arange(in.input_ids.size(1), in.input_ids.options()).view({1, 1, -1}).expand({3, in.input_ids.size(0), -1});
   }
 
   TextRunOptions text_options{options.text_attention, options.moe, options.bf16_position_ids, options.text_activations};
   bool want_aux = config.text.output_router_logits;
-  TextOutput text = model->forward(embeds, in.attention_mask, out.position_ids, visual_mask, deepstack, text_options, want_aux);
+  TextOutput text =
+      model->forward(embeds, in.attention_mask, out.position_ids, visual_mask, deepstack, text_options, want_aux);
   if (in.labels.defined() && options.loss_chunk_rows > 0) {
     out.loss = fused_causal_lm_loss(text.hidden, lm_head->weight, in.labels, options.loss_chunk_rows, in.label_weights);
   } else {
@@ -94,18 +98,20 @@ ThinkerOutputs ThinkerImpl::forward(const ThinkerInputs& in) {
   }
   out.lm_loss = out.loss;
   if (want_aux) {
-    out.aux_loss = router_aux_loss(text.router_logits, config.text.num_experts, config.text.num_experts_per_tok, in.attention_mask);
+    out.aux_loss = router_aux_loss(text.router_logits, config.text.num_experts, config.text.num_experts_per_tok,
+                                   in.attention_mask);
     if (out.loss.defined())
-      out.loss = out.loss + config.text.router_aux_loss_coef * in.aux_loss_scale * out.aux_loss.to(out.loss.scalar_type());
+      out.loss =
+          out.loss + config.text.router_aux_loss_coef * in.aux_loss_scale * out.aux_loss.to(out.loss.scalar_type());
   }
   return out;
 }
 
 at::Tensor router_aux_loss(const std::vector<at::Tensor>& router_logits, int64_t num_experts, int64_t top_k,
                            const at::Tensor& attention_mask) {
-  at::Tensor logits = at::cat(router_logits, 0);                        // [L*B*S, E]
-  at::Tensor probs = at::softmax(logits, -1);                           // [L*B*S, E] (logits dtype)
-  at::Tensor selected = std::get<1>(at::topk(probs, top_k, -1));        // [L*B*S, k]
+  at::Tensor logits = at::cat(router_logits, 0);                               // [L*B*S, E]
+  at::Tensor probs = at::softmax(logits, -1);                                  // [L*B*S, E] (logits dtype)
+  at::Tensor selected = std::get<1>(at::topk(probs, top_k, -1));               // [L*B*S, k]
   at::Tensor expert_mask = at::one_hot(selected, num_experts).to(at::kFloat);  // [L*B*S, k, E]
   at::Tensor tokens_per_expert, prob_per_expert;
   if (!attention_mask.defined()) {
@@ -113,7 +119,8 @@ at::Tensor router_aux_loss(const std::vector<at::Tensor>& router_logits, int64_t
     prob_per_expert = probs.mean(0);          // [E]
   } else {
     const int64_t layers = logits.size(0) / attention_mask.numel();
-    at::Tensor m = attention_mask.unsqueeze(0).expand({layers, attention_mask.size(0), attention_mask.size(1)}).reshape({-1});
+    at::Tensor m =
+        attention_mask.unsqueeze(0).expand({layers, attention_mask.size(0), attention_mask.size(1)}).reshape({-1});
     at::Tensor slot_mask = m.view({-1, 1, 1}).expand_as(expert_mask).to(expert_mask.scalar_type());
     tokens_per_expert = (expert_mask * slot_mask).sum(0) / slot_mask.sum(0);
     at::Tensor row_mask = m.view({-1, 1}).expand_as(probs).to(probs.scalar_type());

@@ -48,7 +48,8 @@ class ThinkerImpl : public torch::nn::Module {
 
  private:
   // Writes each tower's features into the embeddings at its pad tokens (count checked).
-  at::Tensor scatter_features(const at::Tensor& embeds, const at::Tensor& mask, const at::Tensor& features, const char* what);
+  at::Tensor scatter_features(const at::Tensor& embeds, const at::Tensor& mask, const at::Tensor& features,
+                              const char* what);
 };
 TORCH_MODULE(Thinker);
 

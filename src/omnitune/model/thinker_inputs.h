@@ -23,9 +23,9 @@ struct ThinkerInputs {
   at::Tensor input_features;          // [n_audios, mel, T] float
   at::Tensor feature_attention_mask;  // [n_audios, T] 1 = valid frame
   bool use_audio_in_video = false;
-  at::Tensor label_weights;           // [B, S] weight of each label in the loss (sum); undefined = mean
-  double aux_loss_scale = 1.0;        // weight of the router aux loss in `loss` (the trainer's 1 / micro-batches)
-  std::vector<std::string> sources;   // where each row came from ("<file> row R (line L)"), for messages
+  at::Tensor label_weights;          // [B, S] weight of each label in the loss (sum); undefined = mean
+  double aux_loss_scale = 1.0;       // weight of the router aux loss in `loss` (the trainer's 1 / micro-batches)
+  std::vector<std::string> sources;  // where each row came from ("<file> row R (line L)"), for messages
 };
 
 // The label that takes no part in the loss (PyTorch's cross-entropy ignore_index, transformers' -100).

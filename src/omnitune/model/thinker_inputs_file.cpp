@@ -30,7 +30,8 @@ ThinkerInputs read_thinker_inputs(const std::string& path, at::Device device) {
   return in;
 }
 
-void write_thinker_inputs(const std::string& path, const ThinkerInputs& in, std::map<std::string, std::string> metadata) {
+void write_thinker_inputs(const std::string& path, const ThinkerInputs& in,
+                          std::map<std::string, std::string> metadata) {
   NamedTensors tensors;
   for_each_input(in, [&](std::string_view name, const at::Tensor& t) {
     if (t.defined()) tensors.emplace_back(std::string(name), t);
@@ -50,11 +51,13 @@ void check_thinker_inputs(const ThinkerInputs& in, const ThinkerConfig& config, 
       fail(cat(name, " holds NaN or infinite values"));
   };
   auto pair = [&](const at::Tensor& a, const char* a_name, const at::Tensor& b, const char* b_name) {
-    if (a.defined() != b.defined()) fail(cat(a.defined() ? a_name : b_name, " is given without ", a.defined() ? b_name : a_name));
+    if (a.defined() != b.defined())
+      fail(cat(a.defined() ? a_name : b_name, " is given without ", a.defined() ? b_name : a_name));
   };
   const at::Tensor& ids = in.input_ids;
   if (!ids.defined() || ids.dim() != 2 || ids.size(0) < 1 || ids.size(1) < 1)
-    fail(cat("input_ids must be [batch, sequence] with both at least 1, got ", ids.defined() ? cat(ids.sizes()) : "nothing"));
+    fail(cat("input_ids must be [batch, sequence] with both at least 1, got ",
+             ids.defined() ? cat(ids.sizes()) : "nothing"));
   integral(ids, "input_ids");
   const int64_t lo = ids.min().item<int64_t>(), hi = ids.max().item<int64_t>();
   if (lo < 0 || hi >= config.text.vocab_size)
@@ -67,17 +70,19 @@ void check_thinker_inputs(const ThinkerInputs& in, const ThinkerConfig& config, 
   if (in.labels.defined()) {
     at::Tensor bad = (in.labels != kIgnoreIndex) & ((in.labels < 0) | (in.labels >= config.text.vocab_size));
     if (bad.any().item<bool>())
-      fail(cat("labels: ", in.labels.masked_select(bad)[0].item<int64_t>(), " is neither -100 (ignored) nor a token id in [0, ",
-               config.text.vocab_size, ")"));
+      fail(cat("labels: ", in.labels.masked_select(bad)[0].item<int64_t>(),
+               " is neither -100 (ignored) nor a token id in [0, ", config.text.vocab_size, ")"));
   }
 
   pair(in.pixel_values, "pixel_values", in.image_grid_thw, "image_grid_thw");
   pair(in.pixel_values_videos, "pixel_values_videos", in.video_grid_thw, "video_grid_thw");
   pair(in.input_features, "input_features", in.feature_attention_mask, "feature_attention_mask");
-  if (in.video_second_per_grid.defined() && !in.video_grid_thw.defined()) fail("video_second_per_grid is given without a video");
+  if (in.video_second_per_grid.defined() && !in.video_grid_thw.defined())
+    fail("video_second_per_grid is given without a video");
   const int64_t patch_dim = config.vision.patch_dim();
-  for (const auto& [pixels, grids, name] : {std::tuple{in.pixel_values, in.image_grid_thw, "pixel_values"},
-                                            std::tuple{in.pixel_values_videos, in.video_grid_thw, "pixel_values_videos"}}) {
+  for (const auto& [pixels, grids, name] :
+       {std::tuple{in.pixel_values, in.image_grid_thw, "pixel_values"},
+        std::tuple{in.pixel_values_videos, in.video_grid_thw, "pixel_values_videos"}}) {
     if (!pixels.defined()) continue;
     integral(grids, name == std::string("pixel_values") ? "image_grid_thw" : "video_grid_thw");
     if (grids.dim() != 2 || grids.size(1) != 3 || grids.size(0) < 1 || (grids <= 0).any().item<bool>())

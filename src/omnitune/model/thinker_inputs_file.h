@@ -16,7 +16,8 @@ namespace omnitune {
 // Every tensor on `device`. An unknown tensor name is an error naming the closest valid one.
 ThinkerInputs read_thinker_inputs(const std::string& path, at::Device device = at::kCPU);
 // The defined inputs, under their names, with use_audio_in_video and `metadata` in the file's metadata.
-void write_thinker_inputs(const std::string& path, const ThinkerInputs& in, std::map<std::string, std::string> metadata = {});
+void write_thinker_inputs(const std::string& path, const ThinkerInputs& in,
+                          std::map<std::string, std::string> metadata = {});
 
 // A batch from outside (a file) checked against the model before it runs, errors naming `where` and the
 // tensor: shapes agree ([B, S] with B, S >= 1), dtypes are integer where ids are, attention_mask holds 0/1,

@@ -95,7 +95,7 @@ VisionPatchMergerImpl::VisionPatchMergerImpl(const VisionConfig& config, bool po
 at::Tensor VisionPatchMergerImpl::forward(const at::Tensor& x) {
   at::Tensor merged = postshuffle_norm_ ? ln_q->forward(x.reshape({-1, merged_size_}))   // [N/4, 4H]
                                         : ln_q->forward(x).reshape({-1, merged_size_});  // [N/4, 4H]
-  return fc2->forward(at::gelu(fc1->forward(merged)));  // [N/4, out_hidden]
+  return fc2->forward(at::gelu(fc1->forward(merged)));                                   // [N/4, out_hidden]
 }
 
 VisionPatchEmbedImpl::VisionPatchEmbedImpl(const VisionConfig& config) {
@@ -179,22 +179,23 @@ at::Tensor VisionEncoderImpl::position_embedding(const at::Tensor& grid) const {
     at::Tensor y0 = y.to(at::kLong), x0 = x.to(at::kLong);
     at::Tensor y1 = (y0 + 1).clamp_max(side_ - 1), x1 = (x0 + 1).clamp_max(side_ - 1);
     at::Tensor dy = (y - y0).unsqueeze(1), dx = (x - x0).unsqueeze(0);  // [h, 1], [1, w]
-    auto corner = [&](const at::Tensor& yi, const at::Tensor& xi) {  // [h*w] table rows
+    auto corner = [&](const at::Tensor& yi, const at::Tensor& xi) {     // [h*w] table rows
       return (yi.unsqueeze(1) * side_ + xi.unsqueeze(0)).flatten().to(device);
     };
     at::Tensor index = at::stack({corner(y0, x0), corner(y0, x1), corner(y1, x0), corner(y1, x1)});  // [4, h*w]
     at::Tensor weight = at::stack({((1 - dy) * (1 - dx)).flatten(), ((1 - dy) * dx).flatten(),
                                    (dy * (1 - dx)).flatten(), (dy * dx).flatten()})
-                            .to(device);                                                  // [4, h*w] fp32
+                            .to(device);                                               // [4, h*w] fp32
     at::Tensor corners = table.index_select(0, index.flatten()).view({4, h * w, -1});  // [4, h*w, H]
-    at::Tensor map = (corners * weight.unsqueeze(2)).sum(0);                             // [h*w, H] fp32, row-major
+    at::Tensor map = (corners * weight.unsqueeze(2)).sum(0);                           // [h*w, H] fp32, row-major
     at::Tensor order = block_order(h, w, config_.spatial_merge_size).to(device);
     parts.push_back(map.index_select(0, order).repeat({t, 1}));  // [t*h*w, H], merge-block order
   }
   return at::cat(parts);  // [N, H]
 }
 
-std::pair<at::Tensor, at::Tensor> VisionEncoderImpl::rotary(const VisionLayout& layout, const at::Device& device) const {
+std::pair<at::Tensor, at::Tensor> VisionEncoderImpl::rotary(const VisionLayout& layout,
+                                                            const at::Device& device) const {
   const int64_t dim = config_.hidden_size / config_.num_heads / 2;  // rotary dim per axis pair
   at::Tensor inv_freq =
       1.0 / at::pow(kRopeTheta, at::arange(0, dim, 2, at::TensorOptions(at::kFloat).device(device)) / dim);  // [dim/2]

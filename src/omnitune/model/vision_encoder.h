@@ -20,8 +20,8 @@
 namespace omnitune {
 
 struct VisionOutput {
-  at::Tensor tokens;                   // [N/4, out_hidden]  (N = sum t*h*w patches)
-  std::vector<at::Tensor> deepstack;   // one [N/4, out_hidden] per deepstack_visual_indexes entry, in order
+  at::Tensor tokens;                  // [N/4, out_hidden]  (N = sum t*h*w patches)
+  std::vector<at::Tensor> deepstack;  // one [N/4, out_hidden] per deepstack_visual_indexes entry, in order
 };
 
 // Where every patch sits, derived from grid_thw once per forward and shared by all blocks.
@@ -104,14 +104,15 @@ class VisionEncoderImpl : public torch::nn::Module {
   explicit VisionEncoderImpl(const VisionConfig& config, AttentionBackend backend = {});
   // pixel_values [N, patch_dim] (cast to the weights' dtype); grid_thw [n, 3] int64 (any device);
   // activations: per-block recompute / offload.
-  VisionOutput forward(const at::Tensor& pixel_values, const at::Tensor& grid_thw, const ActivationMemory& activations = {});
+  VisionOutput forward(const at::Tensor& pixel_values, const at::Tensor& grid_thw,
+                       const ActivationMemory& activations = {});
 
   const VisionConfig& config() const { return config_; }
 
   torch::nn::ModuleList merger_list{nullptr};  // VisionPatchMerger, one per deepstack index
   VisionPatchEmbed patch_embed{nullptr};
-  Embedding pos_embed{nullptr};      // [side*side, H] learned table, bilinearly resampled
-  torch::nn::ModuleList blocks{nullptr};        // VisionBlock x depth
+  Embedding pos_embed{nullptr};           // [side*side, H] learned table, bilinearly resampled
+  torch::nn::ModuleList blocks{nullptr};  // VisionBlock x depth
   VisionPatchMerger merger{nullptr};
 
  private:

@@ -46,11 +46,14 @@ std::string prompt_text(const Message& m) {
   return "<|im_start|>user\n" + m.content + "<|im_end|>\n<|im_start|>assistant\n";
 }
 
-bool has_think(const std::string& s) { return s.find("<think>") != std::string::npos || s.find("</think>") != std::string::npos; }
+bool has_think(const std::string& s) {
+  return s.find("<think>") != std::string::npos || s.find("</think>") != std::string::npos;
+}
 
 }  // namespace
 
-std::vector<RenderedTurn> render_conversation(const Conversation& c, const TemplateOptions& options, const std::string& where) {
+std::vector<RenderedTurn> render_conversation(const Conversation& c, const TemplateOptions& options,
+                                              const std::string& where) {
   if (c.messages.empty() || c.messages.size() % 2 != 0)
     throw Error(cat(where, ": a conversation needs prompt/response pairs, got ", c.messages.size(), " messages"));
   std::vector<RenderedTurn> turns;

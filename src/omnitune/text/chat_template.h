@@ -18,9 +18,9 @@ struct Message {
 };
 
 struct Conversation {
-  std::string system;               // may be empty
-  std::vector<std::string> tools;   // JSON objects as text (function schemas); may be empty
-  std::vector<Message> messages;    // user/observation and assistant/function alternate, starting with a prompt
+  std::string system;              // may be empty
+  std::vector<std::string> tools;  // JSON objects as text (function schemas); may be empty
+  std::vector<Message> messages;   // user/observation and assistant/function alternate, starting with a prompt
 };
 
 enum class TemplateKind { kQwen3Omni, kQwen3OmniNothink };

@@ -131,12 +131,8 @@ class Rewriter {
     i_ += 2;
     switch (e) {
       case 'd':
-      case 'D':
-        emit_set(std::string("\\p{Nd}") + find_category("Nd")->ranges, e == 'D', original);
-        break;
-      case 's':
-        emit_set(kSpace, false, original);
-        break;
+      case 'D': emit_set(std::string("\\p{Nd}") + find_category("Nd")->ranges, e == 'D', original); break;
+      case 's': emit_set(kSpace, false, original); break;
       case 'S':
         if (in_class_)
           out_ += "\\S\\x{180E}";  // PCRE2's \S lacks only U+180E
@@ -144,11 +140,8 @@ class Rewriter {
           emit_set(kSpace, true, original);
         break;
       case 'h':
-      case 'H':
-        emit_set(kHexDigit, e == 'H', original);
-        break;
-      default:
-        out_.append(original);
+      case 'H': emit_set(kHexDigit, e == 'H', original); break;
+      default: out_.append(original);
     }
   }
 

@@ -6,12 +6,12 @@
 
 #include "omnitune/core/config_file.h"
 #include "omnitune/core/error.h"
+#include "omnitune/core/utf8.h"
 #include "omnitune/text/bpe.h"
 #include "omnitune/text/byte_level.h"
 #include "omnitune/text/nfc.h"
 #include "omnitune/text/onig_compat.h"
 #include "omnitune/text/regex_split.h"
-#include "omnitune/core/utf8.h"
 
 namespace omnitune {
 

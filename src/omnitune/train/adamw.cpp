@@ -19,7 +19,8 @@ AdamW::AdamW(NamedTensors params, AdamWOptions options)
     : params_(std::move(params)), options_(options), param_steps_(params_.size(), 0) {}
 
 void AdamW::step(double lr, const std::vector<at::Tensor>& grads, const std::vector<uint8_t>& has_grad) {
-  if (grads.size() != params_.size()) throw Error(cat("AdamW: ", grads.size(), " gradients for ", params_.size(), " parameters"));
+  if (grads.size() != params_.size())
+    throw Error(cat("AdamW: ", grads.size(), " gradients for ", params_.size(), " parameters"));
   if (!has_grad.empty() && has_grad.size() != params_.size())
     throw Error(cat("AdamW: ", has_grad.size(), " gradient flags for ", params_.size(), " parameters"));
   if (exp_avg_.empty()) {
@@ -71,7 +72,8 @@ void AdamW::load_state(const NamedTensors& state, int64_t steps, const std::stri
     for (const char* kind : {kExpAvg, kExpAvgSq}) {
       auto it = by_name.find(kind + name);
       if (it == by_name.end() || it->second.sizes() != p.sizes()) {
-        problem(cat(kind, name, it == by_name.end() ? ": missing" : cat(": shape ", it->second.sizes(), ", expected ", p.sizes())));
+        problem(cat(kind, name,
+                    it == by_name.end() ? ": missing" : cat(": shape ", it->second.sizes(), ", expected ", p.sizes())));
         continue;
       }
       (kind == kExpAvg ? avg : avg_sq).push_back(it->second.to(p.options()).clone());
@@ -93,8 +95,10 @@ void AdamW::load_state(const NamedTensors& state, int64_t steps, const std::stri
   }
   for (const auto& [name, t] : by_name) problem(cat(name, ": not a trainable parameter of this run"));
   if (bad > 0)
-    throw Error(cat(where, ": the optimizer state does not match the trainable parameters (", bad, " problems; a different "
-                    "model or different frozen towers? --no-load-optim starts a fresh optimizer):", problems));
+    throw Error(cat(where, ": the optimizer state does not match the trainable parameters (", bad,
+                    " problems; a different "
+                    "model or different frozen towers? --no-load-optim starts a fresh optimizer):",
+                    problems));
   exp_avg_ = std::move(avg);
   exp_avg_sq_ = std::move(avg_sq);
   param_steps_ = std::move(counts);

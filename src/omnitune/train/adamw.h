@@ -29,7 +29,7 @@ class AdamW {
   // an empty has_grad means every parameter has one.
   void step(double lr, const std::vector<at::Tensor>& grads, const std::vector<uint8_t>& has_grad = {});
 
-  int64_t steps() const { return steps_; }  // step() calls
+  int64_t steps() const { return steps_; }                                  // step() calls
   const std::vector<int64_t>& param_steps() const { return param_steps_; }  // updates of each parameter
   const NamedTensors& params() const { return params_; }
   // "exp_avg.<name>", "exp_avg_sq.<name>" and the 0-d int64 "step.<name>" of every parameter (empty

@@ -6,8 +6,8 @@
 // with windowed attention, projections). Elementwise work (norms, activations, softmax) is left out.
 #pragma once
 
-#include "omnitune/model/thinker_inputs.h"
 #include "omnitune/model/config.h"
+#include "omnitune/model/thinker_inputs.h"
 
 namespace omnitune {
 

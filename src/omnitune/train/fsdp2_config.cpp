@@ -1,18 +1,20 @@
 #include "omnitune/train/fsdp2_config.h"
 
-#include "omnitune/core/enum_names.h"
 #include "omnitune/core/config_file.h"
 #include "omnitune/core/config_reader.h"
+#include "omnitune/core/enum_names.h"
 
 namespace omnitune {
 
 namespace {
 // The seed's spellings (PyTorch's and the short ones); the first of each value is its name.
 const EnumNames<Precision> kPrecisionNames = {
-    {Precision::kBFloat16, "bf16"},          {Precision::kBFloat16, "bfloat16"}, {Precision::kBFloat16, "torch.bfloat16"},
-    {Precision::kFloat32, "fp32"},           {Precision::kFloat32, "float32"},   {Precision::kFloat32, "float"},
-    {Precision::kFloat32, "torch.float32"},  {Precision::kFloat16, "fp16"},      {Precision::kFloat16, "float16"},
-    {Precision::kFloat16, "half"},           {Precision::kFloat16, "torch.float16"}};
+    {Precision::kBFloat16, "bf16"},           {Precision::kBFloat16, "bfloat16"},
+    {Precision::kBFloat16, "torch.bfloat16"}, {Precision::kFloat32, "fp32"},
+    {Precision::kFloat32, "float32"},         {Precision::kFloat32, "float"},
+    {Precision::kFloat32, "torch.float32"},   {Precision::kFloat16, "fp16"},
+    {Precision::kFloat16, "float16"},         {Precision::kFloat16, "half"},
+    {Precision::kFloat16, "torch.float16"}};
 }  // namespace
 
 Precision parse_precision(const std::string& text, const std::string& where) {
@@ -21,7 +23,9 @@ Precision parse_precision(const std::string& text, const std::string& where) {
 
 const char* precision_name(Precision p) { return enum_name(kPrecisionNames, p); }
 
-Fsdp2Config load_fsdp2_config(const std::string& yaml_path) { return read_fsdp2_config(load_yaml_file(yaml_path), yaml_path); }
+Fsdp2Config load_fsdp2_config(const std::string& yaml_path) {
+  return read_fsdp2_config(load_yaml_file(yaml_path), yaml_path);
+}
 
 Fsdp2Config read_fsdp2_config(nlohmann::json root, const std::string& yaml_path) {
   if (root.is_null()) root = nlohmann::json::object();  // an empty file means all defaults
@@ -31,7 +35,8 @@ Fsdp2Config read_fsdp2_config(nlohmann::json root, const std::string& yaml_path)
   if (in.has("sharding_size")) {
     const nlohmann::json& v = in.raw("sharding_size");
     if (v.is_string()) {
-      if (v.get<std::string>() != "auto") in.fail("sharding_size", "expected 'auto' or a positive integer, got " + describe_json(v));
+      if (v.get<std::string>() != "auto")
+        in.fail("sharding_size", "expected 'auto' or a positive integer, got " + describe_json(v));
     } else {
       c.sharding_size = json_as<int>(v, in.where("sharding_size"));
       in.check<int64_t>("sharding_size", *c.sharding_size, at_least(1));
@@ -46,10 +51,13 @@ Fsdp2Config read_fsdp2_config(nlohmann::json root, const std::string& yaml_path)
   };
   c.param_dtype = precision("param_dtype", c.param_dtype);
   c.reduce_dtype = precision("reduce_dtype", c.reduce_dtype);
-  if (auto text = in.optional<std::string>("output_dtype")) c.output_dtype = parse_precision(*text, in.where("output_dtype"));
+  if (auto text = in.optional<std::string>("output_dtype"))
+    c.output_dtype = parse_precision(*text, in.where("output_dtype"));
   c.cast_forward_inputs = in.get("cast_forward_inputs", c.cast_forward_inputs);
-  c.num_to_forward_prefetch = static_cast<int>(in.get<int64_t>("num_to_forward_prefetch", c.num_to_forward_prefetch, between(0, 64)));
-  c.num_to_backward_prefetch = static_cast<int>(in.get<int64_t>("num_to_backward_prefetch", c.num_to_backward_prefetch, between(0, 64)));
+  c.num_to_forward_prefetch =
+      static_cast<int>(in.get<int64_t>("num_to_forward_prefetch", c.num_to_forward_prefetch, between(0, 64)));
+  c.num_to_backward_prefetch =
+      static_cast<int>(in.get<int64_t>("num_to_backward_prefetch", c.num_to_backward_prefetch, between(0, 64)));
   c.offload_to_cpu = in.get("offload_to_cpu", c.offload_to_cpu);
   c.pin_memory = in.get("pin_memory", c.pin_memory);
   c.ignored_modules = in.get("ignored_modules", c.ignored_modules);

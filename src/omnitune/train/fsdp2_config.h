@@ -18,9 +18,9 @@ const char* precision_name(Precision p);
 struct Fsdp2Config {
   std::optional<int> sharding_size;  // nullopt = "auto": shard over the whole data-parallel group
   bool reshard_after_forward = true;
-  Precision param_dtype = Precision::kBFloat16;   // compute dtype of the gathered parameters
-  Precision reduce_dtype = Precision::kFloat32;   // gradient reduce-scatter dtype
-  std::optional<Precision> output_dtype;          // cast of module outputs; none = leave as computed
+  Precision param_dtype = Precision::kBFloat16;  // compute dtype of the gathered parameters
+  Precision reduce_dtype = Precision::kFloat32;  // gradient reduce-scatter dtype
+  std::optional<Precision> output_dtype;         // cast of module outputs; none = leave as computed
   bool cast_forward_inputs = true;
   int num_to_forward_prefetch = 1;
   int num_to_backward_prefetch = 1;

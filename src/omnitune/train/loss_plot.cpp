@@ -94,24 +94,33 @@ std::string loss_curve_svg(const LossPoints& points, const std::string& title) {
   auto py = [&](double y) { return kTop + (ya.span.hi - y) / (ya.span.hi - ya.span.lo) * plot_h; };
   auto f = [](double v) { return number(v, "%.2f"); };
 
-  std::string svg = cat("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"", kWidth,
-                        "\" height=\"", kHeight, "\" viewBox=\"0 0 ", kWidth, " ", kHeight,
-                        "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
-                        "<text x=\"", f(kWidth / 2), "\" y=\"26\" text-anchor=\"middle\" font-size=\"15\">", xml_escape(heading), "</text>\n");
+  std::string svg =
+      cat("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"", kWidth,
+          "\" height=\"", kHeight, "\" viewBox=\"0 0 ", kWidth, " ", kHeight,
+          "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
+          "<text x=\"", f(kWidth / 2), "\" y=\"26\" text-anchor=\"middle\" font-size=\"15\">", xml_escape(heading),
+          "</text>\n");
   svg += "<g stroke=\"#e0e0e0\">\n";  // grid
-  for (double t : xa.ticks) svg += cat("<line x1=\"", f(px(t)), "\" y1=\"", f(kTop), "\" x2=\"", f(px(t)), "\" y2=\"", f(kTop + plot_h), "\"/>\n");
-  for (double t : ya.ticks) svg += cat("<line x1=\"", f(kLeft), "\" y1=\"", f(py(t)), "\" x2=\"", f(kLeft + plot_w), "\" y2=\"", f(py(t)), "\"/>\n");
+  for (double t : xa.ticks)
+    svg +=
+        cat("<line x1=\"", f(px(t)), "\" y1=\"", f(kTop), "\" x2=\"", f(px(t)), "\" y2=\"", f(kTop + plot_h), "\"/>\n");
+  for (double t : ya.ticks)
+    svg += cat("<line x1=\"", f(kLeft), "\" y1=\"", f(py(t)), "\" x2=\"", f(kLeft + plot_w), "\" y2=\"", f(py(t)),
+               "\"/>\n");
   svg += "</g>\n<g fill=\"#333\">\n";  // tick labels
   for (double t : xa.ticks)
-    svg += cat("<text x=\"", f(px(t)), "\" y=\"", f(kTop + plot_h + 18), "\" text-anchor=\"middle\">", number(t, "%.0f"), "</text>\n");
+    svg += cat("<text x=\"", f(px(t)), "\" y=\"", f(kTop + plot_h + 18), "\" text-anchor=\"middle\">",
+               number(t, "%.0f"), "</text>\n");
   for (double t : ya.ticks)
     svg += cat("<text x=\"", f(kLeft - 6), "\" y=\"", f(py(t) + 4), "\" text-anchor=\"end\">", number(t), "</text>\n");
   svg += cat("<text x=\"", f(kLeft + plot_w / 2), "\" y=\"", f(kHeight - 10), "\" text-anchor=\"middle\">step</text>\n",
-             "<text x=\"16\" y=\"", f(kTop + plot_h / 2), "\" text-anchor=\"middle\" transform=\"rotate(-90 16 ", f(kTop + plot_h / 2),
-             ")\">loss</text>\n</g>\n");
-  svg += cat("<path d=\"M", f(kLeft), " ", f(kTop), " V", f(kTop + plot_h), " H", f(kLeft + plot_w), "\" fill=\"none\" stroke=\"#333\"/>\n");
+             "<text x=\"16\" y=\"", f(kTop + plot_h / 2), "\" text-anchor=\"middle\" transform=\"rotate(-90 16 ",
+             f(kTop + plot_h / 2), ")\">loss</text>\n</g>\n");
+  svg += cat("<path d=\"M", f(kLeft), " ", f(kTop), " V", f(kTop + plot_h), " H", f(kLeft + plot_w),
+             "\" fill=\"none\" stroke=\"#333\"/>\n");
   if (!any_finite)
-    svg += cat("<text x=\"", f(kLeft + plot_w / 2), "\" y=\"", f(kTop + plot_h / 2), "\" text-anchor=\"middle\">no finite points</text>\n");
+    svg += cat("<text x=\"", f(kLeft + plot_w / 2), "\" y=\"", f(kTop + plot_h / 2),
+               "\" text-anchor=\"middle\">no finite points</text>\n");
 
   // One polyline per run of increasing steps; a lone point also gets a dot.
   std::vector<std::pair<double, double>> line;
@@ -120,16 +129,18 @@ std::string loss_curve_svg(const LossPoints& points, const std::string& title) {
     svg += "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\" points=\"";
     for (size_t i = 0; i < line.size(); ++i) svg += cat(i ? " " : "", f(line[i].first), ",", f(line[i].second));
     svg += "\"/>\n";
-    if (line.size() == 1) svg += cat("<circle cx=\"", f(line[0].first), "\" cy=\"", f(line[0].second), "\" r=\"3\" fill=\"#1f77b4\"/>\n");
+    if (line.size() == 1)
+      svg += cat("<circle cx=\"", f(line[0].first), "\" cy=\"", f(line[0].second), "\" r=\"3\" fill=\"#1f77b4\"/>\n");
     line.clear();
   };
   bool have_previous = false;
   int64_t previous = 0;
   for (const auto& [step, loss] : points) {
     if (!std::isfinite(loss)) {
-      svg += cat("<line x1=\"", f(px(static_cast<double>(step))), "\" y1=\"", f(kTop), "\" x2=\"", f(px(static_cast<double>(step))),
-                 "\" y2=\"", f(kTop + 10), "\" stroke=\"#d62728\" stroke-width=\"2\"><title>step ", step, ": ", number(loss),
-                 "</title></line>\n");
+      svg +=
+          cat("<line x1=\"", f(px(static_cast<double>(step))), "\" y1=\"", f(kTop), "\" x2=\"",
+              f(px(static_cast<double>(step))), "\" y2=\"", f(kTop + 10),
+              "\" stroke=\"#d62728\" stroke-width=\"2\"><title>step ", step, ": ", number(loss), "</title></line>\n");
       continue;
     }
     if (have_previous && step <= previous) end_line();
@@ -146,17 +157,21 @@ void write_loss_curve_svg(const std::string& path, const LossPoints& points, con
 }
 
 std::string ascii_loss_curve(const LossPoints& points, int width, int height) {
-  if (width < 2 || height < 2) throw Error(cat("loss chart: width and height must be at least 2, got ", width, "x", height));
+  if (width < 2 || height < 2)
+    throw Error(cat("loss chart: width and height must be at least 2, got ", width, "x", height));
   const int64_t nonfinite = count_nonfinite(points);
-  const std::string skipped = nonfinite > 0 ? cat("(", nonfinite, " non-finite point", nonfinite == 1 ? "" : "s", " skipped)\n") : "";
+  const std::string skipped =
+      nonfinite > 0 ? cat("(", nonfinite, " non-finite point", nonfinite == 1 ? "" : "s", " skipped)\n") : "";
   LossPoints finite;
   for (const auto& p : points)
     if (std::isfinite(p.second)) finite.push_back(p);
   if (finite.empty()) return "(no finite loss points)\n" + skipped;
 
   auto [x_lo, x_hi] = std::minmax_element(finite.begin(), finite.end());
-  auto [y_lo, y_hi] = std::minmax_element(finite.begin(), finite.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
-  const double x0 = static_cast<double>(x_lo->first), x1 = static_cast<double>(x_hi->first), y0 = y_lo->second, y1 = y_hi->second;
+  auto [y_lo, y_hi] = std::minmax_element(finite.begin(), finite.end(),
+                                          [](const auto& a, const auto& b) { return a.second < b.second; });
+  const double x0 = static_cast<double>(x_lo->first), x1 = static_cast<double>(x_hi->first), y0 = y_lo->second,
+               y1 = y_hi->second;
   std::vector<std::string> grid(height, std::string(width, ' '));
   for (const auto& [step, loss] : finite) {
     const long col = x1 > x0 ? std::lround((static_cast<double>(step) - x0) / (x1 - x0) * (width - 1)) : width / 2;

@@ -30,14 +30,12 @@ std::vector<at::Tensor> label_weights(const std::vector<at::Tensor>& labels, Los
         break;
       }
       case LossType::kPerSample: {
-        at::Tensor per_row = m.sum(1, /*keepdim=*/true);                  // [B, 1]
+        at::Tensor per_row = m.sum(1, /*keepdim=*/true);  // [B, 1]
         const double rows = (per_row > 0).sum().item<double>();
         out.push_back(rows > 0 ? m / (per_row.clamp_min(1) * rows * micro) : m);
         break;
       }
-      case LossType::kPerToken:
-        out.push_back(total > 0 ? m / total : m);
-        break;
+      case LossType::kPerToken: out.push_back(total > 0 ? m / total : m); break;
     }
   }
   return out;

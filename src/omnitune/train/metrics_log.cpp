@@ -4,8 +4,8 @@
 
 #include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -81,12 +81,18 @@ void MetricsLog::record(const IterationRecord& r) {
   losses_.emplace_back(r.iteration, r.loss);
 
   if (!metrics_path_.empty()) {
-    nlohmann::json j = {{"iteration", r.iteration},         {"loss", number(r.loss)},
-                        {"lr", r.lr},                       {"grad_norm", number(r.grad_norm)},
-                        {"tokens_per_s", r.tokens_per_s},   {"mfu", r.mfu},
-                        {"consumed_samples", r.consumed_samples}, {"ms_per_iter", r.ms_per_iter},
-                        {"tflops", r.tflops},               {"peak_memory_mb", r.peak_memory_mb},
-                        {"tokens", r.tokens},               {"labels", r.labels},
+    nlohmann::json j = {{"iteration", r.iteration},
+                        {"loss", number(r.loss)},
+                        {"lr", r.lr},
+                        {"grad_norm", number(r.grad_norm)},
+                        {"tokens_per_s", r.tokens_per_s},
+                        {"mfu", r.mfu},
+                        {"consumed_samples", r.consumed_samples},
+                        {"ms_per_iter", r.ms_per_iter},
+                        {"tflops", r.tflops},
+                        {"peak_memory_mb", r.peak_memory_mb},
+                        {"tokens", r.tokens},
+                        {"labels", r.labels},
                         {"time", static_cast<int64_t>(std::time(nullptr))}};
     if (r.has_aux) j["aux_loss"] = number(r.aux_loss);
     std::ofstream out(metrics_path_, std::ios::app);
@@ -94,8 +100,9 @@ void MetricsLog::record(const IterationRecord& r) {
     out.flush();
     if (!out) {
       const int err = errno;
-      throw Error(cat(metrics_path_, ": cannot append the metrics record: ",
-                      std::filesystem::is_directory(metrics_path_) ? "it is a directory, not a file" : std::strerror(err)));
+      throw Error(
+          cat(metrics_path_, ": cannot append the metrics record: ",
+              std::filesystem::is_directory(metrics_path_) ? "it is a directory, not a file" : std::strerror(err)));
     }
   }
   if (tensorboard_) {
@@ -113,7 +120,9 @@ void MetricsLog::record(const IterationRecord& r) {
 
 std::string format_phases(const PhaseTimes& t) {
   const double total = std::max(t.total(), 1e-9);
-  auto part = [&](const char* name, double s) { return cat(name, " ", format("%.2f", s), "s (", format("%.0f", 100 * s / total), "%)"); };
+  auto part = [&](const char* name, double s) {
+    return cat(name, " ", format("%.2f", s), "s (", format("%.0f", 100 * s / total), "%)");
+  };
   return cat(part("data wait", t.data), " | ", part("forward", t.forward), " | ", part("backward", t.backward), " | ",
              part("optimizer", t.optimizer), " | ", part("checkpoint", t.checkpoint));
 }

@@ -33,7 +33,7 @@ class MetricsLog {
   // older checkpoint), rewriting metrics.jsonl atomically, and marks TensorBoard so that it drops its events
   // from start_iteration + 1 on: no iteration is ever recorded twice.
   MetricsLog(const std::string& metrics_path, const std::string& tensorboard_dir, int64_t start_iteration = 0);
-  void record(const IterationRecord& r);  // log line + metrics.jsonl + TensorBoard
+  void record(const IterationRecord& r);                // log line + metrics.jsonl + TensorBoard
   const LossPoints& losses() const { return losses_; }  // earlier runs' points (read back on resume) included
 
  private:

@@ -25,7 +25,8 @@ TowerSettings read_tower(ConfigReader in, ModelConfig& c, bool has_attention) {
     if (in.has("attn_implementation")) {
       AttentionBackend b;
       b.impl = parse_attn_impl(in.required<std::string>("attn_implementation"), in.where("attn_implementation"));
-      if (in.has("attn_layout")) b.layout = parse_attn_layout(in.required<std::string>("attn_layout"), in.where("attn_layout"));
+      if (in.has("attn_layout"))
+        b.layout = parse_attn_layout(in.required<std::string>("attn_layout"), in.where("attn_layout"));
       t.attention = b;
     } else if (in.has("attn_layout")) {
       in.fail("attn_layout", "needs attn_implementation next to it");
@@ -38,16 +39,19 @@ TowerSettings read_tower(ConfigReader in, ModelConfig& c, bool has_attention) {
   return t;
 }
 
-const EnumNames<LossType> kLossTypeNames = {
-    {LossType::kDefault, "default"}, {LossType::kPerSample, "per_sample_loss"}, {LossType::kPerToken, "per_token_loss"}};
-const EnumNames<LossComputeMode> kComputeModeNames = {
-    {LossComputeMode::kDefault, "default"}, {LossComputeMode::kChunk, "chunk"}, {LossComputeMode::kDynamicChunk, "dynamic_chunk"}};
+const EnumNames<LossType> kLossTypeNames = {{LossType::kDefault, "default"},
+                                            {LossType::kPerSample, "per_sample_loss"},
+                                            {LossType::kPerToken, "per_token_loss"}};
+const EnumNames<LossComputeMode> kComputeModeNames = {{LossComputeMode::kDefault, "default"},
+                                                      {LossComputeMode::kChunk, "chunk"},
+                                                      {LossComputeMode::kDynamicChunk, "dynamic_chunk"}};
 
 LossConfig read_loss(ConfigReader in) {
   LossConfig l;
   l.type = in.get_enum("loss_type", kLossTypeNames, LossType::kDefault, "loss_type");
   l.compute_mode = in.get_enum("compute_mode", kComputeModeNames, LossComputeMode::kDefault, "compute_mode");
-  l.chunk_size = in.get<int64_t>("chunk_size", l.compute_mode == LossComputeMode::kDynamicChunk ? 4096 : 1024, at_least(1));
+  l.chunk_size =
+      in.get<int64_t>("chunk_size", l.compute_mode == LossComputeMode::kDynamicChunk ? 4096 : 1024, at_least(1));
   l.router_aux_loss_coef = in.optional<double>("router_aux_loss_coef", at_least(0));
   in.finish();
   return l;
@@ -79,7 +83,8 @@ ModelConfig read_model_config(const nlohmann::json& root, const std::string& pat
   if (in.has("loss_cfg")) c.loss = read_loss(in.object("loss_cfg"));
   if (in.has("freeze")) {
     const auto patterns = in.required<std::vector<std::string>>("freeze");
-    for (size_t i = 0; i < patterns.size(); ++i) c.freeze_patterns.emplace_back(patterns[i], in.where(cat("freeze[", i, "]")));
+    for (size_t i = 0; i < patterns.size(); ++i)
+      c.freeze_patterns.emplace_back(patterns[i], in.where(cat("freeze[", i, "]")));
   }
   c.bf16_position_ids = in.get("bf16_position_ids", false);
   if (in.has("patch")) {  // Megatron-side patches of the seed (async clip-grad): nothing to patch here

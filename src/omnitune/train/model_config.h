@@ -21,7 +21,7 @@ enum class LossComputeMode { kDefault, kChunk, kDynamicChunk };
 struct LossConfig {
   LossType type = LossType::kDefault;
   LossComputeMode compute_mode = LossComputeMode::kDefault;
-  int64_t chunk_size = 1024;               // chunk: rows per chunk and sample; dynamic_chunk: the total
+  int64_t chunk_size = 1024;                   // chunk: rows per chunk and sample; dynamic_chunk: the total
   std::optional<double> router_aux_loss_coef;  // overrides the HF config's coefficient; > 0 enables the aux loss
 };
 
@@ -29,17 +29,17 @@ struct TowerSettings {
   bool freeze = false;
   std::optional<AttentionBackend> attention;  // none: sdpa, BNSD
   bool recompute = false;
-  bool activation_offload = false;            // implies recompute
+  bool activation_offload = false;  // implies recompute
 };
 
 struct ModelConfig {
-  std::string path;                 // the model.json itself
-  std::string init_from_hf_path;    // HF directory: config.json (+ weights unless meta init)
+  std::string path;               // the model.json itself
+  std::string init_from_hf_path;  // HF directory: config.json (+ weights unless meta init)
   TowerSettings vision, vision_projector, audio, text;
   std::vector<ModulePattern> freeze_patterns;  // module-name patterns (`*`, `?`, `{*}`, `{a-b}`), frozen recursively
   LossConfig loss;
-  bool bf16_position_ids = false;   // the seed's LLaMA-Factory alignment (always on there)
-  std::vector<std::string> ignored; // keys accepted for compatibility that change nothing here
+  bool bf16_position_ids = false;    // the seed's LLaMA-Factory alignment (always on there)
+  std::vector<std::string> ignored;  // keys accepted for compatibility that change nothing here
 };
 
 ModelConfig load_model_config(const std::string& path);

@@ -35,7 +35,8 @@ ModulePattern::ModulePattern(std::string text, const std::string& where) : text_
         const size_t dash = inner.find('-');
         const std::string a = dash == std::string::npos ? "" : inner.substr(0, dash);
         const std::string b = dash == std::string::npos ? "" : inner.substr(dash + 1);
-        if (!all_digits(a) || !all_digits(b)) fail(cat("'{", inner, "}' is neither {*} nor {a-b} with numbers a and b"));
+        if (!all_digits(a) || !all_digits(b))
+          fail(cat("'{", inner, "}' is neither {*} nor {a-b} with numbers a and b"));
         t.lo = std::stoll(a), t.hi = std::stoll(b);
         if (t.lo > t.hi) fail(cat("'{", inner, "}' is an empty range"));
       }

@@ -48,7 +48,8 @@ PeakFlops peak_flops(at::Device device, at::ScalarType compute) {
       if (name.find(gpu.name) != std::string::npos)
         return {1e12 * (half ? gpu.bf16 : gpu.fp32), cat(gpu.name, " datasheet (", half ? "bf16" : "fp32", " dense)")};
   }
-  return {measured(device, compute), cat("measured GEMM (", c10::toString(compute), ", ", at::get_num_threads(), " threads)")};
+  return {measured(device, compute),
+          cat("measured GEMM (", c10::toString(compute), ", ", at::get_num_threads(), " threads)")};
 }
 
 }  // namespace omnitune

@@ -12,8 +12,9 @@ double now() { return std::chrono::duration<double>(std::chrono::steady_clock::n
 }  // namespace
 
 struct PhaseClock::Events {
-  std::array<std::unique_ptr<at::cuda::CUDAEvent>, 3> open;                                        // started, not stopped
-  std::vector<std::pair<int, std::pair<std::unique_ptr<at::cuda::CUDAEvent>, std::unique_ptr<at::cuda::CUDAEvent>>>> done;
+  std::array<std::unique_ptr<at::cuda::CUDAEvent>, 3> open;  // started, not stopped
+  std::vector<std::pair<int, std::pair<std::unique_ptr<at::cuda::CUDAEvent>, std::unique_ptr<at::cuda::CUDAEvent>>>>
+      done;
 };
 
 PhaseClock::PhaseClock(c10::Device device) : device_(device) {

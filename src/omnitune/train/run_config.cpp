@@ -36,9 +36,11 @@ ModelSource resolve_source(const TrainOptions& o, const ModelConfig& m) {
     }
   }
   s.config_dir = m.init_from_hf_path;
-  if (s.config_dir.empty()) s.config_dir = !s.hf_weights.empty() ? s.hf_weights : (s.checkpoint ? s.checkpoint->dir : "");
   if (s.config_dir.empty())
-    throw Error(cat(m.path, ": init_from_hf_path is empty and --load gives no model: nothing says which model to train"));
+    s.config_dir = !s.hf_weights.empty() ? s.hf_weights : (s.checkpoint ? s.checkpoint->dir : "");
+  if (s.config_dir.empty())
+    throw Error(
+        cat(m.path, ": init_from_hf_path is empty and --load gives no model: nothing says which model to train"));
   if (!fs::exists(fs::path(s.config_dir) / "config.json"))
     throw Error(cat(m.path, ": init_from_hf_path ", s.config_dir, " has no config.json"));
   if (o.load.empty()) {
@@ -46,7 +48,8 @@ ModelSource resolve_source(const TrainOptions& o, const ModelConfig& m) {
       s.random_init = true;
     } else {
       if (!is_hf_model_dir(s.config_dir))
-        throw Error(cat(s.config_dir, ": no model weights (model.safetensors or its index) to start from; pass --load, or "
+        throw Error(cat(s.config_dir,
+                        ": no model weights (model.safetensors or its index) to start from; pass --load, or "
                         "--init-model-with-meta-device to train from a random initialisation"));
       s.hf_weights = s.config_dir;
     }
@@ -68,18 +71,36 @@ int64_t chunk_rows(const LossConfig& loss, int64_t micro_batch) {
 }
 
 nlohmann::json options_json(const TrainOptions& o) {
-  return {{"mm_data", o.mm_data}, {"mm_model", o.mm_model}, {"fsdp2_config", o.fsdp2_config},
-          {"micro_batch_size", o.micro_batch_size}, {"global_batch_size", o.global_batch_size.value_or(o.micro_batch_size)},
-          {"seq_length", o.seq_length ? nlohmann::json(*o.seq_length) : nlohmann::json(nullptr)},
-          {"lr", o.lr.value_or(0)}, {"min_lr", o.min_lr}, {"lr_decay_style", o.lr_decay_style},
-          {"lr_warmup_fraction", o.lr_warmup_fraction ? nlohmann::json(*o.lr_warmup_fraction) : nlohmann::json(nullptr)},
-          {"lr_warmup_iters", o.lr_warmup_iters}, {"lr_decay_iters", o.lr_decay_iters.value_or(o.train_iters)},
-          {"weight_decay", o.weight_decay}, {"adam_beta1", o.adam_beta1}, {"adam_beta2", o.adam_beta2},
-          {"adam_eps", o.adam_eps}, {"clip_grad", o.clip_grad}, {"train_iters", o.train_iters}, {"seed", o.seed},
-          {"load", o.load}, {"save", o.save}, {"save_interval", o.save_interval}, {"log_interval", o.log_interval},
-          {"no_load_optim", o.no_load_optim}, {"no_load_rng", o.no_load_rng}, {"no_save_optim", o.no_save_optim},
-          {"no_save_rng", o.no_save_rng}, {"init_model_with_meta_device", o.init_model_with_meta_device},
-          {"device", o.device}};
+  return {
+      {"mm_data", o.mm_data},
+      {"mm_model", o.mm_model},
+      {"fsdp2_config", o.fsdp2_config},
+      {"micro_batch_size", o.micro_batch_size},
+      {"global_batch_size", o.global_batch_size.value_or(o.micro_batch_size)},
+      {"seq_length", o.seq_length ? nlohmann::json(*o.seq_length) : nlohmann::json(nullptr)},
+      {"lr", o.lr.value_or(0)},
+      {"min_lr", o.min_lr},
+      {"lr_decay_style", o.lr_decay_style},
+      {"lr_warmup_fraction", o.lr_warmup_fraction ? nlohmann::json(*o.lr_warmup_fraction) : nlohmann::json(nullptr)},
+      {"lr_warmup_iters", o.lr_warmup_iters},
+      {"lr_decay_iters", o.lr_decay_iters.value_or(o.train_iters)},
+      {"weight_decay", o.weight_decay},
+      {"adam_beta1", o.adam_beta1},
+      {"adam_beta2", o.adam_beta2},
+      {"adam_eps", o.adam_eps},
+      {"clip_grad", o.clip_grad},
+      {"train_iters", o.train_iters},
+      {"seed", o.seed},
+      {"load", o.load},
+      {"save", o.save},
+      {"save_interval", o.save_interval},
+      {"log_interval", o.log_interval},
+      {"no_load_optim", o.no_load_optim},
+      {"no_load_rng", o.no_load_rng},
+      {"no_save_optim", o.no_save_optim},
+      {"no_save_rng", o.no_save_rng},
+      {"init_model_with_meta_device", o.init_model_with_meta_device},
+      {"device", o.device}};
 }
 
 LrSchedule make_schedule(const TrainOptions& o) {
@@ -89,7 +110,8 @@ LrSchedule make_schedule(const TrainOptions& o) {
   s.min_lr = o.min_lr;
   s.style = parse_lr_decay_style(o.lr_decay_style);
   s.decay_steps = o.lr_decay_iters.value_or(o.train_iters);
-  if (o.lr_warmup_fraction && o.lr_warmup_iters > 0) throw Error("--lr-warmup-fraction and --lr-warmup-iters are exclusive");
+  if (o.lr_warmup_fraction && o.lr_warmup_iters > 0)
+    throw Error("--lr-warmup-fraction and --lr-warmup-iters are exclusive");
   s.warmup_steps = o.lr_warmup_fraction ? *o.lr_warmup_fraction * static_cast<double>(s.decay_steps)
                                         : static_cast<double>(o.lr_warmup_iters);
   s.validate();
@@ -103,7 +125,8 @@ void validate(const TrainOptions& o) {
     throw Error(cat("--global-batch-size ", gbs, " is not a multiple of --micro-batch-size ", o.micro_batch_size,
                     " x data-parallel size 1 (one process)"));
   if (gbs > INT64_MAX / o.train_iters)
-    throw Error(cat("--train-iters ", o.train_iters, " x --global-batch-size ", gbs, " samples do not fit a 64-bit count"));
+    throw Error(
+        cat("--train-iters ", o.train_iters, " x --global-batch-size ", gbs, " samples do not fit a 64-bit count"));
   if (o.save_interval > 0 && o.save.empty()) throw Error("--save-interval needs --save");
 }
 
@@ -120,7 +143,8 @@ at::Device pick_device(const std::string& device) {
 void log_ignored(const RunConfig& c) {
   const TrainOptions& o = c.options;
   for (const auto& flag : o.ignored_flags) log_info(cat("ignored (no meaning in OmniTune): ", flag));
-  for (const auto& key : c.model.ignored) log_info(cat("ignored: ", o.mm_model, " ", key, " (the architecture comes from config.json)"));
+  for (const auto& key : c.model.ignored)
+    log_info(cat("ignored: ", o.mm_model, " ", key, " (the architecture comes from config.json)"));
   for (const auto& key : c.data.ignored) log_info(cat("ignored: ", o.mm_data, " ", key));
   if (!c.fsdp) return;
   for (const auto& key : c.fsdp->ignored) log_info(cat("ignored: ", o.fsdp2_config, " ", key));
@@ -152,8 +176,10 @@ void check_save_series(const std::string& save, const ModelSource& source) {
   std::error_code ec;
   if (source.checkpoint && fs::equivalent(fs::path(source.checkpoint->dir).parent_path(), save, ec)) return;
   throw Error(cat("--save ", save, " already holds checkpoints (", existing.back(), " and ", existing.size() - 1,
-                  " more) of another run; resume them with --load ", save, ", or start over in a new --save directory "
-                  "(or remove those checkpoints, metrics.jsonl and ", kTrackerFile, " first)"));
+                  " more) of another run; resume them with --load ", save,
+                  ", or start over in a new --save directory "
+                  "(or remove those checkpoints, metrics.jsonl and ",
+                  kTrackerFile, " first)"));
 }
 
 RunConfig read_run_config(const TrainOptions& o) {
@@ -178,14 +204,15 @@ RunConfig read_run_config(const TrainOptions& o) {
   c.thinker = read_thinker_config(parse_json(c.hf_config_json, config_file), config_file);
   // model.json's coefficient, when given, decides whether the router aux loss is on (> 0) and its weight.
   TextConfig& text = c.thinker.text;
-  const double coef = c.model.loss.router_aux_loss_coef.value_or(text.output_router_logits ? text.router_aux_loss_coef : 0.0);
+  const double coef =
+      c.model.loss.router_aux_loss_coef.value_or(text.output_router_logits ? text.router_aux_loss_coef : 0.0);
   text.output_router_logits = coef > 0;
   text.router_aux_loss_coef = coef;
   c.device = pick_device(o.device);
   c.compute = c.fsdp ? dtype_of(c.fsdp->param_dtype) : at::kFloat;
   c.run = run_options(c.model, o.micro_batch_size, c.device);
-  c.resolved = {{"arguments", options_json(o)}, {"model_json", model_json}, {"data_json", data_json},
-                {"fsdp2_yaml", fsdp_yaml}};
+  c.resolved = {
+      {"arguments", options_json(o)}, {"model_json", model_json}, {"data_json", data_json}, {"fsdp2_yaml", fsdp_yaml}};
   return c;
 }
 

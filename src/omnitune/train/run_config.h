@@ -10,9 +10,9 @@
 #include <ATen/Tensor.h>
 #include <nlohmann/json.hpp>
 
-#include "omnitune/train/fsdp2_config.h"
 #include "omnitune/data/data_config.h"
 #include "omnitune/model/thinker.h"
+#include "omnitune/train/fsdp2_config.h"
 #include "omnitune/train/lr_schedule.h"
 #include "omnitune/train/model_config.h"
 #include "omnitune/train/train_options.h"
@@ -31,17 +31,17 @@ struct ModelSource {
 struct RunConfig {
   TrainOptions options;
   ModelConfig model;
-  DataConfig data;                  // cutoff_len from --seq-length when given
+  DataConfig data;  // cutoff_len from --seq-length when given
   std::optional<Fsdp2Config> fsdp;
   ModelSource source;
-  std::string hf_config_json;       // the model's config.json as written (each checkpoint keeps a copy)
-  ThinkerConfig thinker;            // parsed from it; the router aux coefficient as model.json decides
-  ThinkerRunOptions run;            // attention backends, recompute/offload, loss chunking
+  std::string hf_config_json;  // the model's config.json as written (each checkpoint keeps a copy)
+  ThinkerConfig thinker;       // parsed from it; the router aux coefficient as model.json decides
+  ThinkerRunOptions run;       // attention backends, recompute/offload, loss chunking
   at::Device device = at::kCPU;
   at::ScalarType compute = at::kFloat;  // the FSDP2 yaml's param_dtype; fp32 without one
   LrSchedule schedule;
   int64_t grad_accumulation = 1, global_batch = 1;
-  nlohmann::json resolved;          // the flags and the three files as read, for trainer_state.json
+  nlohmann::json resolved;  // the flags and the three files as read, for trainer_state.json
 };
 
 // Error naming the file, key or flag on anything wrong; logs once what is accepted but ignored.

@@ -15,16 +15,17 @@ using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 }  // namespace
 
-RunRecorder::RunRecorder(const RunConfig& c, const MasterWeights& masters, const AdamW& optimizer, TrainProgress progress,
-                         PhaseClock& clock)
+RunRecorder::RunRecorder(const RunConfig& c, const MasterWeights& masters, const AdamW& optimizer,
+                         TrainProgress progress, PhaseClock& clock)
     : config_(c),
       clock_(clock),
       progress_(progress),
       start_iteration_(progress.iteration),
       peak_(peak_flops(c.device, c.compute)),
-      metrics_(c.options.save.empty() ? "" : c.options.save + "/metrics.jsonl", c.options.tensorboard_dir, progress.iteration),
-      save_{c.options.save, &masters, c.options.no_save_optim ? nullptr : &optimizer, !c.options.no_save_rng,
-            c.hf_config_json, c.resolved},
+      metrics_(c.options.save.empty() ? "" : c.options.save + "/metrics.jsonl", c.options.tensorboard_dir,
+               progress.iteration),
+      save_{c.options.save,         &masters,         c.options.no_save_optim ? nullptr : &optimizer,
+            !c.options.no_save_rng, c.hf_config_json, c.resolved},
       run_start_(Clock::now()),
       window_start_(Clock::now()) {
   log_info(cat("MFU is measured against ", peak_.flops_per_s / 1e12, " TFLOP/s (", peak_.source, ")"));
@@ -45,7 +46,8 @@ void RunRecorder::record(const StepResult& step, double lr, double data_s, Loade
     if (bar_) bar_->clear();
     IterationRecord r;
     r.iteration = progress_.iteration, r.train_iters = o.train_iters, r.consumed_samples = progress_.consumed_samples;
-    r.global_batch = config_.global_batch, r.ms_per_iter = 1e3 * window_s / window_iters_, r.lr = lr, r.loss = step.loss;
+    r.global_batch = config_.global_batch, r.ms_per_iter = 1e3 * window_s / window_iters_, r.lr = lr,
+    r.loss = step.loss;
     r.has_aux = step.has_aux, r.aux_loss = step.aux_loss, r.grad_norm = step.grad_norm;
     r.tokens_per_s = window_tokens_ / window_s, r.tflops = window_flops_ / window_s / 1e12;
     r.mfu = window_flops_ / window_s / peak_.flops_per_s, r.peak_memory_mb = peak_memory_mb(config_.device.is_cuda());
@@ -76,9 +78,10 @@ void RunRecorder::finish(Loader& loader) {
   if (!o.save.empty() && last_saved_ != progress_.iteration) save(loader);
   const LoaderCounters counters = loader.counters();
   log_info(cat("time per phase: ", format_phases(phases_)));
-  log_info(cat("done: iterations ", start_iteration_ + 1, "..", progress_.iteration, " in ", format_duration(since(run_start_)),
-               "; samples ", counters.samples, ", skipped bad ", counters.skipped_bad, ", skipped over-long ",
-               counters.skipped_overlong, ", shortened by cutoff_len ", counters.cut));
+  log_info(cat("done: iterations ", start_iteration_ + 1, "..", progress_.iteration, " in ",
+               format_duration(since(run_start_)), "; samples ", counters.samples, ", skipped bad ",
+               counters.skipped_bad, ", skipped over-long ", counters.skipped_overlong, ", shortened by cutoff_len ",
+               counters.cut));
   if (!metrics_.losses().empty()) {
     std::cout << ascii_loss_curve(metrics_.losses()) << std::flush;
     if (!o.save.empty()) {

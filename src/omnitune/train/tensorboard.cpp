@@ -91,12 +91,13 @@ TensorBoardWriter::TensorBoardWriter(const std::string& log_dir) {
     throw Error(cat("TensorBoard log dir '", log_dir, "': cannot create it", ec ? ": " + ec.message() : std::string()));
   const double now = unix_time_now();
   const std::string base = (std::filesystem::path(log_dir) / cat("events.out.tfevents.", static_cast<int64_t>(now), ".",
-                                                                  hostname(), ".", getpid(), ".omnitune"))
+                                                                 hostname(), ".", getpid(), ".omnitune"))
                                .string();
   for (int n = 0; fd_ < 0; ++n) {  // a second writer in the same second and process gets ".1", ...
     path_ = n == 0 ? base : cat(base, ".", n);
     fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
-    if (fd_ < 0 && errno != EEXIST) throw Error(cat(path_, ": cannot create the TensorBoard event file: ", std::strerror(errno)));
+    if (fd_ < 0 && errno != EEXIST)
+      throw Error(cat(path_, ": cannot create the TensorBoard event file: ", std::strerror(errno)));
   }
   std::string e = event_header(now, 0);
   put_bytes(e, 3, "brain.Event:2");  // file_version

@@ -41,8 +41,11 @@ std::string save_training_checkpoint(const SaveRequest& r, const TrainProgress& 
       {"iteration", p.iteration},
       {"consumed_samples", p.consumed_samples},
       {"sampler", {{"epoch", p.sampler.epoch}, {"position", p.sampler.position}}},
-      {"loader", {{"samples", p.counters.samples}, {"skipped_bad", p.counters.skipped_bad},
-                  {"skipped_overlong", p.counters.skipped_overlong}, {"cut", p.counters.cut}}},
+      {"loader",
+       {{"samples", p.counters.samples},
+        {"skipped_bad", p.counters.skipped_bad},
+        {"skipped_overlong", p.counters.skipped_overlong},
+        {"cut", p.counters.cut}}},
       {"has_optimizer", r.optimizer != nullptr},
       {"has_rng", r.save_rng},
       {"config", r.resolved_config},
@@ -72,7 +75,8 @@ LoadedState load_training_state(const std::string& dir, bool optimizer, bool rng
   if (optimizer) {
     const std::string path = dir + "/" + kOptimizer;
     if (!std::filesystem::exists(path))
-      throw Error(cat(dir, ": the checkpoint has no optimizer state (saved with --no-save-optim); pass --no-load-optim "
+      throw Error(cat(dir,
+                      ": the checkpoint has no optimizer state (saved with --no-save-optim); pass --no-load-optim "
                       "to continue with a fresh optimizer"));
     SafetensorsFile file(path);
     NamedTensors tensors;

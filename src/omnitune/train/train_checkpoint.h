@@ -18,14 +18,14 @@
 namespace omnitune {
 
 struct TrainProgress {
-  int64_t iteration = 0;         // optimizer steps done
+  int64_t iteration = 0;  // optimizer steps done
   int64_t consumed_samples = 0;
   SamplerState sampler;
   LoaderCounters counters;
 };
 
 struct SaveRequest {
-  std::string root;              // --save
+  std::string root;  // --save
   const MasterWeights* masters = nullptr;
   const AdamW* optimizer = nullptr;  // null: --no-save-optim
   bool save_rng = true;

@@ -19,18 +19,18 @@ struct TrainOptions {
   std::string lr_decay_style = "linear";     // Megatron's default
   std::optional<double> lr_warmup_fraction;  // of the decay iterations
   int64_t lr_warmup_iters = 0;
-  std::optional<int64_t> lr_decay_iters;     // default: train_iters
+  std::optional<int64_t> lr_decay_iters;  // default: train_iters
   double weight_decay = 0.01, adam_beta1 = 0.9, adam_beta2 = 0.999, adam_eps = 1e-8;
-  double clip_grad = 1.0;                    // 0 = no clipping (the norm is still computed and logged)
-  int64_t train_iters = 0;                   // required
+  double clip_grad = 1.0;   // 0 = no clipping (the norm is still computed and logged)
+  int64_t train_iters = 0;  // required
   int64_t seed = 1234;
   std::string load, save, tensorboard_dir;
-  int64_t save_interval = 0;                 // 0 = only the final save
+  int64_t save_interval = 0;  // 0 = only the final save
   int64_t log_interval = 100;
   bool no_load_optim = false, no_load_rng = false, no_save_optim = false, no_save_rng = false;
   bool init_model_with_meta_device = false;
-  std::string device = "auto";               // auto | cpu | cuda
-  std::vector<std::string> ignored_flags;    // the seed's flags that mean nothing here, as given
+  std::string device = "auto";             // auto | cpu | cuda
+  std::vector<std::string> ignored_flags;  // the seed's flags that mean nothing here, as given
 };
 
 }  // namespace omnitune

@@ -16,7 +16,8 @@ std::string nonfinite_message(int64_t iteration, const std::string& what, const 
   std::string list;
   for (size_t k = 0; k < rows.size() && k < 16; ++k) list += (k ? "; " : "") + rows[k];
   if (rows.size() > 16) list += cat("; and ", rows.size() - 16, " more");
-  return cat("iteration ", iteration, ": ", what, " (rows: ", list, "); stopped before the optimizer step, so the weights "
+  return cat("iteration ", iteration, ": ", what, " (rows: ", list,
+             "); stopped before the optimizer step, so the weights "
              "and the checkpoints are as they were. Check those rows, or lower --lr / set --clip-grad");
 }
 
@@ -72,13 +73,15 @@ StepResult train_step(ThinkerImpl& model, const std::vector<ThinkerInputs>& micr
   clock.start(Phase::kOptimizer);
   at::Tensor norm = clip_grad_norm(masters.grads(), s.clip_grad);
   // The one read of the step: loss, aux loss, grad norm and each micro-batch's loss, in a single transfer.
-  std::vector<at::Tensor> parts = {at::zeros({1}, b.loss.options()), b.aux_loss.defined() ? b.aux_loss.reshape({1}) : at::zeros({1}, b.loss.options()),
+  std::vector<at::Tensor> parts = {at::zeros({1}, b.loss.options()),
+                                   b.aux_loss.defined() ? b.aux_loss.reshape({1}) : at::zeros({1}, b.loss.options()),
                                    norm.to(b.loss.device(), at::kFloat).reshape({1}), b.micro_losses};
   const at::Tensor values = at::cat(parts).to(at::kCPU, at::kDouble);
   const double* v = values.data_ptr<double>();
   StepResult r{0, v[1], v[2], b.aux_loss.defined(), b.tokens, b.labels, b.flops};
   for (size_t m = 0; m < micro.size(); ++m) {
-    if (!std::isfinite(v[3 + m])) throw Error(nonfinite_message(iteration, cat("the loss is ", v[3 + m]), micro[m].sources));
+    if (!std::isfinite(v[3 + m]))
+      throw Error(nonfinite_message(iteration, cat("the loss is ", v[3 + m]), micro[m].sources));
     r.loss += v[3 + m];
   }
   if (!std::isfinite(r.grad_norm)) {

@@ -27,7 +27,8 @@ struct BackwardResult {
 // Forward + backward of each micro-batch (on the host; moved to `device`, floating inputs in `compute`),
 // gradients accumulated into `masters`. The router aux loss of each micro-batch counts 1 / M.
 BackwardResult forward_backward(ThinkerImpl& model, const std::vector<ThinkerInputs>& micro, LossType type,
-                                MasterWeights& masters, at::Device device, at::ScalarType compute, PhaseClock* clock = nullptr);
+                                MasterWeights& masters, at::Device device, at::ScalarType compute,
+                                PhaseClock* clock = nullptr);
 
 // torch.nn.utils.clip_grad_norm_: the L2 norm over all gradients; with max_norm > 0 and a larger norm every
 // gradient is scaled by max_norm / (norm + 1e-6). Returns the norm before clipping (0-d, on the device).

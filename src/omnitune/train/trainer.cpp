@@ -23,7 +23,7 @@ std::unique_ptr<Loader> build_loader(const RunConfig& c, const std::optional<Loa
   const TrainOptions& o = c.options;
   const DataConfig& d = c.data;
   auto tokenizer = std::make_shared<const Tokenizer>(Tokenizer::from_dir(d.preprocess.model_name_or_path));
-  auto builder = std::make_shared<const SampleBuilder>(d, tokenizer);
+  auto builder = std::make_shared<const SampleBuilder>(d, tokenizer, c.thinker.position_id_per_seconds);
   SamplerOptions sampler{o.micro_batch_size, 0, 1, static_cast<uint64_t>(o.seed), d.loader.shuffle, d.loader.drop_last};
   auto loader = std::make_unique<Loader>(open_rows(d, sampler), builder, d, d.loader.num_workers,
                                          std::max<int64_t>(2, 2 * c.grad_accumulation));
@@ -62,7 +62,8 @@ void run_training(const TrainOptions& options) {
     for (int64_t m = 0; m < c.grad_accumulation; ++m) micro.push_back(loader->next());
     const double data_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - waited).count();
     settings.lr = c.schedule.lr_at(it);
-    const StepResult step = train_step(*model.thinker, micro, settings, *model.masters, *model.optimizer, clock, it + 1);
+    const StepResult step =
+        train_step(*model.thinker, micro, settings, *model.masters, *model.optimizer, clock, it + 1);
     recorder.record(step, settings.lr, data_s, *loader);
   }
   recorder.finish(*loader);

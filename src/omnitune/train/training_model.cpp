@@ -19,7 +19,8 @@ TrainingModel build_training_model(const RunConfig& c) {
   TrainingModel m;
   m.thinker = Thinker(c.thinker, c.run);
   if (source.random_init) {
-    log_warn(cat("--init-model-with-meta-device without --load: training starts from random weights (seed ", o.seed, ")"));
+    log_warn(
+        cat("--init-model-with-meta-device without --load: training starts from random weights (seed ", o.seed, ")"));
     init_thinker_weights(*m.thinker, static_cast<uint64_t>(o.seed));
   } else if (!source.hf_weights.empty()) {
     LoadReport r = load_hf_thinker(*m.thinker, source.hf_weights);
@@ -27,7 +28,8 @@ TrainingModel build_training_model(const RunConfig& c) {
   } else {
     load_checkpoint_model(*m.thinker, source.checkpoint->dir, c.hf_config_json);
     log_info(cat("loaded the model of ", source.checkpoint->dir));
-    if (!source.checkpoint->release) m.resumed = load_training_state(source.checkpoint->dir, !o.no_load_optim, !o.no_load_rng);
+    if (!source.checkpoint->release)
+      m.resumed = load_training_state(source.checkpoint->dir, !o.no_load_optim, !o.no_load_rng);
   }
   m.thinker->to(c.device);
 
@@ -37,9 +39,9 @@ TrainingModel build_training_model(const RunConfig& c) {
   m.optimizer.emplace(m.masters->trainable(), AdamWOptions{o.adam_beta1, o.adam_beta2, o.adam_eps, o.weight_decay});
   if (m.resumed && m.resumed->optimizer)
     m.optimizer->load_state(*m.resumed->optimizer, m.resumed->optimizer_steps, source.checkpoint->dir);
-  log_info(cat("model: ", m.masters->all().size(), " tensors, ", m.masters->trainable_numel(), " trainable parameters (",
-               frozen.size(), " tensors frozen); compute ", c10::toString(c.compute), " on ", c.device.str(),
-               "; fp32 master weights"));
+  log_info(cat("model: ", m.masters->all().size(), " tensors, ", m.masters->trainable_numel(),
+               " trainable parameters (", frozen.size(), " tensors frozen); compute ", c10::toString(c.compute), " on ",
+               c.device.str(), "; fp32 master weights"));
   return m;
 }
 

@@ -51,7 +51,8 @@ std::string iteration_dir_name(int64_t iteration) {
   return name;
 }
 
-CheckpointStaging::CheckpointStaging(std::string root, std::string name) : root_(root), staged_(std::move(root), std::move(name)) {}
+CheckpointStaging::CheckpointStaging(std::string root, std::string name)
+    : root_(root), staged_(std::move(root), std::move(name)) {}
 
 void CheckpointStaging::commit(const std::string& tracker_value) {
   if (!valid_tracker_value(tracker_value))
@@ -61,7 +62,8 @@ void CheckpointStaging::commit(const std::string& tracker_value) {
 }
 
 bool is_training_checkpoint(const std::string& path) {
-  return fs::is_directory(path) && (fs::exists(fs::path(path) / kTrackerFile) || fs::exists(fs::path(path) / kCheckpointInfoFile));
+  return fs::is_directory(path) &&
+         (fs::exists(fs::path(path) / kTrackerFile) || fs::exists(fs::path(path) / kCheckpointInfoFile));
 }
 
 std::vector<std::string> checkpoint_dirs(const std::string& root) {
@@ -85,7 +87,8 @@ bool is_hf_model_dir(const std::string& path) {
 CheckpointLocation locate_checkpoint(const std::string& path) {
   fs::path root(path);
   if (!fs::exists(root)) throw Error(path + ": no such checkpoint directory");
-  if (!fs::is_directory(root)) throw Error(path + ": not a directory (expected a checkpoint save directory or its iter_*/release)");
+  if (!fs::is_directory(root))
+    throw Error(path + ": not a directory (expected a checkpoint save directory or its iter_*/release)");
   report_partial_dirs(root.string());
   CheckpointLocation location;
   fs::path tracker = root / kTrackerFile;
@@ -109,16 +112,19 @@ CheckpointLocation locate_checkpoint(const std::string& path) {
     std::vector<std::string> candidates;
     for (const auto& entry : fs::directory_iterator(root)) {
       std::string name = entry.path().filename().string();
-      if (entry.is_directory() && (name == kReleaseDirName || iteration_of_dir_name(name) >= 0)) candidates.push_back(name);
+      if (entry.is_directory() && (name == kReleaseDirName || iteration_of_dir_name(name) >= 0))
+        candidates.push_back(name);
     }
     std::sort(candidates.begin(), candidates.end());
     if (!candidates.empty()) {
       std::string list;
       for (const auto& c : candidates) list += (list.empty() ? "" : ", ") + c;
-      throw Error(path + ": no " + kTrackerFile + " (the save did not finish?); pass one of its checkpoint directories: " + list);
+      throw Error(path + ": no " + kTrackerFile +
+                  " (the save did not finish?); pass one of its checkpoint directories: " + list);
     }
     if (is_seed_dcp_dir(root))
-      throw Error(path + ": a torch DCP checkpoint (.metadata, *.distcp); OmniTune checkpoints are safetensors. Convert the "
+      throw Error(path +
+                  ": a torch DCP checkpoint (.metadata, *.distcp); OmniTune checkpoints are safetensors. Convert the "
                   "Hugging Face weights with `omnitune convert hf-to-dcp` instead");
     if (is_hf_model_dir(path)) throw Error(path + ": a Hugging Face model directory, not a training checkpoint");
     throw Error(path + ": not a training checkpoint: no " + kTrackerFile + " and no " + kCheckpointInfoFile);
@@ -130,8 +136,11 @@ CheckpointLocation locate_checkpoint(const std::string& path) {
 void write_checkpoint_info(const std::string& dir, const CheckpointInfo& info) {
   if (info.kind != "training" && info.kind != "release")
     throw Error("checkpoint kind '" + info.kind + "' is neither 'training' nor 'release'");
-  nlohmann::json j = {{"format", kCheckpointFormat}, {"version", kCheckpointVersion}, {"kind", info.kind},
-                      {"dcp_prefix", info.dcp_prefix}, {"hf_prefix", info.hf_prefix}};
+  nlohmann::json j = {{"format", kCheckpointFormat},
+                      {"version", kCheckpointVersion},
+                      {"kind", info.kind},
+                      {"dcp_prefix", info.dcp_prefix},
+                      {"hf_prefix", info.hf_prefix}};
   write_file_atomic((fs::path(dir) / kCheckpointInfoFile).string(), j.dump(2) + "\n");
 }
 
@@ -151,10 +160,11 @@ CheckpointInfo read_checkpoint_info(const std::string& dir) {
   if (!j.is_object() || text("format", true) != kCheckpointFormat)
     throw Error(file.string() + ": not an OmniTune checkpoint (format is not '" + kCheckpointFormat + "')");
   auto version = j.find("version");
-  if (version == j.end() || !version->is_number_integer()) throw Error(file.string() + ": 'version' must be an integer");
+  if (version == j.end() || !version->is_number_integer())
+    throw Error(file.string() + ": 'version' must be an integer");
   if (version->get<int64_t>() > kCheckpointVersion)
-    throw Error(cat(file.string(), ": checkpoint format version ", version->get<int64_t>(), " is newer than this OmniTune reads (",
-                    kCheckpointVersion, ")"));
+    throw Error(cat(file.string(), ": checkpoint format version ", version->get<int64_t>(),
+                    " is newer than this OmniTune reads (", kCheckpointVersion, ")"));
   CheckpointInfo info;
   info.kind = text("kind", true);
   if (info.kind != "training" && info.kind != "release")
@@ -164,7 +174,8 @@ CheckpointInfo read_checkpoint_info(const std::string& dir) {
   return info;
 }
 
-std::string checkpoint_tensor_name(const std::string& name, const std::string& dcp_prefix, const std::string& hf_prefix) {
+std::string checkpoint_tensor_name(const std::string& name, const std::string& dcp_prefix,
+                                   const std::string& hf_prefix) {
   if (hf_prefix.empty()) return dcp_prefix + name;
   size_t at = name.find(hf_prefix);
   if (at == std::string::npos) return name;

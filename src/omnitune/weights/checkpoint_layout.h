@@ -59,7 +59,7 @@ bool is_hf_model_dir(const std::string& path);
 // Other keys are allowed (and ignored) so that writers can add to it.
 struct CheckpointInfo {
   std::string kind = "training";  // "training" | "release"
-  std::string dcp_prefix;          // see checkpoint_tensor_name
+  std::string dcp_prefix;         // see checkpoint_tensor_name
   std::string hf_prefix;
 };
 void write_checkpoint_info(const std::string& dir, const CheckpointInfo& info);
@@ -68,6 +68,7 @@ CheckpointInfo read_checkpoint_info(const std::string& dir);  // Error: missing,
 // The name of thinker parameter `name` in the checkpoint, with the seed's prefix rule (ExpertMergeDcpConverter):
 // `hf_prefix` non-empty: its first occurrence replaced by `dcp_prefix` (unchanged when absent); else
 // `dcp_prefix` + name.
-std::string checkpoint_tensor_name(const std::string& name, const std::string& dcp_prefix, const std::string& hf_prefix);
+std::string checkpoint_tensor_name(const std::string& name, const std::string& dcp_prefix,
+                                   const std::string& hf_prefix);
 
 }  // namespace omnitune

@@ -30,8 +30,9 @@ nlohmann::json parse_config_text(const std::string& text, const std::string& wha
 
 }  // namespace
 
-void write_checkpoint_model(const std::string& dir, const std::vector<StreamedTensor>& tensors, const std::string& hf_config_json,
-                            const CheckpointInfo& info, uint64_t max_shard_bytes, const std::function<void(uint64_t)>& progress) {
+void write_checkpoint_model(const std::string& dir, const std::vector<StreamedTensor>& tensors,
+                            const std::string& hf_config_json, const CheckpointInfo& info, uint64_t max_shard_bytes,
+                            const std::function<void(uint64_t)>& progress) {
   if (fs::exists(fs::path(dir) / kSingleFileName) || fs::exists(fs::path(dir) / kIndexFileName))
     throw Error(dir + ": already holds model weights");
   parse_config_text(hf_config_json, "the model config to save");
@@ -68,14 +69,16 @@ SafetensorsCheckpoint open_checkpoint_model(const std::string& dir) {
 
 std::string checkpoint_config_text(const std::string& dir) {
   fs::path file = fs::path(dir) / "config.json";
-  if (!fs::exists(file)) throw Error(dir + ": no config.json (every checkpoint carries the model config it was made for)");
+  if (!fs::exists(file))
+    throw Error(dir + ": no config.json (every checkpoint carries the model config it was made for)");
   return read_text_file(file.string());
 }
 
 void check_checkpoint_config(const std::string& dir, const std::string& expected_hf_config_json) {
   std::string file = (fs::path(dir) / "config.json").string();
   check_same_thinker_config(parse_config_text(checkpoint_config_text(dir), file),
-                            parse_config_text(expected_hf_config_json, "the expected model config"), "checkpoint " + dir);
+                            parse_config_text(expected_hf_config_json, "the expected model config"),
+                            "checkpoint " + dir);
 }
 
 LoadProblems checkpoint_tensor_problems(const SafetensorsCheckpoint& model, const std::vector<ParamLayout>& params,

@@ -13,10 +13,10 @@
 #include <vector>
 
 #include "omnitune/io/safetensors_checkpoint.h"
+#include "omnitune/model/hf_layout.h"
 #include "omnitune/model/load_module.h"
 #include "omnitune/model/thinker.h"
 #include "omnitune/weights/checkpoint_layout.h"
-#include "omnitune/model/hf_layout.h"
 #include "omnitune/weights/shard_writer.h"
 
 namespace omnitune {
@@ -38,8 +38,9 @@ std::string checkpoint_config_text(const std::string& dir);
 
 // The building blocks, shared with `omnitune convert`:
 // model tensors + config.json + checkpoint.json into `dir` (which must hold no model weights yet).
-void write_checkpoint_model(const std::string& dir, const std::vector<StreamedTensor>& tensors, const std::string& hf_config_json,
-                            const CheckpointInfo& info, uint64_t max_shard_bytes, const std::function<void(uint64_t)>& progress = {});
+void write_checkpoint_model(const std::string& dir, const std::vector<StreamedTensor>& tensors,
+                            const std::string& hf_config_json, const CheckpointInfo& info, uint64_t max_shard_bytes,
+                            const std::function<void(uint64_t)>& progress = {});
 // The model tensors of checkpoint directory `dir`.
 SafetensorsCheckpoint open_checkpoint_model(const std::string& dir);
 // Error unless <dir>/config.json describes the same thinker as `expected_hf_config_json` (config_match.h).

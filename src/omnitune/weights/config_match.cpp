@@ -8,10 +8,21 @@ namespace omnitune {
 
 namespace {
 
-const std::set<std::string> kIgnoredKeys = {
-    "dtype",           "torch_dtype",       "_name_or_path",     "architectures",        "transformers_version",
-    "attn_implementation", "_attn_implementation", "_attn_implementation_autoset", "initializer_range", "use_cache",
-    "output_attentions", "output_hidden_states", "return_dict",  "output_router_logits", "router_aux_loss_coef"};
+const std::set<std::string> kIgnoredKeys = {"dtype",
+                                            "torch_dtype",
+                                            "_name_or_path",
+                                            "architectures",
+                                            "transformers_version",
+                                            "attn_implementation",
+                                            "_attn_implementation",
+                                            "_attn_implementation_autoset",
+                                            "initializer_range",
+                                            "use_cache",
+                                            "output_attentions",
+                                            "output_hidden_states",
+                                            "return_dict",
+                                            "output_router_logits",
+                                            "router_aux_loss_coef"};
 
 std::string short_text(const nlohmann::json* value) {
   if (!value) return "absent";
@@ -28,7 +39,8 @@ void compare(const nlohmann::json* a, const nlohmann::json* b, const std::string
     for (const auto& key : keys) {
       if (kIgnoredKeys.count(key)) continue;
       auto ia = a->find(key), ib = b->find(key);
-      compare(ia == a->end() ? nullptr : &*ia, ib == b->end() ? nullptr : &*ib, path.empty() ? key : path + "." + key, out);
+      compare(ia == a->end() ? nullptr : &*ia, ib == b->end() ? nullptr : &*ib, path.empty() ? key : path + "." + key,
+              out);
     }
     return;
   }
@@ -53,10 +65,12 @@ std::vector<std::string> thinker_config_differences(const nlohmann::json& checkp
   return out;
 }
 
-void check_same_thinker_config(const nlohmann::json& checkpoint, const nlohmann::json& expected, const std::string& what) {
+void check_same_thinker_config(const nlohmann::json& checkpoint, const nlohmann::json& expected,
+                               const std::string& what) {
   std::vector<std::string> diffs = thinker_config_differences(checkpoint, expected);
   if (diffs.empty()) return;
-  std::string message = cat(what, ": made for a different model config (", diffs.size(), " thinker config keys differ):");
+  std::string message =
+      cat(what, ": made for a different model config (", diffs.size(), " thinker config keys differ):");
   for (size_t i = 0; i < diffs.size() && i < 20; ++i) message += "\n    " + diffs[i];
   if (diffs.size() > 20) message += cat("\n    ... and ", diffs.size() - 20, " more");
   throw Error(message);

@@ -16,6 +16,7 @@ namespace omnitune {
 std::vector<std::string> thinker_config_differences(const nlohmann::json& checkpoint, const nlohmann::json& expected);
 
 // Error "<what>: made for a different model config: <differences>" unless the thinker parts agree.
-void check_same_thinker_config(const nlohmann::json& checkpoint, const nlohmann::json& expected, const std::string& what);
+void check_same_thinker_config(const nlohmann::json& checkpoint, const nlohmann::json& expected,
+                               const std::string& what);
 
 }  // namespace omnitune

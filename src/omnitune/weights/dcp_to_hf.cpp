@@ -10,8 +10,8 @@
 
 #include "omnitune/core/config_file.h"
 #include "omnitune/core/error.h"
-#include "omnitune/core/output_paths.h"
 #include "omnitune/core/log.h"
+#include "omnitune/core/output_paths.h"
 #include "omnitune/io/atomic_file.h"
 #include "omnitune/io/torch_tensors.h"
 #include "omnitune/weights/checkpoint_model.h"
@@ -115,7 +115,9 @@ void convert_dcp_to_hf(const DcpToHfOptions& o) {
     auto it = source.find(entry->name);
     StreamedTensor t{entry->name, entry->dtype, entry->shape, {}};
     if (it == source.end()) {  // talker / code2wav: the original bytes
-      t.produce = [shard, entry](const ByteSink& sink) { emit_mapped(*shard, *entry, to_scalar_type(entry->dtype), sink); };
+      t.produce = [shard, entry](const ByteSink& sink) {
+        emit_mapped(*shard, *entry, to_scalar_type(entry->dtype), sink);
+      };
     } else {
       const auto [param, index] = it->second;
       if (o.dtype) t.dtype = *o.dtype;
@@ -137,7 +139,8 @@ void convert_dcp_to_hf(const DcpToHfOptions& o) {
   StagedDir staged(save.parent_path().string(), save.filename().string());
   {
     ByteProgress progress("dcp-to-hf", total);
-    write_streamed_shards(staged.dir(), tensors, o.max_shard_bytes, {{"format", "pt"}}, [&](uint64_t n) { progress.add(n); });
+    write_streamed_shards(staged.dir(), tensors, o.max_shard_bytes, {{"format", "pt"}},
+                          [&](uint64_t n) { progress.add(n); });
   }
   copy_model_assets(o.hf_dir, staged.dir(), save, o.dtype);
   staged.commit();

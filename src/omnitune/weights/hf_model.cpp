@@ -71,12 +71,8 @@ void require_new_output(const std::string& dir, bool overwrite, const std::strin
   if (!fs::exists(dir)) return;
   if (!fs::is_directory(dir)) throw Error(dir + ": exists and is not a directory");
   bool empty = true;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    if (entry.is_directory() && is_partial_dir_name(entry.path().filename().string()))
-      log_warn(entry.path().string() + ": ignoring the unfinished output of an interrupted run; delete it to free the space");
-    else
-      empty = false;
-  }
+  for (const auto& entry : fs::directory_iterator(dir))  // leftovers of interrupted writes: StagedDir reports them
+    if (!entry.is_directory() || !is_partial_dir_name(entry.path().filename().string())) empty = false;
   if (!empty && !overwrite) throw Error(dir + ": exists and is not empty; pass --overwrite to replace " + replaced);
 }
 

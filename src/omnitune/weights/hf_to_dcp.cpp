@@ -3,8 +3,8 @@
 #include <ATen/ATen.h>
 
 #include "omnitune/core/error.h"
-#include "omnitune/core/output_paths.h"
 #include "omnitune/core/log.h"
+#include "omnitune/core/output_paths.h"
 #include "omnitune/io/torch_tensors.h"
 #include "omnitune/weights/checkpoint_model.h"
 #include "omnitune/weights/convert.h"
@@ -57,10 +57,11 @@ void convert_hf_to_dcp(const HfToDcpOptions& o) {
                            [&](uint64_t n) { progress.add(n); });
   }
   staging.commit(kReleaseDirName);
-  log_info(cat("hf-to-dcp: wrote ", tensors.size(), " tensors (", total >> 20, " MiB fp32, experts merged) to ", o.save_dir, "/",
-               kReleaseDirName, hf.talker_tensors ? cat("; left out ", hf.talker_tensors,
-                                                       " talker/code2wav tensors (dcp-to-hf copies them from the original)")
-                                                  : std::string()));
+  log_info(cat("hf-to-dcp: wrote ", tensors.size(), " tensors (", total >> 20, " MiB fp32, experts merged) to ",
+               o.save_dir, "/", kReleaseDirName,
+               hf.talker_tensors ? cat("; left out ", hf.talker_tensors,
+                                       " talker/code2wav tensors (dcp-to-hf copies them from the original)")
+                                 : std::string()));
 }
 
 }  // namespace omnitune

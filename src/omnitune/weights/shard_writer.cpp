@@ -21,8 +21,9 @@ namespace {
 void write_file(const std::string& path, const std::vector<const StreamedTensor*>& tensors,
                 const std::map<std::string, std::string>& metadata, const std::function<void(uint64_t)>& progress) {
   std::vector<const StreamedTensor*> order = tensors;
-  std::stable_sort(order.begin(), order.end(),
-                   [](const StreamedTensor* a, const StreamedTensor* b) { return dtype_size(a->dtype) > dtype_size(b->dtype); });
+  std::stable_sort(order.begin(), order.end(), [](const StreamedTensor* a, const StreamedTensor* b) {
+    return dtype_size(a->dtype) > dtype_size(b->dtype);
+  });
   std::vector<TensorEntry> entries;
   for (const StreamedTensor* t : order) entries.push_back({t->name, t->dtype, t->shape, 0, 0});
   std::string header = build_safetensors_header(entries, metadata);
@@ -38,7 +39,8 @@ void write_file(const std::string& path, const std::vector<const StreamedTensor*
       written += size;
       if (progress) progress(size);
     });
-    if (written != expected) throw Error(cat(path, ": tensor '", t->name, "' produced ", written, " of its ", expected, " bytes"));
+    if (written != expected)
+      throw Error(cat(path, ": tensor '", t->name, "' produced ", written, " of its ", expected, " bytes"));
   }
   out.commit();
 }
@@ -46,7 +48,8 @@ void write_file(const std::string& path, const std::vector<const StreamedTensor*
 }  // namespace
 
 std::vector<std::string> write_streamed_shards(const std::string& dir, const std::vector<StreamedTensor>& tensors,
-                                               uint64_t max_shard_bytes, const std::map<std::string, std::string>& metadata,
+                                               uint64_t max_shard_bytes,
+                                               const std::map<std::string, std::string>& metadata,
                                                const std::function<void(uint64_t)>& progress) {
   std::set<std::string> seen;
   std::vector<std::string> names;
@@ -56,11 +59,12 @@ std::vector<std::string> write_streamed_shards(const std::string& dir, const std
     names.push_back(t.name);
     nbytes.push_back(t.nbytes());
   }
-  return write_shards(dir, names, nbytes, max_shard_bytes, [&](const std::string& path, const std::vector<size_t>& members) {
-    std::vector<const StreamedTensor*> shard;
-    for (size_t i : members) shard.push_back(&tensors[i]);
-    write_file(path, shard, metadata, progress);
-  });
+  return write_shards(dir, names, nbytes, max_shard_bytes,
+                      [&](const std::string& path, const std::vector<size_t>& members) {
+                        std::vector<const StreamedTensor*> shard;
+                        for (size_t i : members) shard.push_back(&tensors[i]);
+                        write_file(path, shard, metadata, progress);
+                      });
 }
 
 }  // namespace omnitune

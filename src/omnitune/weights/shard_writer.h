@@ -27,7 +27,8 @@ struct StreamedTensor {
 // (within a file, larger element sizes first, which keeps every tensor aligned). Every file is written
 // atomically; `progress` (optional) is called with the bytes of each piece. Returns the files written.
 std::vector<std::string> write_streamed_shards(const std::string& dir, const std::vector<StreamedTensor>& tensors,
-                                               uint64_t max_shard_bytes, const std::map<std::string, std::string>& metadata = {},
+                                               uint64_t max_shard_bytes,
+                                               const std::map<std::string, std::string>& metadata = {},
                                                const std::function<void(uint64_t)>& progress = {});
 
 }  // namespace omnitune

@@ -67,7 +67,8 @@ std::vector<std::string> report_partial_dirs(const std::string& parent) {
   for (const auto& entry : fs::directory_iterator(parent.empty() ? "." : parent, ec)) {
     const std::string name = entry.path().filename().string();
     if (!entry.is_directory(ec) || !is_partial_dir_name(name)) continue;
-    const long pid = std::strtol(name.c_str() + name.rfind('-') + 1, nullptr, 10);  // LONG_MAX if absurd: no such process
+    const long pid =
+        std::strtol(name.c_str() + name.rfind('-') + 1, nullptr, 10);  // LONG_MAX if absurd: no such process
     if (pid == ::getpid()) continue;
     if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM) {
       log_warn(cat(entry.path().string(), ": being written by process ", pid, " (still running)"));
@@ -98,7 +99,8 @@ StagedDir::StagedDir(std::string parent, std::string name) : parent_(std::move(p
   if (!fs::is_directory(parent_)) throw Error(parent_ + ": not a directory");
   created_root_ = missing.string();
   report_partial_dirs(parent_);
-  if (::access(parent_.c_str(), W_OK) != 0) throw Error(parent_ + ": output directory is not writable: " + std::strerror(errno));
+  if (::access(parent_.c_str(), W_OK) != 0)
+    throw Error(parent_ + ": output directory is not writable: " + std::strerror(errno));
   dir_ = (fs::path(parent_) / cat(".", name, ".partial-", ::getpid())).string();
   fs::remove_all(dir_, ec);  // a leftover of this very process id: never a live writer's
   if (!fs::create_directory(dir_, ec) || ec)

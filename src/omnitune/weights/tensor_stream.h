@@ -24,6 +24,7 @@ void emit_mapped(const SafetensorsFile& file, const TensorEntry& entry, at::Scal
 // Drops the pages holding bytes [offset, offset + size) of `entry` from this process's memory
 // (madvise DONTNEED). The mapping is private and never written to, so a later read faults the same bytes
 // back in from the file: only memory is affected, never data.
-void release_pages(const SafetensorsFile& file, const TensorEntry& entry, uint64_t offset = 0, uint64_t size = UINT64_MAX);
+void release_pages(const SafetensorsFile& file, const TensorEntry& entry, uint64_t offset = 0,
+                   uint64_t size = UINT64_MAX);
 
 }  // namespace omnitune

@@ -3,7 +3,6 @@ transformers' Qwen3-Omni processor fed the same media and the same rendered text
 formats (messages, sharegpt tags, multimodal_tool), errors naming the row, and convert-llava."""
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 import unittest
@@ -15,12 +14,9 @@ from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import load_file
 from transformers import AutoProcessor
+from common import OMNITUNE
+from train_fixture import make_processor_dir
 
-SOURCE = os.environ["OMNITUNE_SOURCE_DIR"]
-OMNITUNE = os.environ["OMNITUNE_BIN"]
-TOKENIZER = os.path.join(SOURCE, "assets", "tokenizer", "qwen3-omni")
-PREPROCESSOR = os.path.join(SOURCE, "assets", "configs", "qwen3-omni-30b-a3b", "preprocessor_config.json")
-TINY = os.path.join(SOURCE, "assets", "configs", "tiny-qwen3-omni", "config.json")
 MEDIA_TOKENS = {"<image>": "<|vision_start|><|image_pad|><|vision_end|>", "<video>": "<|vision_start|><|video_pad|><|vision_end|>",
                 "<audio>": "<|audio_start|><|audio_pad|><|audio_end|>"}
 
@@ -40,12 +36,7 @@ class DataPipeline(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
         d = cls.dir = cls.tmp.name
-        cls.model = os.path.join(d, "model")
-        os.makedirs(cls.model)
-        for f in ("tokenizer.json", "tokenizer_config.json"):
-            shutil.copy(os.path.join(TOKENIZER, f), cls.model)
-        shutil.copy(PREPROCESSOR, cls.model)
-        shutil.copy(TINY, cls.model)
+        cls.model = make_processor_dir(d)
         os.makedirs(os.path.join(d, "media"))
         rng = np.random.default_rng(1)
         Image.fromarray(rng.integers(0, 255, (300, 420, 3), dtype=np.uint8)).save(os.path.join(d, "media", "a.png"))

@@ -5,7 +5,6 @@ TensorBoard's reader sees the scalars; bad input fails before anything is writte
 import json
 import math
 import os
-import tempfile
 import unittest
 
 import torch
@@ -13,7 +12,8 @@ from safetensors.torch import load_file
 from transformers import Qwen3OmniMoeForConditionalGeneration
 
 from measure import run_measured
-from train_fixture import OMNITUNE, PAD_ID, SOURCE, make_dataset, make_model, make_model_json, read_metrics, run
+from train_fixture import PAD_ID, TinyModelCase, make_model_json, read_metrics
+from common import OMNITUNE, SOURCE_DIR, omnitune
 
 LR, MIN_LR, WARMUP, STEPS, CLIP, WD = 2e-3, 1e-4, 0.1, 30, 1.0, 0.01
 
@@ -38,21 +38,11 @@ def padded(sample, multiple=8):
     return out
 
 
-class Train(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        root = cls.root = cls.tmp.name
-        cls.model = make_model(root)
-        cls.data = make_dataset(root, cls.model, rows=8)
-        cls.model_json = make_model_json(root, cls.model)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
+class Train(TinyModelCase):
+    rows = 8
 
     def train(self, save, *extra, iters=STEPS, check=True, mbs=1, gbs=1, style="cosine", data=None, model_json=None):
-        return run("train", "--mm-data", data or self.data, "--mm-model", model_json or self.model_json,
+        return omnitune("train", "--mm-data", data or self.data, "--mm-model", model_json or self.model_json,
                    "--micro-batch-size", str(mbs),
                    "--global-batch-size", str(gbs), "--lr", str(LR), "--min-lr", str(MIN_LR), "--lr-decay-style", style,
                    "--lr-warmup-fraction", str(WARMUP), "--weight-decay", str(WD), "--clip-grad", str(CLIP),
@@ -68,7 +58,7 @@ class Train(unittest.TestCase):
         samples = []
         for i in range(8):
             out = os.path.join(self.root, f"sample{i}.safetensors")
-            run("data", "dump", "--mm-data", self.data, "--index", str(i), "--out", out)
+            omnitune("data", "dump", "--mm-data", self.data, "--index", str(i), "--out", out)
             samples.append(padded(load_file(out)))
         torch.manual_seed(0)
         thinker = Qwen3OmniMoeForConditionalGeneration.from_pretrained(self.model, dtype=torch.float32).thinker.train()
@@ -113,7 +103,7 @@ class Train(unittest.TestCase):
         batches = []
         for first in range(0, 8, 2):
             out = os.path.join(self.root, f"pair{first}.safetensors")
-            run("data", "dump", "--mm-data", self.data, "--index", str(first), str(first + 1), "--out", out)
+            omnitune("data", "dump", "--mm-data", self.data, "--index", str(first), str(first + 1), "--out", out)
             batches.append(padded(load_file(out)))
         self.assertFalse(any("input_features" in b for b in batches[1::2]), "every second micro-batch has no audio")
         thinker = Qwen3OmniMoeForConditionalGeneration.from_pretrained(self.model, dtype=torch.float32).thinker.train()
@@ -219,7 +209,7 @@ class Train(unittest.TestCase):
         """param_dtype: bf16 computes in bf16 over fp32 masters: the loss curve follows the fp32 run's up to
         bf16 rounding, and the checkpoint holds fp32 weights."""
         fp32, bf16 = os.path.join(self.root, "fp32"), os.path.join(self.root, "bf16")
-        yaml = os.path.join(SOURCE, "examples", "qwen3omni", "fsdp2_config.yaml")
+        yaml = os.path.join(SOURCE_DIR, "examples", "qwen3omni", "fsdp2_config.yaml")
         self.train(fp32, iters=12, style="constant")
         r = self.train(bf16, "--fsdp2-config", yaml, "--save-interval", "12", iters=12, style="constant")
         self.assertIn("param_dtype bf16 is the compute dtype", r.stdout + r.stderr)

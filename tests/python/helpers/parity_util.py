@@ -5,8 +5,8 @@ import subprocess
 
 import torch
 from safetensors.torch import load_file, save_file
+from common import OMNITUNE
 
-OMNITUNE = os.environ.get("OMNITUNE_BIN", "omnitune")
 
 
 def rel(a, b):

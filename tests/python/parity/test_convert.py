@@ -13,11 +13,11 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import Qwen3OmniMoeForConditionalGeneration
 
-from convert_util import assert_same_tensors, file_bytes, load_in_transformers, non_weight_files, run, tensors
+from convert_util import assert_same_tensors, file_bytes, load_in_transformers, non_weight_files, tensors
 from omni_batches import Builder
-from tiny_models import SOURCE_DIR, TINY_CONFIG, tiny_model
+from common import TINY_CONFIG, TOKENIZER_DIR, omnitune
+from tiny_models import tiny_model
 
-TOKENIZER_DIR = os.path.join(SOURCE_DIR, "assets", "tokenizer", "qwen3-omni")
 
 
 def expected_checkpoint(hf, prefix=""):
@@ -57,7 +57,7 @@ class ConvertTiny(unittest.TestCase):
         cls.tmp = tempfile.TemporaryDirectory()
         # A bf16 init-model checkpoint in several shards.
         cls.plain = os.path.join(cls.tmp.name, "plain")
-        run("init-model", "--config", os.path.dirname(TINY_CONFIG), "--out", cls.plain, "--seed", "5", "--dtype", "bf16",
+        omnitune("init-model", "--config", os.path.dirname(TINY_CONFIG), "--out", cls.plain, "--seed", "5", "--dtype", "bf16",
             "--max-shard-size", "10MB")
         add_assets(cls.plain)
         # transformers' own save of a model with a talker (enable_audio_output): bf16 thinker, fp32 talker/code2wav.
@@ -76,7 +76,7 @@ class ConvertTiny(unittest.TestCase):
 
     def hf_to_dcp(self, hf, name, *extra):
         save = self.path(name)
-        run("convert", "hf-to-dcp", "--hf-dir", hf, "--save-dir", save, *extra)
+        omnitune("convert", "hf-to-dcp", "--hf-dir", hf, "--save-dir", save, *extra)
         return save
 
     def assert_loads_like_original(self, export, original):
@@ -109,7 +109,7 @@ class ConvertTiny(unittest.TestCase):
     def test_round_trip_is_bit_exact_and_copies_every_file(self):
         save = self.hf_to_dcp(self.plain, "rt-plain")
         out = self.path("rt-plain-hf")
-        run("convert", "dcp-to-hf", "--hf-dir", self.plain, "--dcp-dir", save, "--save-dir", out, "--max-shard-size", "10MB")
+        omnitune("convert", "dcp-to-hf", "--hf-dir", self.plain, "--dcp-dir", save, "--save-dir", out, "--max-shard-size", "10MB")
         n = assert_same_tensors(self, self.plain, out)
         self.assertGreater(n, 200)
         self.assertTrue(os.path.exists(os.path.join(out, "model.safetensors.index.json")))
@@ -126,7 +126,7 @@ class ConvertTiny(unittest.TestCase):
         in_checkpoint = load_file(os.path.join(save, "release", "model.safetensors"))
         self.assertFalse([k for k in in_checkpoint if k.startswith(("talker.", "code2wav."))])
         out = self.path("rt-talker-hf")
-        run("convert", "dcp-to-hf", "--hf-dir", self.talker, "--dcp-dir", os.path.join(save, "release"), "--save-dir", out)
+        omnitune("convert", "dcp-to-hf", "--hf-dir", self.talker, "--dcp-dir", os.path.join(save, "release"), "--save-dir", out)
         original = tensors(self.talker)
         self.assertTrue(any(k.startswith("talker.") for k in original))
         self.assertTrue(any(k.startswith("code2wav.") for k in original))
@@ -139,7 +139,7 @@ class ConvertTiny(unittest.TestCase):
     def test_dtype_option_casts_the_thinker_only(self):
         save = self.hf_to_dcp(self.talker, "dtype-talker")
         out = self.path("dtype-talker-hf")
-        run("convert", "dcp-to-hf", "--hf-dir", self.talker, "--dcp-dir", save, "--save-dir", out, "--dtype", "fp32")
+        omnitune("convert", "dcp-to-hf", "--hf-dir", self.talker, "--dcp-dir", save, "--save-dir", out, "--dtype", "fp32")
         original, ours = tensors(self.talker), tensors(out)
         self.assertEqual(sorted(original), sorted(ours))
         for k, v in original.items():
@@ -156,7 +156,7 @@ class ConvertTiny(unittest.TestCase):
     def test_forward_on_export_and_checkpoint_equals_original(self):
         save = self.hf_to_dcp(self.plain, "fw-plain")
         out = self.path("fw-plain-hf")
-        run("convert", "dcp-to-hf", "--hf-dir", self.plain, "--dcp-dir", save, "--save-dir", out)
+        omnitune("convert", "dcp-to-hf", "--hf-dir", self.plain, "--dcp-dir", save, "--save-dir", out)
         cfg = Qwen3OmniMoeForConditionalGeneration.config_class.from_pretrained(self.plain)
         b = Builder(cfg, torch.Generator().manual_seed(2))
         b.row(b.text(3), b.image(1, 4, 4), b.audio(157), b.text(5))
@@ -169,7 +169,7 @@ class ConvertTiny(unittest.TestCase):
         for label, model in (("original", self.plain), ("export", out), ("save root", save),
                              ("release dir", os.path.join(save, "release"))):
             result = self.path(f"fw-{label}.safetensors")
-            run("forward", "--model", model, "--batch", batch_path, "--out", result)
+            omnitune("forward", "--model", model, "--batch", batch_path, "--out", result)
             outputs[label] = load_file(result)
         for label in ("export", "save root", "release dir"):
             for k in ("logits", "loss"):
@@ -177,12 +177,12 @@ class ConvertTiny(unittest.TestCase):
 
     def test_seed_spelling_and_prefixes(self):
         save = self.path("seed")
-        run("convert", "ExpertMergeDcpConverter", "hf_to_dcp", "--hf_dir", self.plain, "--save_dir", save,
+        omnitune("convert", "ExpertMergeDcpConverter", "hf_to_dcp", "--hf_dir", self.plain, "--save_dir", save,
             "--dcp_prefix", "model.")
         names = load_file(os.path.join(save, "release", "model.safetensors"))
         self.assertEqual(sorted(names), sorted(expected_checkpoint(tensors(self.plain), prefix="model.")))
         out = self.path("seed-hf")
-        run("convert", "ExpertMergeDcpConverter", "dcp_to_hf", "--hf_dir", self.plain, "--dcp_dir",
+        omnitune("convert", "ExpertMergeDcpConverter", "dcp_to_hf", "--hf_dir", self.plain, "--dcp_dir",
             os.path.join(save, "release"), "--save_dir", out)
         assert_same_tensors(self, self.plain, out)
 
@@ -192,7 +192,7 @@ class ConvertTiny(unittest.TestCase):
         self.assertIn("lm_head.weight", names)  # no "model." in it: unchanged
         self.assertIn("visual.blocks.0.attn.qkv.weight", names)
         out = self.path("seed-hf-prefix-hf")
-        run("convert", "dcp-to-hf", "--hf-dir", self.plain, "--dcp-dir", save, "--save-dir", out)
+        omnitune("convert", "dcp-to-hf", "--hf-dir", self.plain, "--dcp-dir", save, "--save-dir", out)
         assert_same_tensors(self, self.plain, out)
 
 

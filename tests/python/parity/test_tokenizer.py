@@ -1,9 +1,9 @@
 """omnitune tokenize against Hugging Face tokenizers (and transformers' AutoTokenizer): identical ids
 on a generated multilingual corpus of more than 2 MB, decode round trips, and errors that name the line."""
+import functools
 import json
 import os
 import random
-import subprocess
 import tempfile
 import unicodedata
 import unittest
@@ -12,9 +12,10 @@ os.environ.setdefault("RAYON_NUM_THREADS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from tokenizers import Tokenizer  # noqa: E402
+from common import TOKENIZER_DIR, omnitune
 
-OMNITUNE = os.environ.get("OMNITUNE_BIN", "omnitune")
-TOKENIZER_DIR = os.path.join(os.environ.get("OMNITUNE_SOURCE_DIR", "."), "assets", "tokenizer", "qwen3-omni")
+run = functools.partial(omnitune, check=False, text=False)
+
 
 ENGLISH = ("the quick brown fox jumps over a lazy dog while tokenizers split words into pieces and "
            "merge bytes by rank so that frequent strings become single tokens however rare ones do not "
@@ -104,10 +105,6 @@ def write_jsonl(path, rows):
 def read_jsonl(path):
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f]
-
-
-def run(*args, **kwargs):
-    return subprocess.run([OMNITUNE, *args], capture_output=True, **kwargs)
 
 
 class TokenizerParity(unittest.TestCase):

@@ -9,7 +9,6 @@ features within 1e-4, pixel values within 1e-3 on average.
 """
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 import unittest
@@ -26,12 +25,9 @@ from transformers import AutoProcessor
 
 import test_audio_features as audio_reference
 import test_vision_inputs as vision_reference
+from common import OMNITUNE
+from train_fixture import make_processor_dir
 
-SOURCE = os.environ["OMNITUNE_SOURCE_DIR"]
-OMNITUNE = os.environ["OMNITUNE_BIN"]
-TOKENIZER = os.path.join(SOURCE, "assets", "tokenizer", "qwen3-omni")
-CONFIG_DIR = os.path.join(SOURCE, "assets", "configs", "qwen3-omni-30b-a3b")
-TINY = os.path.join(SOURCE, "assets", "configs", "tiny-qwen3-omni", "config.json")
 VIDEO = {"video_fps": 2.0, "video_maxlen": 128, "video_min_pixels": 256, "video_max_pixels": 16384}
 FEATURE_TOL, PIXEL_MEAN_TOL = 1e-4, 1e-3
 
@@ -96,12 +92,7 @@ class AudioInVideo(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
         d = cls.dir = cls.tmp.name
-        cls.model = os.path.join(d, "model")
-        os.makedirs(cls.model)
-        for f in ("tokenizer.json", "tokenizer_config.json"):
-            shutil.copy(os.path.join(TOKENIZER, f), cls.model)
-        shutil.copy(os.path.join(CONFIG_DIR, "preprocessor_config.json"), cls.model)
-        shutil.copy(TINY, cls.model)
+        cls.model = make_processor_dir(d)
         write_video(os.path.join(d, "clip.mp4"), 3.0, 10, (160, 120), 44100, 2, 1)
         write_video(os.path.join(d, "odd.mp4"), 2.5, 8, (96, 72), 16000, 1, 2)
         write_wav(os.path.join(d, "paired.wav"), 2.2, 22050)

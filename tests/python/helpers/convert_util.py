@@ -2,19 +2,11 @@
 safetensors reference, and comparing two of them byte for byte."""
 import json
 import os
-import subprocess
 
 import torch
 from safetensors import safe_open
 
-OMNITUNE = os.environ["OMNITUNE_BIN"]
 
-
-def run(*args, check=True):
-    r = subprocess.run([OMNITUNE, *args], capture_output=True, text=True)
-    if check and r.returncode != 0:
-        raise AssertionError(f"omnitune {' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
-    return r
 
 
 def weight_files(d):

@@ -12,15 +12,15 @@ import time
 import unittest
 
 import measure
-from convert_util import OMNITUNE, assert_same_tensors, run, weight_files
-from tiny_models import SOURCE_DIR
+from convert_util import assert_same_tensors, weight_files
 
-REAL_CONFIG_DIR = os.path.join(SOURCE_DIR, "assets", "configs", "qwen3-omni-30b-a3b")
+from common import OMNITUNE, REAL_DIR, omnitune
+
 MARGIN = 1 << 30  # fixed: the process itself (libtorch) plus the pieces in flight
 
 
 def slice_config():
-    with open(os.path.join(REAL_CONFIG_DIR, "config.json")) as f:
+    with open(os.path.join(REAL_DIR, "config.json")) as f:
         d = json.load(f)
     thinker = d["thinker_config"]
     thinker["text_config"]["num_hidden_layers"] = 2
@@ -62,9 +62,9 @@ class ConvertRealDimensions(unittest.TestCase):
         os.makedirs(config_dir)
         with open(os.path.join(config_dir, "config.json"), "w") as f:
             json.dump(slice_config(), f, indent=2)
-        shutil.copy(os.path.join(REAL_CONFIG_DIR, "preprocessor_config.json"), config_dir)
+        shutil.copy(os.path.join(REAL_DIR, "preprocessor_config.json"), config_dir)
         cls.hf = os.path.join(cls.tmp.name, "hf")
-        run("init-model", "--config", config_dir, "--out", cls.hf, "--dtype", "bf16", "--max-shard-size", "1GB", "--seed", "3")
+        omnitune("init-model", "--config", config_dir, "--out", cls.hf, "--dtype", "bf16", "--max-shard-size", "1GB", "--seed", "3")
 
     @classmethod
     def tearDownClass(cls):
@@ -87,7 +87,7 @@ class ConvertRealDimensions(unittest.TestCase):
         self.assertEqual(os.listdir(save), [os.path.basename(partial)])
 
         output, peak = run_measured("convert", "hf-to-dcp", "--hf-dir", self.hf, "--save-dir", save, "--max-shard-size", "2GB")
-        self.assertIn(f"{partial}: ignoring the unfinished output of an interrupted run", output)
+        self.assertIn(f"{partial}: left by an interrupted write", output)
         release = os.path.join(save, "release")
         print(f"hf-to-dcp: peak RSS {peak / 2**20:.0f} MiB; largest input shard {largest_file(self.hf) / 2**20:.0f} MiB "
               f"of {sum(os.path.getsize(f) for f in weight_files(self.hf)) / 2**20:.0f}", flush=True)

@@ -1,17 +1,15 @@
 """The omnitune command line: --version, --help of every subcommand, errors as exit codes."""
+import functools
 import os
-import subprocess
 import tempfile
 import unittest
 
 import torch
+from common import omnitune
 
-OMNITUNE = os.environ["OMNITUNE_BIN"]
+run = functools.partial(omnitune, check=False)
+
 SUBCOMMANDS = ["inspect", "init-model", "forward"]
-
-
-def run(*args):
-    return subprocess.run([OMNITUNE, *args], capture_output=True, text=True)
 
 
 class Cli(unittest.TestCase):

@@ -1,12 +1,10 @@
 """Random tiny Qwen3-Omni models built by transformers itself (the reference) for tests."""
 import json
-import os
 
 import torch
 from transformers import Qwen3OmniMoeConfig, Qwen3OmniMoeForConditionalGeneration
+from common import TINY_CONFIG
 
-SOURCE_DIR = os.environ.get("OMNITUNE_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
-TINY_CONFIG = os.path.join(SOURCE_DIR, "assets", "configs", "tiny-qwen3-omni", "config.json")
 
 
 def tiny_config(with_talker=False):

@@ -7,8 +7,8 @@ import shutil
 import tempfile
 import unittest
 
-from convert_util import file_bytes, run, tensors
-from tiny_models import TINY_CONFIG
+from convert_util import file_bytes, tensors
+from common import TINY_CONFIG, omnitune
 
 
 class ConvertErrors(unittest.TestCase):
@@ -16,9 +16,9 @@ class ConvertErrors(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
         cls.hf = os.path.join(cls.tmp.name, "hf")
-        run("init-model", "--config", os.path.dirname(TINY_CONFIG), "--out", cls.hf, "--max-shard-size", "15MB")
+        omnitune("init-model", "--config", os.path.dirname(TINY_CONFIG), "--out", cls.hf, "--max-shard-size", "15MB")
         cls.save = os.path.join(cls.tmp.name, "save")
-        run("convert", "hf-to-dcp", "--hf-dir", cls.hf, "--save-dir", cls.save)
+        omnitune("convert", "hf-to-dcp", "--hf-dir", cls.hf, "--save-dir", cls.save)
         # The same architecture with one layer less: its checkpoints are not interchangeable with cls.hf's.
         with open(TINY_CONFIG) as f:
             config = json.load(f)
@@ -27,7 +27,7 @@ class ConvertErrors(unittest.TestCase):
         os.makedirs(cls.other + "-config")
         with open(os.path.join(cls.other + "-config", "config.json"), "w") as f:
             json.dump(config, f)
-        run("init-model", "--config", cls.other + "-config", "--out", cls.other)
+        omnitune("init-model", "--config", cls.other + "-config", "--out", cls.other)
 
     @classmethod
     def tearDownClass(cls):
@@ -40,7 +40,7 @@ class ConvertErrors(unittest.TestCase):
 
     def fails(self, *args, contains):
         out = os.path.join(self.tmp.name, "out")
-        r = run("convert", *args, check=False)
+        r = omnitune("convert", *args, check=False)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertTrue(r.stderr.startswith("error: "), r.stderr)
         for text in contains if isinstance(contains, (list, tuple)) else [contains]:
@@ -123,17 +123,17 @@ class ConvertErrors(unittest.TestCase):
             f.write("old")
         for args in (("hf-to-dcp", "--hf-dir", self.hf, "--save-dir", out),
                      ("dcp-to-hf", "--hf-dir", self.hf, "--dcp-dir", self.save, "--save-dir", out)):
-            r = run("convert", *args, check=False)
+            r = omnitune("convert", *args, check=False)
             self.assertEqual(r.returncode, 1)
             self.assertIn(f"{out}: exists and is not empty; pass --overwrite to replace", r.stderr)
             self.assertEqual(os.listdir(out), ["stale.txt"])
-        run("convert", "dcp-to-hf", "--hf-dir", self.hf, "--dcp-dir", self.save, "--save-dir", out, "--overwrite")
+        omnitune("convert", "dcp-to-hf", "--hf-dir", self.hf, "--dcp-dir", self.save, "--save-dir", out, "--overwrite")
         self.assertNotIn("stale.txt", os.listdir(out))
         self.assertEqual(sorted(tensors(out)), sorted(tensors(self.hf)))
         self.assertEqual([f for f in os.listdir(self.tmp.name) if f.startswith(".")], [])  # no staging or old copy left
 
         # hf-to-dcp --overwrite replaces release/ and the tracker, and leaves other entries alone.
-        run("convert", "hf-to-dcp", "--hf-dir", self.hf, "--save-dir", out, "--overwrite")
+        omnitune("convert", "hf-to-dcp", "--hf-dir", self.hf, "--save-dir", out, "--overwrite")
         self.assertEqual(file_bytes(os.path.join(out, "latest_checkpointed_iteration.txt")), b"release")
         self.assertIn("config.json", os.listdir(out))
 

@@ -6,7 +6,6 @@ transformers' thinker (run live, where the towers' parameters get gradient tenso
 media) and through `omnitune forward`."""
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 import unittest
@@ -15,23 +14,13 @@ import wave
 import numpy as np
 import torch
 from PIL import Image
-from safetensors import safe_open
 from safetensors.torch import load_file
 from transformers import Qwen3OmniMoeForConditionalGeneration
+from common import OMNITUNE, omnitune
+from train_fixture import make_model
 
-SOURCE = os.environ["OMNITUNE_SOURCE_DIR"]
-OMNITUNE = os.environ["OMNITUNE_BIN"]
-TOKENIZER = os.path.join(SOURCE, "assets", "tokenizer", "qwen3-omni")
-TINY = os.path.join(SOURCE, "assets", "configs", "tiny-qwen3-omni")
 LOSS_RTOL = 1e-6
 BATCHES = {"text only": [0, 1], "image, no audio": [2, 0], "audio, no image": [3, 1]}
-
-
-def run(*args):
-    r = subprocess.run([OMNITUNE, *args], capture_output=True, text=True)
-    if r.returncode != 0:
-        raise AssertionError(f"omnitune {' '.join(args[:2])} failed ({r.returncode}):\n{r.stderr}")
-    return r
 
 
 def rel(a, b):
@@ -43,10 +32,7 @@ class KeepTowersActive(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
         d = cls.dir = cls.tmp.name
-        cls.model = os.path.join(d, "model")
-        run("init-model", "--config", TINY, "--out", cls.model, "--seed", "4")
-        for f in ("tokenizer.json", "tokenizer_config.json"):
-            shutil.copy(os.path.join(TOKENIZER, f), cls.model)
+        cls.model = make_model(d, seed=4)
         rng = np.random.default_rng(2)
         Image.fromarray(rng.integers(0, 255, (96, 128, 3), dtype=np.uint8)).save(os.path.join(d, "a.png"))
         with wave.open(os.path.join(d, "s.wav"), "wb") as w:
@@ -80,7 +66,7 @@ class KeepTowersActive(unittest.TestCase):
 
     def dump(self, keep, indices):
         out = os.path.join(self.dir, f"batch_{keep}_{'_'.join(map(str, indices))}.safetensors")
-        run("data", "dump", "--mm-data", self.data[keep], "--index", *map(str, indices), "--out", out)
+        omnitune("data", "dump", "--mm-data", self.data[keep], "--index", *map(str, indices), "--out", out)
         return out, load_file(out)
 
     def reference(self, batch):

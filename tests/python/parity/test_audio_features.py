@@ -22,9 +22,9 @@ import soxr
 from safetensors.numpy import load_file
 from transformers import WhisperFeatureExtractor
 from transformers.models.qwen3_omni_moe.processing_qwen3_omni_moe import _get_feat_extract_output_lengths
+from common import REAL_DIR
 
 TOOL = os.path.join(os.environ["OMNITUNE_TOOLS_DIR"], "audio_features_tool")
-CONFIG_DIR = os.path.join(os.environ["OMNITUNE_SOURCE_DIR"], "assets", "configs", "qwen3-omni-30b-a3b")
 
 RESAMPLE_TOL = 1e-5
 FEATURE_TOL = 1e-4
@@ -131,7 +131,7 @@ class AudioFeaturesTest(unittest.TestCase):
             raise RuntimeError("the ffmpeg command-line tool is needed to make test files (Debian package ffmpeg, "
                                "listed in scripts/deps.txt)")
         cls.tmp = tempfile.TemporaryDirectory()
-        cls.extractor = WhisperFeatureExtractor.from_pretrained(CONFIG_DIR)
+        cls.extractor = WhisperFeatureExtractor.from_pretrained(REAL_DIR)
         cls.report = []
 
     @classmethod

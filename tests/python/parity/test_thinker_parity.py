@@ -5,10 +5,8 @@ perturbed so that norms and biases are not trivial, and saved back with save_pre
 then run the same batches: fp32 logits, loss, position ids and every parameter gradient must agree;
 bf16 losses within 1e-2.
 """
-import copy
 import json
 import os
-import subprocess
 import tempfile
 import unittest
 
@@ -19,8 +17,8 @@ from transformers import Qwen3OmniMoeConfig, Qwen3OmniMoeForConditionalGeneratio
 from omni_batches import Builder
 from parity_util import grad_errors, hf_grads_by_disk_name, rel
 from tiny_models import TINY_CONFIG
+from common import omnitune
 
-OMNITUNE = os.environ["OMNITUNE_BIN"]
 
 
 def other_config():
@@ -41,13 +39,6 @@ def other_config():
     return d
 
 
-def run(*args):
-    r = subprocess.run([OMNITUNE, *args], capture_output=True, text=True)
-    if r.returncode != 0:
-        raise AssertionError(f"omnitune {' '.join(args[:1])} failed ({r.returncode}):\n{r.stderr}")
-    return r
-
-
 class ThinkerParity(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -60,7 +51,7 @@ class ThinkerParity(unittest.TestCase):
             else:
                 Qwen3OmniMoeConfig(**config).save_pretrained(cfg_dir)
             init_dir = os.path.join(cls.tmp.name, f"{label}-init")
-            run("init-model", "--config", cfg_dir, "--out", init_dir, "--seed", "7")
+            omnitune("init-model", "--config", cfg_dir, "--out", init_dir, "--seed", "7")
             model, info = Qwen3OmniMoeForConditionalGeneration.from_pretrained(init_dir, dtype=torch.float32,
                                                                                output_loading_info=True)
             for key in ("missing_keys", "unexpected_keys", "mismatched_keys"):
@@ -110,7 +101,7 @@ class ThinkerParity(unittest.TestCase):
         save_file(tensors, os.path.join(work, "batch.safetensors"),
                   metadata={"use_audio_in_video": "true" if batch["use_audio_in_video"] else "false"})
         grads = dtype == "fp32"
-        run("forward", "--model", model_dir, "--batch", os.path.join(work, "batch.safetensors"), "--out",
+        omnitune("forward", "--model", model_dir, "--batch", os.path.join(work, "batch.safetensors"), "--out",
             os.path.join(work, "out.safetensors"), "--dtype", dtype, *(["--grads"] if grads else []), *extra)
         ours = load_file(os.path.join(work, "out.safetensors"))
 
@@ -186,7 +177,7 @@ class ThinkerParity(unittest.TestCase):
         outs = {}
         for flag in ([], ["--bf16-position-ids"]):
             out = os.path.join(work, f"out{len(flag)}.safetensors")
-            run("forward", "--model", model_dir, "--batch", os.path.join(work, "batch.safetensors"), "--out", out, *flag)
+            omnitune("forward", "--model", model_dir, "--batch", os.path.join(work, "batch.safetensors"), "--out", out, *flag)
             outs[len(flag)] = load_file(out)
         thinker = Qwen3OmniMoeForConditionalGeneration.from_pretrained(model_dir, dtype=torch.float32).thinker
         pos, _ = thinker.get_rope_index(batch["input_ids"], batch["image_grid_thw"], None, batch["attention_mask"])

@@ -10,8 +10,8 @@ import unittest
 from safetensors import safe_open
 
 from tiny_models import tiny_model, tower_of
+from common import OMNITUNE
 
-OMNITUNE = os.environ["OMNITUNE_BIN"]
 
 
 def inspect(path, *flags):

@@ -15,8 +15,8 @@ from transformers import Qwen3OmniMoeConfig, Qwen3OmniMoeForConditionalGeneratio
 
 import test_thinker_parity as parity
 from tiny_models import TINY_CONFIG
+from common import OMNITUNE, omnitune
 
-OMNITUNE = os.environ["OMNITUNE_BIN"]
 
 ALL_TOWERS = ("--offload", "all")  # recompute + offload everywhere: every batch
 PER_TOWER = [  # the batch with all three modalities
@@ -63,7 +63,7 @@ class RecomputeParity(unittest.TestCase):
         cfg_dir = os.path.join(cls.tmp.name, "aux-config")
         Qwen3OmniMoeConfig(**aux_config()).save_pretrained(cfg_dir)
         init_dir = os.path.join(cls.tmp.name, "aux-init")
-        parity.run("init-model", "--config", cfg_dir, "--out", init_dir, "--seed", "9")
+        omnitune("init-model", "--config", cfg_dir, "--out", init_dir, "--seed", "9")
         model = Qwen3OmniMoeForConditionalGeneration.from_pretrained(init_dir, dtype=torch.float32)
         gen = torch.Generator().manual_seed(4)
         with torch.no_grad():  # non-trivial norms and biases
@@ -79,7 +79,7 @@ class RecomputeParity(unittest.TestCase):
 
     def forward(self, batch_path, *flags):
         out = os.path.join(self.tmp.name, "out.safetensors")
-        parity.run("forward", "--model", self.models["aux"][0], "--batch", batch_path, "--out", out, "--grads", *flags)
+        omnitune("forward", "--model", self.models["aux"][0], "--batch", batch_path, "--out", out, "--grads", *flags)
         return load_file(out)
 
     def save_batch(self, name, batch):

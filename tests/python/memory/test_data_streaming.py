@@ -9,11 +9,9 @@ import tempfile
 import unittest
 
 import numpy as np
+from common import OMNITUNE, TOKENIZER_DIR
 
-SOURCE = os.environ["OMNITUNE_SOURCE_DIR"]
-OMNITUNE = os.environ["OMNITUNE_BIN"]
 TOOL = os.path.join(os.environ["OMNITUNE_TOOLS_DIR"], "loader_memory_tool")
-TOKENIZER = os.path.join(SOURCE, "assets", "tokenizer", "qwen3-omni")
 FLAT_BOUND_MB = 20
 
 
@@ -40,7 +38,7 @@ class Streaming(unittest.TestCase):
         cls.tmp.cleanup()
 
     def data_json(self, dataset, name, **basic):
-        cfg = {"dataset_param": {"preprocess_parameters": {"model_name_or_path": TOKENIZER},
+        cfg = {"dataset_param": {"preprocess_parameters": {"model_name_or_path": TOKENIZER_DIR},
                                  "basic_parameters": {"dataset": dataset, **basic},
                                  "attr": {"messages": "messages", "role_tag": "role", "content_tag": "content",
                                           "user_tag": "user", "assistant_tag": "assistant"}},

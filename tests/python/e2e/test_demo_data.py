@@ -12,16 +12,14 @@ import wave
 import av
 from PIL import Image
 from safetensors import safe_open
+from common import OMNITUNE, TOKENIZER_DIR
 
-SOURCE = os.environ["OMNITUNE_SOURCE_DIR"]
-OMNITUNE = os.environ["OMNITUNE_BIN"]
 GENERATOR = os.path.join(os.environ["OMNITUNE_TOOLS_DIR"], os.pardir, "demo", "make_demo_data")
-TOKENIZER = os.path.join(SOURCE, "assets", "tokenizer", "qwen3-omni")
 ROWS = 14  # every kind of row twice
 
 
 def generate(out, seed, rows=ROWS):
-    r = subprocess.run([GENERATOR, "--out", out, "--tokenizer", TOKENIZER, "--rows", str(rows), "--seed", str(seed)],
+    r = subprocess.run([GENERATOR, "--out", out, "--tokenizer", TOKENIZER_DIR, "--rows", str(rows), "--seed", str(seed)],
                        capture_output=True, text=True)
     if r.returncode != 0:
         raise AssertionError(r.stderr)
@@ -57,7 +55,7 @@ class DemoData(unittest.TestCase):
     def test_config_points_at_the_rows_and_tokenizer(self):
         pre = self.cfg["dataset_param"]["preprocess_parameters"]
         basic = self.cfg["dataset_param"]["basic_parameters"]
-        self.assertEqual(os.path.realpath(pre["model_name_or_path"]), os.path.realpath(TOKENIZER))
+        self.assertEqual(os.path.realpath(pre["model_name_or_path"]), os.path.realpath(TOKENIZER_DIR))
         self.assertEqual(os.path.realpath(basic["dataset_dir"]), os.path.realpath(self.dir))
         self.assertEqual(basic["template"], "qwen3_omni")
         self.assertEqual(len(self.rows), ROWS)

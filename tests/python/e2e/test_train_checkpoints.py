@@ -7,25 +7,15 @@ import resource
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 import unittest
 
-from train_fixture import OMNITUNE, TINY_DIR, make_dataset, make_model, make_model_json, read_metrics, run
+from train_fixture import TinyModelCase, make_model_json, read_metrics
+from common import OMNITUNE, TINY_DIR, omnitune
 
 
-class TrainCheckpoints(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        root = cls.root = cls.tmp.name
-        cls.model = make_model(root)
-        cls.data = make_dataset(root, cls.model, rows=4)
-        cls.model_json = make_model_json(root, cls.model)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
+class TrainCheckpoints(TinyModelCase):
+    rows = 4
 
     def args(self, save, iters, *extra, model_json=None):
         return ["train", "--mm-data", self.data, "--mm-model", model_json or self.model_json, "--lr", "1e-3",
@@ -55,7 +45,7 @@ class TrainCheckpoints(unittest.TestCase):
         with open(os.path.join(save, "latest_checkpointed_iteration.txt")) as f:
             last = int(f.read())
         self.assertTrue(os.path.isdir(os.path.join(save, f"iter_{last:07d}")))
-        r = run(*self.args(save, last + 2, "--load", save))
+        r = omnitune(*self.args(save, last + 2, "--load", save))
         out = r.stdout + r.stderr
         self.assertIn(f"resuming at iteration {last}", out)
         self.assertIn(".partial", out)  # the half-written directory is reported and ignored
@@ -63,7 +53,7 @@ class TrainCheckpoints(unittest.TestCase):
 
     def test_disk_full_during_save_keeps_the_previous_checkpoint(self):
         save = os.path.join(self.root, "full")
-        run(*self.args(save, 2))
+        omnitune(*self.args(save, 2))
         model_bytes = os.path.getsize(os.path.join(save, "iter_0000002", "model.safetensors"))
 
         def small_disk():
@@ -77,12 +67,12 @@ class TrainCheckpoints(unittest.TestCase):
         with open(os.path.join(save, "latest_checkpointed_iteration.txt")) as f:
             self.assertEqual(f.read().strip(), "2")
         self.assertFalse(os.path.exists(os.path.join(save, "iter_0000004")))
-        r = run(*self.args(save, 3, "--load", save))  # the earlier checkpoint still resumes
+        r = omnitune(*self.args(save, 3, "--load", save))  # the earlier checkpoint still resumes
         self.assertIn("resuming at iteration 2", r.stdout + r.stderr)
 
     def test_checkpoint_of_another_model_is_refused(self):
         save = os.path.join(self.root, "tiny-save")
-        run(*self.args(save, 1))
+        omnitune(*self.args(save, 1))
         other_cfg = os.path.join(self.root, "other-config")
         shutil.copytree(TINY_DIR, other_cfg)
         with open(os.path.join(other_cfg, "config.json")) as f:
@@ -91,12 +81,12 @@ class TrainCheckpoints(unittest.TestCase):
         with open(os.path.join(other_cfg, "config.json"), "w") as f:
             json.dump(cfg, f)
         other = os.path.join(self.root, "other-model")
-        run("init-model", "--config", other_cfg, "--out", other)
+        omnitune("init-model", "--config", other_cfg, "--out", other)
         other_json_dir = os.path.join(self.root, "other-json")
         os.makedirs(other_json_dir)
         other_json = make_model_json(other_json_dir, other)
         out = os.path.join(self.root, "other-save")
-        r = run(*self.args(out, 3, "--load", save, model_json=other_json), check=False)
+        r = omnitune(*self.args(out, 3, "--load", save, model_json=other_json), check=False)
         self.assertEqual(r.returncode, 1)
         self.assertIn("num_hidden_layers", r.stderr)
         self.assertFalse(os.path.exists(os.path.join(out, "iter_0000002")))

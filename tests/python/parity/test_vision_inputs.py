@@ -19,13 +19,12 @@ import unittest
 
 import av
 import numpy as np
-import torch
 from PIL import Image, ImageOps
 from safetensors.torch import load_file
 from transformers import AutoImageProcessor, AutoVideoProcessor
+from common import REAL_DIR
 
 TOOL = os.path.join(os.environ["OMNITUNE_TOOLS_DIR"], "vision_input_tool")
-CONFIG_DIR = os.path.join(os.environ["OMNITUNE_SOURCE_DIR"], "assets", "configs", "qwen3-omni-30b-a3b")
 PROCESSOR_MIN_PIXELS, PROCESSOR_MAX_PIXELS = 3136, 12845056  # preprocessor_config.json
 IMAGE_BOUNDS = (1024, 589824)  # the seed's image_min_pixels / image_max_pixels defaults
 VIDEO_OPTIONS = (2.0, 128, 256, 65536)  # video_fps, video_maxlen, video_min_pixels, video_max_pixels
@@ -81,8 +80,8 @@ class VisionInputsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="omnitune-vision-")
-        cls.image_processor = AutoImageProcessor.from_pretrained(CONFIG_DIR)
-        cls.video_processor = AutoVideoProcessor.from_pretrained(CONFIG_DIR)
+        cls.image_processor = AutoImageProcessor.from_pretrained(REAL_DIR)
+        cls.video_processor = AutoVideoProcessor.from_pretrained(REAL_DIR)
         cls.report = []
 
     @classmethod

@@ -3,6 +3,7 @@ lies inside an input is refused (symlinks and '..' resolved) and the input keeps
 directory is owned by one run at a time (a stale lock is reported and taken over); a fresh run does not mix
 into another run's checkpoints; a resume from an older checkpoint leaves every iteration once in
 metrics.jsonl and in TensorBoard; leftovers of interrupted writes are reported with how to remove them."""
+import functools
 import hashlib
 import json
 import os
@@ -11,13 +12,13 @@ import subprocess
 import time
 import unittest
 
-from train_fixture import OMNITUNE, TINY_DIR, TinyModelCase, read_metrics
+import common
+from common import OMNITUNE, TINY_DIR
+from train_fixture import TinyModelCase, read_metrics
+
 
 TIMEOUT = 60
-
-
-def omnitune(*args, timeout=TIMEOUT):
-    return subprocess.run([OMNITUNE, *args], capture_output=True, text=True, timeout=timeout)
+omnitune = functools.partial(common.omnitune, check=False, timeout=TIMEOUT)
 
 
 def tree_digest(path):

@@ -3,7 +3,6 @@ iteration, then transformers' from_pretrained loads the export with no missing, 
 its logits on a multimodal batch (image, audio, video) equal `omnitune forward` on the training checkpoint
 (fp32, 1e-5 relative). Also: training starts from a Hugging Face directory or a converted release."""
 import os
-import tempfile
 import unittest
 
 import torch
@@ -12,7 +11,8 @@ from transformers import Qwen3OmniMoeForConditionalGeneration
 
 from convert_util import load_in_transformers
 from omni_batches import Builder
-from train_fixture import make_dataset, make_model, make_model_json, read_metrics, run
+from train_fixture import TinyModelCase, make_model, make_model_json, read_metrics
+from common import omnitune
 
 STEPS = 20
 
@@ -21,19 +21,18 @@ def relative_error(a, b):
     return ((a.double() - b.double()).norm() / b.double().norm()).item()
 
 
-class TrainThenExport(unittest.TestCase):
+class TrainThenExport(TinyModelCase):
+    rows = 8
+
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        root = cls.root = cls.tmp.name
-        cls.model = make_model(root)
-        cls.data = make_dataset(root, cls.model, rows=8)
-        cls.model_json = make_model_json(root, cls.model)
+        super().setUpClass()
+        root = cls.root
         cls.save = os.path.join(root, "save")
         cls.train(cls.save, STEPS, "--save-interval", str(STEPS))
         cls.iteration = os.path.join(cls.save, f"iter_{STEPS:07d}")
         cls.export = os.path.join(root, "export")
-        run("convert", "dcp-to-hf", "--hf-dir", cls.model, "--dcp-dir", cls.iteration, "--save-dir", cls.export)
+        omnitune("convert", "dcp-to-hf", "--hf-dir", cls.model, "--dcp-dir", cls.iteration, "--save-dir", cls.export)
 
         cfg = Qwen3OmniMoeForConditionalGeneration.config_class.from_pretrained(cls.model)
         b = Builder(cfg, torch.Generator().manual_seed(7))
@@ -46,18 +45,14 @@ class TrainThenExport(unittest.TestCase):
 
     @classmethod
     def train(cls, save, iters, *extra, model_json=None):
-        run("train", "--mm-data", cls.data, "--mm-model", model_json or cls.model_json, "--micro-batch-size", "2",
+        omnitune("train", "--mm-data", cls.data, "--mm-model", model_json or cls.model_json, "--micro-batch-size", "2",
             "--global-batch-size", "2", "--lr", "2e-3", "--lr-decay-style", "cosine", "--lr-warmup-iters", "2",
             "--train-iters", str(iters), "--save", save, "--log-interval", "1", "--device", "cpu", *extra)
         return [m["loss"] for m in read_metrics(save)]
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
-
     def omnitune_forward(self, model, name):
         out = os.path.join(self.root, f"forward-{name}.safetensors")
-        run("forward", "--model", model, "--batch", self.batch_path, "--out", out)
+        omnitune("forward", "--model", model, "--batch", self.batch_path, "--out", out)
         return load_file(out)
 
     def test_export_loads_in_transformers_with_the_checkpoint_logits(self):
@@ -83,7 +78,7 @@ class TrainThenExport(unittest.TestCase):
         os.makedirs(other_root)
         other = make_model(other_root, seed=11)
         converted = os.path.join(self.root, "other-converted")
-        run("convert", "hf-to-dcp", "--hf-dir", other, "--save-dir", converted)
+        omnitune("convert", "hf-to-dcp", "--hf-dir", other, "--save-dir", converted)
         expected = self.train(os.path.join(self.root, "from-init"), 3, model_json=make_model_json(other_root, other))
         from_hf = self.train(os.path.join(self.root, "from-hf"), 3, "--load", other)
         from_release = self.train(os.path.join(self.root, "from-release"), 3, "--load", converted)

@@ -4,26 +4,15 @@ in the seed's formats."""
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 import unittest
 import wave
 
 import numpy as np
 from PIL import Image
+from common import REAL_DIR, TINY_CONFIG, TINY_DIR, TOKENIZER_DIR, omnitune
 
-SOURCE = os.environ["OMNITUNE_SOURCE_DIR"]
-OMNITUNE = os.environ["OMNITUNE_BIN"]
-TOKENIZER = os.path.join(SOURCE, "assets", "tokenizer", "qwen3-omni")
-TINY_DIR = os.path.join(SOURCE, "assets", "configs", "tiny-qwen3-omni")
 PAD_ID = 151643  # <|endoftext|>, the collator's padding
-
-
-def run(*args, check=True, **kw):
-    r = subprocess.run([OMNITUNE, *args], capture_output=True, text=True, **kw)
-    if check and r.returncode != 0:
-        raise AssertionError(f"omnitune {' '.join(args[:1])} failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
-    return r
 
 
 def write_wav(path, seconds, rate, pitch):
@@ -38,11 +27,28 @@ def write_wav(path, seconds, rate, pitch):
         w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
 
 
-def make_model(root, seed=3):
-    model = os.path.join(root, "model")
-    run("init-model", "--config", TINY_DIR, "--out", model, "--seed", str(seed))
+def add_tokenizer(model_dir):
+    """Copies the Qwen3-Omni tokenizer files into `model_dir` (data.json's model_name_or_path)."""
     for f in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copy(os.path.join(TOKENIZER, f), model)
+        shutil.copy(os.path.join(TOKENIZER_DIR, f), model_dir)
+
+
+def make_processor_dir(root):
+    """<root>/model with the tokenizer, the real preprocessor config and the tiny model config, no weights:
+    what the data pipeline reads."""
+    model = os.path.join(root, "model")
+    os.makedirs(model)
+    add_tokenizer(model)
+    shutil.copy(os.path.join(REAL_DIR, "preprocessor_config.json"), model)
+    shutil.copy(TINY_CONFIG, model)
+    return model
+
+
+def make_model(root, seed=3):
+    """<root>/model: `omnitune init-model` weights of the tiny config with the tokenizer beside them."""
+    model = os.path.join(root, "model")
+    omnitune("init-model", "--config", TINY_DIR, "--out", model, "--seed", str(seed))
+    add_tokenizer(model)
     return model
 
 

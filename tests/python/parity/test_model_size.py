@@ -11,9 +11,9 @@ import unittest
 import torch
 from transformers import Qwen3OmniMoeConfig, Qwen3OmniMoeForConditionalGeneration
 
-from tiny_models import SOURCE_DIR, tower_of
+from common import OMNITUNE, SOURCE_DIR
+from tiny_models import tower_of
 
-OMNITUNE = os.environ["OMNITUNE_BIN"]
 CONFIGS = os.path.join(SOURCE_DIR, "assets", "configs")
 
 

@@ -11,8 +11,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from tiny_models import TINY_CONFIG
+from common import OMNITUNE
 
-OMNITUNE = os.environ["OMNITUNE_BIN"]
 
 
 class CheckpointErrors(unittest.TestCase):
