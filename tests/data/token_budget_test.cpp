@@ -51,7 +51,8 @@ TEST(TokenBudget, InferSeqlenFollowsTheSeed) {
 }
 
 TEST(TokenBudget, LabelsCoverTheResponsesOnly) {
-  BudgetedTokens t = apply_token_budget({{run(1, 3), run(10, 2)}, {run(20, 2), run(30, 2)}}, basic(100), is_media, "row");
+  BudgetedTokens t =
+      apply_token_budget({{run(1, 3), run(10, 2)}, {run(20, 2), run(30, 2)}}, basic(100), is_media, "row");
   EXPECT_EQ(t.input_ids, join({run(1, 3), run(10, 2), run(20, 2), run(30, 2)}));
   EXPECT_EQ(t.labels, join({ignored(3), run(10, 2), ignored(2), run(30, 2)}));
   EXPECT_EQ(t.cut_tokens, 0);
@@ -61,7 +62,8 @@ TEST(TokenBudget, LabelsCoverTheResponsesOnly) {
 
 TEST(TokenBudget, MaskHistoryTrainsTheLastTurnAndKeepsItFirst) {
   // Reversed: the last turn is budgeted first and alone keeps its labels.
-  BudgetedTokens t = apply_token_budget({{run(1, 2), run(10, 2)}, {run(20, 2), run(30, 2)}}, basic(100, true), is_media, "row");
+  BudgetedTokens t =
+      apply_token_budget({{run(1, 2), run(10, 2)}, {run(20, 2), run(30, 2)}}, basic(100, true), is_media, "row");
   EXPECT_EQ(t.input_ids, join({run(1, 2), run(10, 2), run(20, 2), run(30, 2)}));
   EXPECT_EQ(t.labels, join({ignored(2), ignored(2), ignored(2), run(30, 2)}));
   // With a budget of 6 the last turn takes 4 and the first gets infer_seqlen(2, 2, 2) = (1, 1).
@@ -82,11 +84,13 @@ TEST(TokenBudget, TextIsCutAndCountedMediaNever) {
   // A cut through a media block, in the cut part of a turn or in a dropped turn, is an OverlongError.
   const std::vector<int64_t> with_media = join({run(1, 30), {kMedia, kMedia + 1}, run(40, 10)});
   EXPECT_THROW(apply_token_budget({{with_media, run(100, 60)}}, basic(50), is_media, "row"), OverlongError);
-  EXPECT_THROW(apply_token_budget({{run(1, 4), run(10, 4)}, {{kMedia}, run(30, 3)}}, basic(8), is_media, "row"), OverlongError);
+  EXPECT_THROW(apply_token_budget({{run(1, 4), run(10, 4)}, {{kMedia}, run(30, 3)}}, basic(8), is_media, "row"),
+               OverlongError);
   try {
     apply_token_budget({{with_media, run(100, 60)}}, basic(50), is_media, "data.jsonl row 7");
   } catch (const OverlongError& e) {
-    EXPECT_NE(std::string(e.what()).find("data.jsonl row 7: the sample needs more than cutoff_len = 50"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("data.jsonl row 7: the sample needs more than cutoff_len = 50"),
+              std::string::npos);
   }
 }
 

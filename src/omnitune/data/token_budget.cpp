@@ -8,9 +8,13 @@ namespace omnitune {
 
 std::pair<int64_t, int64_t> infer_seqlen(int64_t source_len, int64_t target_len, int64_t cutoff) {
   int64_t max_target;
-  if (target_len * 2 < cutoff) max_target = cutoff;
-  else if (source_len * 2 < cutoff) max_target = cutoff - source_len;
-  else max_target = static_cast<int64_t>(static_cast<double>(cutoff) * (static_cast<double>(target_len) / static_cast<double>(source_len + target_len)));
+  if (target_len * 2 < cutoff)
+    max_target = cutoff;
+  else if (source_len * 2 < cutoff)
+    max_target = cutoff - source_len;
+  else
+    max_target = static_cast<int64_t>(static_cast<double>(cutoff) *
+                                      (static_cast<double>(target_len) / static_cast<double>(source_len + target_len)));
   int64_t new_target = std::min(max_target, target_len);
   int64_t new_source = std::min(std::max<int64_t>(cutoff - new_target, 0), source_len);
   return {new_source, new_target};
@@ -38,14 +42,15 @@ BudgetedTokens apply_token_budget(std::vector<TurnTokens> turns, const BasicPara
       }
       break;
     }
-    auto [source_len, target_len] = infer_seqlen(static_cast<int64_t>(source.size()), static_cast<int64_t>(target.size()),
-                                                 b.cutoff_len - total);
+    auto [source_len, target_len] =
+        infer_seqlen(static_cast<int64_t>(source.size()), static_cast<int64_t>(target.size()), b.cutoff_len - total);
     cut(source, source_len);
     cut(target, target_len);
     total += source_len + target_len;
     std::vector<int64_t> source_labels(source.size(), kIgnoreIndex);
     if (b.train_on_prompt) source_labels = source;
-    std::vector<int64_t> target_labels = (b.mask_history && t != 0) ? std::vector<int64_t>(target.size(), kIgnoreIndex) : target;
+    std::vector<int64_t> target_labels =
+        (b.mask_history && t != 0) ? std::vector<int64_t>(target.size(), kIgnoreIndex) : target;
     std::vector<int64_t> ids = source, labels = source_labels;
     ids.insert(ids.end(), target.begin(), target.end());
     labels.insert(labels.end(), target_labels.begin(), target_labels.end());
