@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make demo: OmniTune end to end on this machine. Creates a tiny random Qwen3-Omni, a small multimodal
 # dataset with real media (pictures, 44.1 kHz speech-like audio, videos with a sound track, text and
-# tool-call rows), fine-tunes it until the loss has clearly fallen, saves, resumes for a few more
-# steps from the checkpoint, exports a Hugging Face checkpoint and checks that it loads.
+# tool-call rows), fine-tunes it on 2 ranks (omnitune launch) until the loss has clearly fallen, saves,
+# resumes for a few more steps from the checkpoint on 1 process, exports a Hugging Face checkpoint and
+# checks that it loads.
 #   scripts/demo.sh [BUILD_DIR]   (outputs under $DEMO_DIR, default BUILD_DIR/demo-run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,7 @@ OMNITUNE=$BUILD/src/omnitune/omnitune
 D=${DEMO_DIR:-$BUILD/demo-run}
 FIRST=${DEMO_STEPS:-60}
 MORE=${DEMO_MORE_STEPS:-10}
+PORT=${DEMO_MASTER_PORT:-29533}
 rm -rf "$D"
 mkdir -p "$D"
 start=$(date +%s)
@@ -39,10 +41,11 @@ TRAIN=(train --mm-data "$D/data/data.json" --mm-model "$D/model.json" --micro-ba
        --lr 2e-3 --min-lr 2e-4 --lr-decay-style cosine --lr-warmup-fraction 0.05 --weight-decay 0.01 --clip-grad 1.0
        --lr-decay-iters $((FIRST + MORE)) --seed 42 --log-interval 5 --save "$D/save" --tensorboard-dir "$D/save/tensorboard")
 
-step "3/6 fine-tune for $FIRST steps (global batch 4 = micro-batch 2 x 2 accumulation steps)"
-$OMNITUNE "${TRAIN[@]}" --train-iters "$FIRST" --save-interval $((FIRST / 2))
+step "3/6 fine-tune for $FIRST steps on 2 ranks (global batch 4 = micro-batch 2 x 2 ranks)"
+$OMNITUNE launch --nproc-per-node 2 --master-port "$PORT" -- "${TRAIN[@]}" --train-iters "$FIRST" \
+  --save-interval $((FIRST / 2))
 
-step "4/6 resume from the checkpoint for $MORE more steps"
+step "4/6 resume from the checkpoint for $MORE more steps, on 1 process (micro-batch 2 x 2 accumulation steps)"
 $OMNITUNE "${TRAIN[@]}" --load "$D/save" --train-iters $((FIRST + MORE))
 
 step "5/6 export a Hugging Face checkpoint"

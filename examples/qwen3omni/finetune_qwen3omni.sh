@@ -1,15 +1,24 @@
 #!/bin/bash
-# Fine-tunes Qwen3-Omni with OmniTune: the seed's finetune_qwen3omni.sh, same files and flags, one process.
-# The seed's Megatron/NPU switches are accepted and listed as ignored; parallel sizes other than 1 are
-# rejected until the distributed trainer exists.
+# Fine-tunes Qwen3-Omni with OmniTune: the seed's finetune_qwen3omni.sh, same files, flags and launch
+# variables. Run it on every node with that node's NODE_RANK (MASTER_ADDR = node 0's address). The seed's
+# Megatron/NPU switches are accepted and listed as ignored; TP/PP/CP other than 1 are rejected.
+# One process: NPUS_PER_NODE=1 NNODES=1.
 set -euo pipefail
+
+NPUS_PER_NODE=${NPUS_PER_NODE:-8}
+MASTER_ADDR=${MASTER_ADDR:-localhost}
+MASTER_PORT=${MASTER_PORT:-6000}
+NNODES=${NNODES:-1}
+NODE_RANK=${NODE_RANK:-0}
+WORLD_SIZE=$(($NPUS_PER_NODE * $NNODES))
 
 OMNITUNE=${OMNITUNE:-build/src/omnitune/omnitune}
 MM_DATA="./examples/qwen3omni/data.json"
 MM_MODEL="./examples/qwen3omni/model.json"
 LOAD_PATH="ckpt/hf_path/Qwen3-Omni-30B-A3B-Instruct"   # a Hugging Face directory or a converted/saved checkpoint
 SAVE_PATH="save_dir"
-FSDP2_PATH="./examples/qwen3omni/fsdp2_config.yaml"
+# Several ranks each hold a full replica (parameter sharding is not supported yet): sharding_size 1.
+FSDP2_PATH="./examples/qwen3omni/fsdp2_config_replicate.yaml"
 
 TP=1
 PP=1
@@ -17,8 +26,16 @@ CP=1
 MBS=1
 GRAD_ACC_STEP=1
 SEQ_LEN=2048
-DP=1
+DP=$(($WORLD_SIZE/$TP/$PP/$CP))
 GBS=$(($MBS*$GRAD_ACC_STEP*$DP))
+
+DISTRIBUTED_ARGS="
+    --nproc-per-node $NPUS_PER_NODE \
+    --nnodes $NNODES \
+    --node-rank $NODE_RANK \
+    --master-addr $MASTER_ADDR \
+    --master-port $MASTER_PORT
+"
 
 GPT_ARGS="
     --use-mcore-models \
@@ -78,4 +95,5 @@ OUTPUT_ARGS="
 
 mkdir -p logs
 logfile=logs/train_$(date +%Y%m%d)_$(date +%H%M%S).log
-$OMNITUNE train $GPT_ARGS $MM_ARGS $OUTPUT_ARGS --distributed-backend nccl 2>&1 | tee "$logfile"
+# The seed passes --distributed-backend nccl; the NCCL path is not supported yet, Gloo carries GPU jobs too.
+$OMNITUNE launch $DISTRIBUTED_ARGS -- train $GPT_ARGS $MM_ARGS $OUTPUT_ARGS --distributed-backend gloo 2>&1 | tee "$logfile"

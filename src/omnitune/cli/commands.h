@@ -23,6 +23,7 @@ Subcommand register_tokenize(CLI::App& app);
 Subcommand register_data(CLI::App& app);
 Subcommand register_train(CLI::App& app);
 Subcommand register_convert(CLI::App& app);
+Subcommand register_launch(CLI::App& app);
 
 std::string version_text();  // revision, libtorch version, CUDA availability
 const char* git_revision();  // generated at build time

@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
   const omnitune::Subcommand commands[] = {omnitune::register_inspect(app), omnitune::register_init_model(app),
                                            omnitune::register_forward(app), omnitune::register_tokenize(app),
                                            omnitune::register_data(app),    omnitune::register_train(app),
-                                           omnitune::register_convert(app)};
+                                           omnitune::register_convert(app), omnitune::register_launch(app)};
 
   try {
     app.parse(argc, argv);

@@ -1,6 +1,9 @@
 // omnitune train: the seed's finetune_qwen3omni.sh flags (Megatron spellings) -> TrainOptions ->
 // run_training. Flags of the seed's script that mean nothing in OmniTune are accepted and listed once;
-// parallelism flags other than 1 are rejected until the distributed trainer exists.
+// tensor, pipeline, context and expert parallelism other than 1 are rejected (data parallelism comes from
+// the launcher's environment: several ranks).
+#include <torch/version.h>
+
 #include <cmath>
 #include <optional>
 
@@ -38,9 +41,7 @@ const char* const kIgnoredValues[] = {"--tokenizer-type",
                                       "--num-workers",
                                       "--ckpt-format",
                                       "--optimizer-selection",
-                                      "--distributed-timeout-minutes",
                                       "--eval-iters",
-                                      "--distributed-backend",
                                       "--mm-tool",
                                       "--context-parallel-algo",
                                       "--position-embedding-type",
@@ -113,7 +114,14 @@ Subcommand register_train(CLI::App& app) {
   sub->add_flag("--no-save-rng", o->no_save_rng, "Checkpoints without generator states");
   sub->add_flag("--init-model-with-meta-device", o->init_model_with_meta_device,
                 "Without --load: random initialisation instead of init_from_hf_path's weights");
-  sub->add_option("--device", o->device, "auto, cpu or cuda")->capture_default_str();
+  sub->add_option("--device", o->device, "auto, cpu or cuda (a GPU rank binds cuda:LOCAL_RANK)")->capture_default_str();
+  sub->add_option("--distributed-backend", o->distributed_backend,
+                  "gloo or nccl, for a job of several ranks (default: nccl on GPUs, gloo on CPUs)")
+      ->check(CLI::IsMember({"gloo", "nccl"}));
+  sub->add_option("--distributed-timeout-minutes", o->distributed_timeout_minutes,
+                  "Give up on a rank that has not answered a rendezvous or collective within this time")
+      ->capture_default_str()
+      ->check(number_in(0, 1e6, /*min_exclusive=*/true));
   sub->add_option("--tensor-model-parallel-size", parallel->tensor)->check(integer_in(1));
   sub->add_option("--pipeline-model-parallel-size", parallel->pipeline)->check(integer_in(1));
   sub->add_option("--context-parallel-size", parallel->context)->check(integer_in(1));
@@ -138,7 +146,9 @@ Subcommand register_train(CLI::App& app) {
                                                          {"--expert-model-parallel-size", parallel->expert}};
         for (const auto& [flag, size] : sizes)
           if (size != 1)
-            throw Error(cat(flag, " ", size, ": model and context parallelism are not supported yet (one process)"));
+            throw Error(cat(
+                flag, " ", size,
+                ": model and context parallelism are not supported yet (data parallelism is: start several ranks)"));
         if (parallel->eval_interval && *parallel->eval_interval > 0 && *parallel->eval_interval < o->train_iters)
           throw Error(cat("--eval-interval ", *parallel->eval_interval,
                           ": validation is not supported yet (set it to at "
@@ -146,6 +156,7 @@ Subcommand register_train(CLI::App& app) {
                           o->train_iters, ")"));
         for (const auto& [flag, value] : *ignored)
           o->ignored_flags.push_back(value.empty() ? flag : cat(flag, " ", value));
+        o->build = cat(git_revision(), " libtorch ", TORCH_VERSION);
         run_training(*o);
         return 0;
       }};

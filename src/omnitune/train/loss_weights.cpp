@@ -14,14 +14,15 @@ at::Tensor predicted(const at::Tensor& labels) { return predicted_labels(labels)
 
 int64_t count_labels(const at::Tensor& labels) { return predicted(labels).sum().item<double>(); }
 
-std::vector<at::Tensor> label_weights(const std::vector<at::Tensor>& labels, LossType type) {
-  const double micro = static_cast<double>(labels.size());
+std::vector<at::Tensor> label_weights(const std::vector<at::Tensor>& labels, LossType type, const StepTotals* totals) {
   std::vector<at::Tensor> masks, out;
   double total = 0;
   for (const auto& l : labels) {
     masks.push_back(predicted(l));
     total += masks.back().sum().item<double>();
   }
+  double micro = static_cast<double>(labels.size());
+  if (totals) micro = static_cast<double>(totals->micro_batches), total = static_cast<double>(totals->labels);
   for (const auto& m : masks) {
     switch (type) {
       case LossType::kDefault: {

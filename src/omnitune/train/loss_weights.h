@@ -15,8 +15,17 @@
 
 namespace omnitune {
 
-// labels[m] [B, S] int64 -> weights [B, S] fp32 (zero where nothing is predicted).
-std::vector<at::Tensor> label_weights(const std::vector<at::Tensor>& labels, LossType type);
+// What the weights of one rank's micro-batches depend on beyond them: the step's micro-batches and labels
+// over every data-parallel rank (so the ranks' weighted sums add up to the single-process loss).
+struct StepTotals {
+  int64_t micro_batches = 0;
+  int64_t labels = 0;
+};
+
+// labels[m] [B, S] int64 -> weights [B, S] fp32 (zero where nothing is predicted). Without `totals`: the
+// step is these micro-batches alone (one process).
+std::vector<at::Tensor> label_weights(const std::vector<at::Tensor>& labels, LossType type,
+                                      const StepTotals* totals = nullptr);
 
 int64_t count_labels(const at::Tensor& labels);  // labelled positions that are predicted
 

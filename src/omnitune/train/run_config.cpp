@@ -76,7 +76,7 @@ nlohmann::json options_json(const TrainOptions& o) {
       {"mm_model", o.mm_model},
       {"fsdp2_config", o.fsdp2_config},
       {"micro_batch_size", o.micro_batch_size},
-      {"global_batch_size", o.global_batch_size.value_or(o.micro_batch_size)},
+      {"global_batch_size", o.global_batch_size ? nlohmann::json(*o.global_batch_size) : nlohmann::json(nullptr)},
       {"seq_length", o.seq_length ? nlohmann::json(*o.seq_length) : nlohmann::json(nullptr)},
       {"lr", o.lr.value_or(0)},
       {"min_lr", o.min_lr},
@@ -119,25 +119,43 @@ LrSchedule make_schedule(const TrainOptions& o) {
 }
 
 // Rules between flags (each flag's own range is checked where the command line is read).
-void validate(const TrainOptions& o) {
-  const int64_t gbs = o.global_batch_size.value_or(o.micro_batch_size);
-  if (gbs < o.micro_batch_size || gbs % o.micro_batch_size != 0)
+void validate(const TrainOptions& o, int64_t dp_size) {
+  const int64_t per_step = o.micro_batch_size * dp_size;
+  const int64_t gbs = o.global_batch_size.value_or(per_step);
+  if (gbs < per_step || gbs % per_step != 0)
     throw Error(cat("--global-batch-size ", gbs, " is not a multiple of --micro-batch-size ", o.micro_batch_size,
-                    " x data-parallel size 1 (one process)"));
+                    " x data-parallel size ", dp_size, dp_size == 1 ? " (one process)" : " (the ranks of the job)"));
   if (gbs > INT64_MAX / o.train_iters)
     throw Error(
         cat("--train-iters ", o.train_iters, " x --global-batch-size ", gbs, " samples do not fit a 64-bit count"));
   if (o.save_interval > 0 && o.save.empty()) throw Error("--save-interval needs --save");
 }
 
-at::Device pick_device(const std::string& device) {
+// A GPU rank binds cuda:LOCAL_RANK.
+at::Device pick_device(const std::string& device, int64_t local_rank) {
   if (device == "cpu") return at::kCPU;
-  if (device == "cuda") {
-    if (!torch::cuda::is_available()) throw Error("--device cuda: no CUDA device is available");
-    return at::Device(at::kCUDA, 0);
+  if (device != "auto" && device != "cuda") throw Error(cat("--device: '", device, "' is not auto, cpu or cuda"));
+  if (!torch::cuda::is_available()) {
+    if (device == "cuda") throw Error("--device cuda: no CUDA device is available");
+    return at::kCPU;
   }
-  if (device != "auto") throw Error(cat("--device: '", device, "' is not auto, cpu or cuda"));
-  return torch::cuda::is_available() ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
+  const int64_t count = static_cast<int64_t>(torch::cuda::device_count());
+  if (local_rank >= count)
+    throw Error(cat("local rank ", local_rank, " needs cuda:", local_rank, " but this node has ", count,
+                    " CUDA devices (start at most ", count, " ranks a node)"));
+  return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(local_rank));
+}
+
+// What the FSDP2 yaml can mean in a job whose ranks each hold a full replica.
+void check_fsdp_for_job(const Fsdp2Config& f, const std::string& path, int64_t dp_size) {
+  if (f.offload_to_cpu) throw Error(cat(path, ": offload_to_cpu is not supported yet"));
+  if (dp_size == 1) return;
+  const int64_t shard = f.sharding_size.value_or(dp_size);
+  if (shard > 1)
+    throw Error(cat(path, ": sharding_size ", f.sharding_size ? std::to_string(*f.sharding_size) : "auto", " on ",
+                    dp_size,
+                    " ranks: parameter sharding is not supported yet; this build trains data-parallel with a full "
+                    "replica of the model and optimizer on every rank. Set sharding_size: 1 (replicate)"));
 }
 
 void log_ignored(const RunConfig& c) {
@@ -148,8 +166,10 @@ void log_ignored(const RunConfig& c) {
   for (const auto& key : c.data.ignored) log_info(cat("ignored: ", o.mm_data, " ", key));
   if (!c.fsdp) return;
   for (const auto& key : c.fsdp->ignored) log_info(cat("ignored: ", o.fsdp2_config, " ", key));
-  log_info(cat(o.fsdp2_config, ": one process: sharding, prefetch and reshard settings have no effect; param_dtype ",
-               precision_name(c.fsdp->param_dtype), " is the compute dtype, gradients accumulate in fp32"));
+  log_info(cat(o.fsdp2_config, ": ", c.dp_size == 1 ? "one process" : "replicated on every rank",
+               ": prefetch and reshard settings have no effect; param_dtype ", precision_name(c.fsdp->param_dtype),
+               " is the compute dtype, gradients accumulate in fp32",
+               c.dp_size == 1 ? "" : cat(" and are summed over the ranks in ", precision_name(c.fsdp->reduce_dtype))));
 }
 
 ThinkerRunOptions run_options(const ModelConfig& m, int64_t micro_batch, at::Device device) {
@@ -182,20 +202,21 @@ void check_save_series(const std::string& save, const ModelSource& source) {
                   kTrackerFile, " first)"));
 }
 
-RunConfig read_run_config(const TrainOptions& o) {
-  validate(o);
+RunConfig read_run_config(const TrainOptions& o, const LaunchEnv& launch) {
+  validate(o, launch.world_size);
   RunConfig c;
   c.options = o;
+  c.dp_size = launch.world_size;
   const nlohmann::json model_json = load_json_file(o.mm_model), data_json = load_json_file(o.mm_data);
   const nlohmann::json fsdp_yaml = o.fsdp2_config.empty() ? nlohmann::json(nullptr) : load_yaml_file(o.fsdp2_config);
   c.model = read_model_config(model_json, o.mm_model);
   c.data = read_data_config(data_json, o.mm_data);
   if (!o.fsdp2_config.empty()) c.fsdp = read_fsdp2_config(fsdp_yaml, o.fsdp2_config);
-  if (c.fsdp && c.fsdp->offload_to_cpu) throw Error(cat(o.fsdp2_config, ": offload_to_cpu is not supported yet"));
+  if (c.fsdp) check_fsdp_for_job(*c.fsdp, o.fsdp2_config, c.dp_size);
   if (o.seq_length) c.data.basic.cutoff_len = *o.seq_length;
   c.schedule = make_schedule(o);
-  c.grad_accumulation = o.global_batch_size.value_or(o.micro_batch_size) / o.micro_batch_size;
-  c.global_batch = c.grad_accumulation * o.micro_batch_size;
+  c.global_batch = o.global_batch_size.value_or(o.micro_batch_size * c.dp_size);
+  c.grad_accumulation = c.global_batch / (o.micro_batch_size * c.dp_size);
   log_ignored(c);
 
   c.source = resolve_source(o, c.model);
@@ -208,8 +229,9 @@ RunConfig read_run_config(const TrainOptions& o) {
       c.model.loss.router_aux_loss_coef.value_or(text.output_router_logits ? text.router_aux_loss_coef : 0.0);
   text.output_router_logits = coef > 0;
   text.router_aux_loss_coef = coef;
-  c.device = pick_device(o.device);
+  c.device = pick_device(o.device, launch.local_rank);
   c.compute = c.fsdp ? dtype_of(c.fsdp->param_dtype) : at::kFloat;
+  c.reduce = c.fsdp ? dtype_of(c.fsdp->reduce_dtype) : at::kFloat;
   c.run = run_options(c.model, o.micro_batch_size, c.device);
   c.resolved = {
       {"arguments", options_json(o)}, {"model_json", model_json}, {"data_json", data_json}, {"fsdp2_yaml", fsdp_yaml}};

@@ -12,6 +12,7 @@
 
 #include "omnitune/data/data_config.h"
 #include "omnitune/model/thinker.h"
+#include "omnitune/parallel/launch_env.h"
 #include "omnitune/train/fsdp2_config.h"
 #include "omnitune/train/lr_schedule.h"
 #include "omnitune/train/model_config.h"
@@ -39,13 +40,16 @@ struct RunConfig {
   ThinkerRunOptions run;       // attention backends, recompute/offload, loss chunking
   at::Device device = at::kCPU;
   at::ScalarType compute = at::kFloat;  // the FSDP2 yaml's param_dtype; fp32 without one
+  at::ScalarType reduce = at::kFloat;   // its reduce_dtype: the gradients summed over the ranks
   LrSchedule schedule;
-  int64_t grad_accumulation = 1, global_batch = 1;
-  nlohmann::json resolved;  // the flags and the three files as read, for trainer_state.json
+  int64_t dp_size = 1;                              // data-parallel ranks (each reads 1/dp_size of a global batch)
+  int64_t grad_accumulation = 1, global_batch = 1;  // micro-batches a rank a step; samples a step
+  nlohmann::json resolved;                          // the flags and the three files as read, for trainer_state.json
 };
 
-// Error naming the file, key or flag on anything wrong; logs once what is accepted but ignored.
-RunConfig read_run_config(const TrainOptions& options);
+// Error naming the file, key or flag on anything wrong; logs once what is accepted but ignored. `launch`:
+// the job this rank belongs to (its size divides the global batch; a GPU rank binds cuda:local_rank).
+RunConfig read_run_config(const TrainOptions& options, const LaunchEnv& launch);
 
 // --save holds one series of checkpoints: a run that does not resume from one of them must not add to it.
 void check_save_series(const std::string& save, const ModelSource& source);

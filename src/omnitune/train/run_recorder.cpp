@@ -16,20 +16,21 @@ double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock:
 }  // namespace
 
 RunRecorder::RunRecorder(const RunConfig& c, const MasterWeights& masters, const AdamW& optimizer,
-                         TrainProgress progress, PhaseClock& clock)
+                         TrainProgress progress, PhaseClock& clock, DataParallel& dp)
     : config_(c),
       clock_(clock),
+      dp_(dp),
       progress_(progress),
       start_iteration_(progress.iteration),
       peak_(peak_flops(c.device, c.compute)),
-      metrics_(c.options.save.empty() ? "" : c.options.save + "/metrics.jsonl", c.options.tensorboard_dir,
-               progress.iteration),
+      metrics_(c.options.save.empty() || !dp.writes() ? "" : c.options.save + "/metrics.jsonl",
+               dp.writes() ? c.options.tensorboard_dir : "", progress.iteration),
       save_{c.options.save,         &masters,         c.options.no_save_optim ? nullptr : &optimizer,
             !c.options.no_save_rng, c.hf_config_json, c.resolved},
       run_start_(Clock::now()),
       window_start_(Clock::now()) {
   log_info(cat("MFU is measured against ", peak_.flops_per_s / 1e12, " TFLOP/s (", peak_.source, ")"));
-  if (isatty(1)) bar_.emplace("train", c.options.train_iters - start_iteration_);
+  if (isatty(1) && dp.writes()) bar_.emplace("train", c.options.train_iters - start_iteration_);
 }
 
 void RunRecorder::record(const StepResult& step, double lr, double data_s, Loader& loader) {
@@ -50,9 +51,10 @@ void RunRecorder::record(const StepResult& step, double lr, double data_s, Loade
     r.loss = step.loss;
     r.has_aux = step.has_aux, r.aux_loss = step.aux_loss, r.grad_norm = step.grad_norm;
     r.tokens_per_s = window_tokens_ / window_s, r.tflops = window_flops_ / window_s / 1e12;
-    r.mfu = window_flops_ / window_s / peak_.flops_per_s, r.peak_memory_mb = peak_memory_mb(config_.device.is_cuda());
+    r.mfu = window_flops_ / window_s / (peak_.flops_per_s * static_cast<double>(dp_.size()));
+    r.peak_memory_mb = dp_.max(peak_memory_mb(config_.device.is_cuda()), "the peak memory of the ranks");
     r.tokens = step.tokens, r.labels = step.labels;
-    metrics_.record(r);
+    if (dp_.writes()) metrics_.record(r);
     window_start_ = Clock::now(), window_flops_ = 0, window_tokens_ = window_iters_ = 0;
   }
   if (bar_) bar_->advance();
@@ -63,8 +65,10 @@ void RunRecorder::save(Loader& loader) {
   if (bar_) bar_->clear();
   const auto t0 = Clock::now();
   progress_.sampler = loader.state();
+  progress_.sampler_ranks = dp_.size();
   progress_.counters = loader.counters();
-  last_checkpoint_ = save_training_checkpoint(save_, progress_);
+  if (dp_.writes()) last_checkpoint_ = save_training_checkpoint(save_, progress_);
+  dp_.barrier("saving the checkpoint");  // no rank goes on (or exits) before the checkpoint is complete
   last_saved_ = progress_.iteration;
   const double took = since(t0);
   phases_.checkpoint += took;
@@ -82,7 +86,7 @@ void RunRecorder::finish(Loader& loader) {
                format_duration(since(run_start_)), "; samples ", counters.samples, ", skipped bad ",
                counters.skipped_bad, ", skipped over-long ", counters.skipped_overlong, ", shortened by cutoff_len ",
                counters.cut));
-  if (!metrics_.losses().empty()) {
+  if (dp_.writes() && !metrics_.losses().empty()) {
     std::cout << ascii_loss_curve(metrics_.losses()) << std::flush;
     if (!o.save.empty()) {
       write_loss_curve_svg(o.save + "/loss_curve.svg", metrics_.losses(), "training loss");

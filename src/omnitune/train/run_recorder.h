@@ -10,6 +10,7 @@
 
 #include "omnitune/core/progress.h"
 #include "omnitune/data/loader.h"
+#include "omnitune/train/data_parallel.h"
 #include "omnitune/train/metrics_log.h"
 #include "omnitune/train/peak_flops.h"
 #include "omnitune/train/phase_clock.h"
@@ -22,8 +23,10 @@ namespace omnitune {
 class RunRecorder {
  public:
   // `progress`: where the run starts (a resumed checkpoint's progress, or zero).
+  // On a job of several ranks every rank records (each must, at the same steps: saving and the peak
+  // memory exchange ranks), rank 0 alone writes the log, metrics, TensorBoard and checkpoint files.
   RunRecorder(const RunConfig& config, const MasterWeights& masters, const AdamW& optimizer, TrainProgress progress,
-              PhaseClock& clock);
+              PhaseClock& clock, DataParallel& dp);
 
   const TrainProgress& progress() const { return progress_; }
   const std::string& last_checkpoint() const { return last_checkpoint_; }
@@ -39,6 +42,7 @@ class RunRecorder {
 
   const RunConfig& config_;
   PhaseClock& clock_;
+  DataParallel& dp_;
   TrainProgress progress_;
   int64_t start_iteration_;
   PeakFlops peak_;

@@ -40,7 +40,7 @@ std::string save_training_checkpoint(const SaveRequest& r, const TrainProgress& 
   nlohmann::json state = {
       {"iteration", p.iteration},
       {"consumed_samples", p.consumed_samples},
-      {"sampler", {{"epoch", p.sampler.epoch}, {"position", p.sampler.position}}},
+      {"sampler", {{"epoch", p.sampler.epoch}, {"position", p.sampler.position}, {"ranks", p.sampler_ranks}}},
       {"loader",
        {{"samples", p.counters.samples},
         {"skipped_bad", p.counters.skipped_bad},
@@ -67,6 +67,7 @@ LoadedState load_training_state(const std::string& dir, bool optimizer, bool rng
   ConfigReader sampler = state.object("sampler");
   out.progress.sampler.epoch = sampler.required<int64_t>("epoch", at_least(0));
   out.progress.sampler.position = sampler.required<int64_t>("position", at_least(0));
+  out.progress.sampler_ranks = sampler.get<int64_t>("ranks", 1, at_least(1));
   ConfigReader loader = state.object("loader");
   out.progress.counters.samples = loader.required<int64_t>("samples", at_least(0));
   out.progress.counters.skipped_bad = loader.required<int64_t>("skipped_bad", at_least(0));

@@ -21,6 +21,7 @@ struct TrainProgress {
   int64_t iteration = 0;  // optimizer steps done
   int64_t consumed_samples = 0;
   SamplerState sampler;
+  int64_t sampler_ranks = 1;  // the data-parallel size whose micro-batches sampler.position counts
   LoaderCounters counters;
 };
 

@@ -29,8 +29,11 @@ struct TrainOptions {
   int64_t log_interval = 100;
   bool no_load_optim = false, no_load_rng = false, no_save_optim = false, no_save_rng = false;
   bool init_model_with_meta_device = false;
-  std::string device = "auto";             // auto | cpu | cuda
-  std::vector<std::string> ignored_flags;  // the seed's flags that mean nothing here, as given
+  std::string device = "auto";              // auto | cpu | cuda
+  std::string distributed_backend;          // gloo | nccl; "" = by device (nccl on GPUs, gloo on CPUs)
+  double distributed_timeout_minutes = 10;  // rendezvous and each collective (Megatron's default)
+  std::string build;                        // the omnitune build: every rank of a job must run the same
+  std::vector<std::string> ignored_flags;   // the seed's flags that mean nothing here, as given
 };
 
 }  // namespace omnitune

@@ -24,10 +24,12 @@ std::string nonfinite_message(int64_t iteration, const std::string& what, const 
 }  // namespace
 
 BackwardResult forward_backward(ThinkerImpl& model, const std::vector<ThinkerInputs>& micro, LossType type,
-                                MasterWeights& masters, at::Device device, at::ScalarType compute, PhaseClock* clock) {
+                                MasterWeights& masters, at::Device device, at::ScalarType compute, PhaseClock* clock,
+                                const StepTotals* totals) {
   std::vector<at::Tensor> labels;
   for (const auto& b : micro) labels.push_back(b.labels);
-  std::vector<at::Tensor> weights = label_weights(labels, type);
+  std::vector<at::Tensor> weights = label_weights(labels, type, totals);
+  const double step_micro = static_cast<double>(totals ? totals->micro_batches : static_cast<int64_t>(micro.size()));
   const bool fused = model.options.loss_chunk_rows > 0;
   BackwardResult r;
   std::vector<at::Tensor> losses, aux;
@@ -40,7 +42,7 @@ BackwardResult forward_backward(ThinkerImpl& model, const std::vector<ThinkerInp
     if (clock) clock->start(Phase::kForward);
     ThinkerInputs in = to_device(micro[m], device, compute);
     in.label_weights = weights[m].to(device);
-    in.aux_loss_scale = 1.0 / static_cast<double>(micro.size());
+    in.aux_loss_scale = 1.0 / step_micro;
     ThinkerOutputs out = model.forward(in);
     if (clock) clock->stop(Phase::kForward), clock->start(Phase::kBackward);
     out.loss.backward();
@@ -51,7 +53,7 @@ BackwardResult forward_backward(ThinkerImpl& model, const std::vector<ThinkerInp
   }
   r.micro_losses = at::cat(losses);
   r.loss = r.micro_losses.sum();
-  if (!aux.empty()) r.aux_loss = at::cat(aux).mean();
+  if (!aux.empty()) r.aux_loss = at::cat(aux).sum() / step_micro;
   return r;
 }
 
@@ -68,22 +70,45 @@ at::Tensor clip_grad_norm(std::vector<at::Tensor>& grads, double max_norm) {
 }
 
 StepResult train_step(ThinkerImpl& model, const std::vector<ThinkerInputs>& micro, const StepSettings& s,
-                      MasterWeights& masters, AdamW& optimizer, PhaseClock& clock, int64_t iteration) {
-  BackwardResult b = forward_backward(model, micro, s.loss_type, masters, s.device, s.compute, &clock);
+                      MasterWeights& masters, AdamW& optimizer, PhaseClock& clock, int64_t iteration,
+                      DataParallel& dp) {
+  StepTotals totals{static_cast<int64_t>(micro.size()), 0};
+  for (const auto& batch : micro) totals.labels += count_labels(batch.labels);
+  if (dp.size() > 1) {
+    at::Tensor t = at::tensor({static_cast<double>(totals.micro_batches), static_cast<double>(totals.labels)});
+    dp.sum(t, "counting the step's labels");
+    totals = {static_cast<int64_t>(t[0].item<double>()), static_cast<int64_t>(t[1].item<double>())};
+  }
+  BackwardResult b = forward_backward(model, micro, s.loss_type, masters, s.device, s.compute, &clock, &totals);
   clock.start(Phase::kOptimizer);
+  dp.sum_grads(masters.grads(), masters.has_grad(), s.reduce);
   at::Tensor norm = clip_grad_norm(masters.grads(), s.clip_grad);
-  // The one read of the step: loss, aux loss, grad norm and each micro-batch's loss, in a single transfer.
-  std::vector<at::Tensor> parts = {at::zeros({1}, b.loss.options()),
-                                   b.aux_loss.defined() ? b.aux_loss.reshape({1}) : at::zeros({1}, b.loss.options()),
+  // The one read of the step: aux loss, grad norm and each micro-batch's loss, in a single transfer.
+  std::vector<at::Tensor> parts = {b.aux_loss.defined() ? b.aux_loss.reshape({1}) : at::zeros({1}, b.loss.options()),
                                    norm.to(b.loss.device(), at::kFloat).reshape({1}), b.micro_losses};
   const at::Tensor values = at::cat(parts).to(at::kCPU, at::kDouble);
   const double* v = values.data_ptr<double>();
-  StepResult r{0, v[1], v[2], b.aux_loss.defined(), b.tokens, b.labels, b.flops};
-  for (size_t m = 0; m < micro.size(); ++m) {
-    if (!std::isfinite(v[3 + m]))
-      throw Error(nonfinite_message(iteration, cat("the loss is ", v[3 + m]), micro[m].sources));
-    r.loss += v[3 + m];
-  }
+  bool finite = true;
+  double loss = 0;
+  for (size_t m = 0; m < micro.size(); ++m) finite = finite && std::isfinite(v[2 + m]), loss += v[2 + m];
+  // [loss, aux loss, tokens, labels, flops text/vision/audio, ranks with a non-finite loss] over the ranks.
+  at::Tensor global = at::tensor({loss, v[0], static_cast<double>(b.tokens), static_cast<double>(b.labels),
+                                  b.flops.text, b.flops.vision, b.flops.audio, finite ? 0.0 : 1.0});
+  dp.sum(global, "summing the step's loss");
+  const double* g = global.data_ptr<double>();
+  StepResult r{g[0],
+               g[1],
+               v[1],
+               b.aux_loss.defined(),
+               static_cast<int64_t>(g[2]),
+               static_cast<int64_t>(g[3]),
+               StepFlops{g[4], g[5], g[6]}};
+  for (size_t m = 0; m < micro.size(); ++m)
+    if (!std::isfinite(v[2 + m]))
+      throw Error(nonfinite_message(iteration, cat("the loss is ", v[2 + m]), micro[m].sources));
+  if (g[7] > 0)
+    throw Error(cat("iteration ", iteration, ": another rank's loss is not finite (its message names the rows); ",
+                    "stopped before the optimizer step, so the weights and the checkpoints are as they were"));
   if (!std::isfinite(r.grad_norm)) {
     std::vector<std::string> rows;
     for (const auto& batch : micro) rows.insert(rows.end(), batch.sources.begin(), batch.sources.end());

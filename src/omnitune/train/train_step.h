@@ -8,7 +8,9 @@
 
 #include "omnitune/model/thinker.h"
 #include "omnitune/train/adamw.h"
+#include "omnitune/train/data_parallel.h"
 #include "omnitune/train/flops.h"
+#include "omnitune/train/loss_weights.h"
 #include "omnitune/train/master_weights.h"
 #include "omnitune/train/model_config.h"
 #include "omnitune/train/phase_clock.h"
@@ -18,17 +20,19 @@ namespace omnitune {
 struct BackwardResult {
   at::Tensor loss;          // 0-d fp32 on the device: the step's loss as the loss type defines it (aux excluded)
   at::Tensor micro_losses;  // [M]: each micro-batch's share of `loss`
-  at::Tensor aux_loss;      // 0-d: the router aux loss averaged over the micro-batches (undefined when off)
+  at::Tensor aux_loss;      // 0-d: this rank's share of the router aux loss averaged over the step's micro-batches
+                            // (undefined when off)
   int64_t tokens = 0;       // real (unpadded) tokens, counted on the host batches
   int64_t labels = 0;       // tokens with a loss
   StepFlops flops;
 };
 
 // Forward + backward of each micro-batch (on the host; moved to `device`, floating inputs in `compute`),
-// gradients accumulated into `masters`. The router aux loss of each micro-batch counts 1 / M.
+// gradients accumulated into `masters`. The router aux loss of each micro-batch counts 1 / M, M the step's
+// micro-batches over all ranks (`totals`; without it, these micro-batches are the whole step).
 BackwardResult forward_backward(ThinkerImpl& model, const std::vector<ThinkerInputs>& micro, LossType type,
                                 MasterWeights& masters, at::Device device, at::ScalarType compute,
-                                PhaseClock* clock = nullptr);
+                                PhaseClock* clock = nullptr, const StepTotals* totals = nullptr);
 
 // torch.nn.utils.clip_grad_norm_: the L2 norm over all gradients; with max_norm > 0 and a larger norm every
 // gradient is scaled by max_norm / (norm + 1e-6). Returns the norm before clipping (0-d, on the device).
@@ -39,8 +43,10 @@ struct StepSettings {
   double lr = 0, clip_grad = 0;
   at::Device device = at::kCPU;
   at::ScalarType compute = at::kFloat;
+  at::ScalarType reduce = at::kFloat;  // the gradients summed over the ranks in this dtype
 };
 
+// What the step did over all ranks: what one process would log for the same global batch.
 struct StepResult {
   double loss = 0, aux_loss = 0, grad_norm = 0;
   bool has_aux = false;
@@ -48,9 +54,11 @@ struct StepResult {
   StepFlops flops;
 };
 
-// The whole step. Error naming `iteration` and the rows of the guilty micro-batch when the loss or the
-// gradient norm is not finite — raised before AdamW, so the weights and the optimizer state are unchanged.
+// The whole step: this rank's micro-batches, the gradients summed over `dp`, one AdamW step alike on every
+// rank. Error naming `iteration` and the rows of the guilty micro-batch (on the rank that read them; the
+// others name that rank) when the loss or the gradient norm is not finite — raised on every rank before
+// AdamW, so the weights and the optimizer state are unchanged.
 StepResult train_step(ThinkerImpl& model, const std::vector<ThinkerInputs>& micro, const StepSettings& settings,
-                      MasterWeights& masters, AdamW& optimizer, PhaseClock& clock, int64_t iteration);
+                      MasterWeights& masters, AdamW& optimizer, PhaseClock& clock, int64_t iteration, DataParallel& dp);
 
 }  // namespace omnitune

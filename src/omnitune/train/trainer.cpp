@@ -1,11 +1,15 @@
 #include "omnitune/train/trainer.h"
 
+#include <torch/cuda.h>
+
 #include <chrono>
+#include <cstdlib>
 #include <optional>
 
 #include "omnitune/core/error.h"
 #include "omnitune/core/log.h"
 #include "omnitune/data/loader.h"
+#include "omnitune/train/data_parallel.h"
 #include "omnitune/train/phase_clock.h"
 #include "omnitune/train/run_config.h"
 #include "omnitune/train/run_recorder.h"
@@ -17,32 +21,84 @@ namespace omnitune {
 
 namespace {
 
+// A checkpoint saved by D ranks counts its sampler position in micro-batches of each of D ranks: the same
+// rows consumed, counted for `ranks`.
+SamplerState sampler_state_for(const TrainProgress& p, int64_t ranks) {
+  SamplerState s = p.sampler;
+  const int64_t entries = s.position * p.sampler_ranks;  // micro-batches of the whole job
+  if (entries % ranks != 0)
+    throw Error(cat("the checkpoint's data position (", s.position, " micro-batches on each of ", p.sampler_ranks,
+                    " ranks) does not split over ", ranks, " ranks; resume on a number of ranks that divides ",
+                    entries));
+  s.position = entries / ranks;
+  return s;
+}
+
 // The data part of a run: data.json's rows (in memory or streamed) in the sampler's order, built into
 // micro-batches by worker threads, positioned where a resumed checkpoint left off.
-std::unique_ptr<Loader> build_loader(const RunConfig& c, const std::optional<LoadedState>& resumed) {
+std::unique_ptr<Loader> build_loader(const RunConfig& c, const std::optional<LoadedState>& resumed,
+                                     const DataParallel& dp) {
   const TrainOptions& o = c.options;
   const DataConfig& d = c.data;
   auto tokenizer = std::make_shared<const Tokenizer>(Tokenizer::from_dir(d.preprocess.model_name_or_path));
   auto builder = std::make_shared<const SampleBuilder>(d, tokenizer, c.thinker.position_id_per_seconds);
-  SamplerOptions sampler{o.micro_batch_size, 0, 1, static_cast<uint64_t>(o.seed), d.loader.shuffle, d.loader.drop_last};
+  SamplerOptions sampler{o.micro_batch_size, dp.rank(),         dp.size(), static_cast<uint64_t>(o.seed),
+                         d.loader.shuffle,   d.loader.drop_last};
   auto loader = std::make_unique<Loader>(open_rows(d, sampler), builder, d, d.loader.num_workers,
                                          std::max<int64_t>(2, 2 * c.grad_accumulation));
-  if (resumed) loader->restore(resumed->progress.sampler);
+  if (resumed) loader->restore(sampler_state_for(resumed->progress, dp.size()));
   return loader;
+}
+
+// The job this process belongs to (the launcher's environment; none: one process).
+DataParallel join_job(const TrainOptions& o, const LaunchEnv& env) {
+  if (env.world_size == 1) return DataParallel();
+  const bool gpu = o.device == "cuda" || (o.device == "auto" && torch::cuda::is_available());
+  JoinOptions join;
+  join.backend = parse_dist_backend(o.distributed_backend.empty() ? (gpu ? "nccl" : "gloo") : o.distributed_backend);
+  join.timeout = std::chrono::milliseconds(static_cast<int64_t>(o.distributed_timeout_minutes * 60e3));
+  if (std::getenv("OMNITUNE_LAUNCHED") == nullptr) set_log_rank(static_cast<int>(env.rank));  // else launch names it
+  if (env.rank != 0) set_log_level(LogLevel::kWarn);  // rank 0 speaks for the job
+  log_info(cat("joining a job of ", env.world_size, " ranks (", env.launcher, ", rendezvous at ", env.master_addr, ":",
+               env.master_port, ")"));
+  return DataParallel(env, join);
+}
+
+// Reads the run's files on every rank; any rank's failure stops them all, each naming it. Then every rank
+// must have read the same: files, flags and build.
+RunConfig read_job_config(const TrainOptions& o, const LaunchEnv& env, DataParallel& dp) {
+  RunConfig c;
+  std::string failure;
+  try {
+    c = read_run_config(o, env);
+  } catch (const Error& e) {
+    if (dp.size() == 1) throw;
+    failure = e.what();
+  }
+  dp.check_started(failure);
+  dp.check_same({{"arguments", c.resolved["arguments"].dump()},
+                 {"model.json", c.resolved["model_json"].dump()},
+                 {"data.json", c.resolved["data_json"].dump()},
+                 {"FSDP2 yaml", c.resolved["fsdp2_yaml"].dump()},
+                 {"config.json", c.hf_config_json},
+                 {"omnitune build", o.build}});
+  return c;
 }
 
 }  // namespace
 
 void run_training(const TrainOptions& options) {
-  const RunConfig c = read_run_config(options);  // every file read and checked before anything is written
+  const LaunchEnv env = read_launch_env();
+  DataParallel dp = join_job(options, env);
+  const RunConfig c = read_job_config(options, env, dp);  // every file read and checked before anything is written
   const TrainOptions& o = c.options;
   std::optional<SaveDirLock> save_lock;
-  if (!o.save.empty()) {
+  if (!o.save.empty() && dp.writes()) {
     save_lock.emplace(o.save, cat("omnitune train --mm-data ", o.mm_data, " --mm-model ", o.mm_model));
     check_save_series(o.save, c.source);
   }
   TrainingModel model = build_training_model(c);
-  std::unique_ptr<Loader> loader = build_loader(c, model.resumed);
+  std::unique_ptr<Loader> loader = build_loader(c, model.resumed, dp);
   TrainProgress progress;
   if (model.resumed) {
     progress = model.resumed->progress;
@@ -54,8 +110,8 @@ void run_training(const TrainOptions& options) {
                     " leaves nothing to do"));
 
   PhaseClock clock(c.device);
-  RunRecorder recorder(c, *model.masters, *model.optimizer, progress, clock);
-  StepSettings settings{c.model.loss.type, 0.0, o.clip_grad, c.device, c.compute};
+  RunRecorder recorder(c, *model.masters, *model.optimizer, progress, clock, dp);
+  StepSettings settings{c.model.loss.type, 0.0, o.clip_grad, c.device, c.compute, c.reduce};
   for (int64_t it = progress.iteration; it < o.train_iters; ++it) {
     const auto waited = std::chrono::steady_clock::now();
     std::vector<ThinkerInputs> micro;
@@ -63,7 +119,7 @@ void run_training(const TrainOptions& options) {
     const double data_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - waited).count();
     settings.lr = c.schedule.lr_at(it);
     const StepResult step =
-        train_step(*model.thinker, micro, settings, *model.masters, *model.optimizer, clock, it + 1);
+        train_step(*model.thinker, micro, settings, *model.masters, *model.optimizer, clock, it + 1, dp);
     recorder.record(step, settings.lr, data_s, *loader);
   }
   recorder.finish(*loader);

@@ -136,7 +136,7 @@ class Train(TinyModelCase):
             self.assertEqual((x["loss"], x["grad_norm"]), (y["loss"], y["grad_norm"]), x["iteration"])
         self.train(c_dir, iters=3, data=stream)
         with open(os.path.join(c_dir, "iter_0000003", "trainer_state.json")) as f:
-            self.assertEqual(json.load(f)["sampler"], {"epoch": 0, "position": 3})
+            self.assertEqual(json.load(f)["sampler"], {"epoch": 0, "position": 3, "ranks": 1})
         r = self.train(c_dir, "--load", c_dir, iters=6, data=stream)
         self.assertIn("resuming at iteration 3", r.stdout + r.stderr)
         c = read_metrics(c_dir)

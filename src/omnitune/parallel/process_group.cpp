@@ -1,0 +1,183 @@
+#include "omnitune/parallel/process_group.h"
+
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+#include "omnitune/core/error.h"
+#include "omnitune/core/log.h"
+
+namespace omnitune {
+
+namespace {
+
+using StorePtr = c10::intrusive_ptr<c10d::Store>;
+
+StorePtr connect_store(const LaunchEnv& env, bool serve, std::chrono::milliseconds timeout) {
+  c10d::TCPStoreOptions o;
+  o.port = static_cast<uint16_t>(env.master_port);
+  o.isServer = serve;
+  o.numWorkers = serve ? std::optional<size_t>(env.world_size) : std::nullopt;
+  o.waitWorkers = false;
+  o.timeout = timeout;
+  StorePtr store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, o);
+  if (!env.store_prefix.empty()) store = c10::make_intrusive<c10d::PrefixStore>(env.store_prefix, store);
+  return store;
+}
+
+std::vector<uint8_t> bytes(const std::string& s) { return {s.begin(), s.end()}; }
+std::string text(const std::vector<uint8_t>& b) { return {b.begin(), b.end()}; }
+
+std::shared_ptr<gloo::transport::Device> gloo_device(const LaunchEnv& env) {
+  if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname && *ifname)
+    return c10d::ProcessGroupGloo::createDeviceForInterface(ifname);
+  if (env.master_addr == "127.0.0.1" || env.master_addr == "localhost")
+    return c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1");
+  return c10d::ProcessGroupGloo::createDefaultDevice();
+}
+
+}  // namespace
+
+DistBackend parse_dist_backend(const std::string& text) {
+  if (text == "gloo") return DistBackend::kGloo;
+  if (text == "nccl") return DistBackend::kNccl;
+  throw Error(cat("--distributed-backend: '", text, "' is not gloo or nccl"));
+}
+
+// Every rank bumps hb/<rank> once a second over its own store connection. After a failed collective the
+// ranks whose counter stands still are the lost ones; when the store itself is gone, rank 0 (its host) is.
+class Heartbeat {
+ public:
+  Heartbeat(StorePtr store, int64_t rank, int64_t world) : store_(std::move(store)), rank_(rank), world_(world) {
+    beat();
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        for (int k = 0; k < 10 && !stop_; ++k) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        try {
+          beat();
+        } catch (const std::exception&) {
+          return;  // the store is gone; the next collective reports it
+        }
+      }
+    });
+  }
+  ~Heartbeat() {
+    stop_ = true;
+    thread_.join();
+  }
+
+  // "rank 2" / "ranks 1, 3" / "" (none found), after watching the counters for `window`.
+  std::string lost(std::chrono::milliseconds window) {
+    std::vector<std::string> keys;
+    for (int64_t r = 0; r < world_; ++r) keys.push_back(cat("hb/", r));
+    std::vector<std::vector<uint8_t>> before, after;
+    try {
+      before = store_->multiGet(keys);
+      std::this_thread::sleep_for(window);
+      after = store_->multiGet(keys);
+    } catch (const std::exception&) {
+      return rank_ == 0 ? "" : "rank 0 (it serves the rendezvous store)";
+    }
+    std::string list;
+    int found = 0;
+    for (int64_t r = 0; r < world_; ++r)
+      if (r != rank_ && before[r] == after[r]) list += cat(found++ ? ", " : "", r);
+    return found == 0 ? "" : cat(found == 1 ? "rank " : "ranks ", list);
+  }
+
+ private:
+  void beat() { store_->set(cat("hb/", rank_), bytes(std::to_string(++count_))); }
+
+  StorePtr store_;
+  int64_t rank_, world_, count_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+struct ProcessGroup::Links {
+  StorePtr store;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
+  std::unique_ptr<Heartbeat> heartbeat;
+};
+
+ProcessGroup::ProcessGroup(const LaunchEnv& env, const JoinOptions& options)
+    : rank_(env.rank), world_(env.world_size), links_(std::make_unique<Links>()) {
+  if (options.backend == DistBackend::kNccl)
+    throw Error(
+        "--distributed-backend nccl is not supported yet (the NCCL path has not been built and checked on a GPU "
+        "here); use --distributed-backend gloo");
+  const std::string where = cat(env.master_addr, ":", env.master_port);
+  try {
+    links_->store = connect_store(env, env.rank == 0 && !env.agent_store, options.timeout);
+    links_->heartbeat =
+        std::make_unique<Heartbeat>(connect_store(env, false, options.timeout), env.rank, env.world_size);
+    auto gloo_options = c10d::ProcessGroupGloo::Options::create(options.timeout);
+    gloo_options->devices.push_back(gloo_device(env));
+    links_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(c10::make_intrusive<c10d::PrefixStore>("gloo", links_->store),
+                                                              env.rank, env.world_size, gloo_options);
+  } catch (const std::exception& e) {
+    throw Error(cat("rank ", env.rank, " of ", env.world_size, ": could not join the job at ", where,
+                    " (MASTER_ADDR:MASTER_PORT) within ", options.timeout.count() / 1000, " s: ", e.what()));
+  }
+}
+
+ProcessGroup::~ProcessGroup() = default;
+
+void ProcessGroup::fail(const std::string& what, const std::exception& error) {
+  const std::string lost = links_->heartbeat->lost(std::chrono::milliseconds(3000));
+  std::string message = cat("error: rank ", rank_, ": ", what, " failed: ");
+  if (!lost.empty())
+    message += cat("lost contact with ", lost, " (it died or stopped answering; see its own output)");
+  else
+    message += error.what();
+  std::cerr << message << std::endl;
+  // Rank 0 serves the store: it stays a moment so that the others can still read the heartbeats.
+  if (rank_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(4000));
+  std::_Exit(1);
+}
+
+void ProcessGroup::all_reduce(at::Tensor& tensor, bool max, const std::string& what) {
+  try {
+    std::vector<at::Tensor> one = {tensor};
+    c10d::AllreduceOptions o;
+    o.reduceOp = max ? c10d::ReduceOp::MAX : c10d::ReduceOp::SUM;
+    links_->gloo->allreduce(one, o)->wait();
+  } catch (const std::exception& e) {
+    fail(what, e);
+  }
+}
+
+void ProcessGroup::all_reduce_sum(at::Tensor& tensor, const std::string& what) {
+  all_reduce(tensor, false, what);
+}
+
+void ProcessGroup::all_reduce_max(at::Tensor& tensor, const std::string& what) {
+  all_reduce(tensor, true, what);
+}
+
+void ProcessGroup::barrier(const std::string& what) {
+  try {
+    links_->gloo->barrier()->wait();
+  } catch (const std::exception& e) {
+    fail(what, e);
+  }
+}
+
+std::vector<std::string> ProcessGroup::exchange(const std::string& key, const std::string& value) {
+  std::vector<std::string> out;
+  try {
+    links_->store->set(cat(key, "/", rank_), bytes(value));
+    for (int64_t r = 0; r < world_; ++r) out.push_back(text(links_->store->get(cat(key, "/", r))));
+  } catch (const std::exception& e) {
+    fail(cat("exchanging ", key), e);
+  }
+  barrier(cat("exchanging ", key));  // every rank has read before any goes on (and perhaps exits)
+  return out;
+}
+
+}  // namespace omnitune

@@ -1,0 +1,54 @@
+// parallel/process_group: the job's ranks joined through c10d — the TCPStore rendezvous (served by rank 0,
+// or by torchrun's agent) and a ProcessGroupGloo over all ranks — with the few collectives the trainer
+// issues. A failed collective never hangs and never ends in a stack trace: the rank logs which peer it lost
+// (from the heartbeats every rank writes to the store) and exits with status 1.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "omnitune/parallel/launch_env.h"
+
+namespace omnitune {
+
+enum class DistBackend { kGloo, kNccl };
+DistBackend parse_dist_backend(const std::string& text);  // gloo | nccl, else Error
+
+struct JoinOptions {
+  std::chrono::milliseconds timeout{std::chrono::minutes(10)};  // rendezvous and each collective
+  DistBackend backend = DistBackend::kGloo;
+};
+
+class ProcessGroup {
+ public:
+  // Joins the job `env` describes (world size >= 2). Error when the rendezvous fails within the timeout.
+  ProcessGroup(const LaunchEnv& env, const JoinOptions& options);
+  ~ProcessGroup();
+  ProcessGroup(const ProcessGroup&) = delete;
+  ProcessGroup& operator=(const ProcessGroup&) = delete;
+
+  int64_t rank() const { return rank_; }
+  int64_t world() const { return world_; }
+
+  // In place over every rank; `what` names the step in the message of a failure. One contiguous CPU tensor
+  // (several are flattened by the caller: c10d reads a list as one tensor per local device).
+  void all_reduce_sum(at::Tensor& tensor, const std::string& what);
+  void all_reduce_max(at::Tensor& tensor, const std::string& what);
+  void barrier(const std::string& what);
+  // Every rank's `value` under `key`, in rank order (through the store; small values only).
+  std::vector<std::string> exchange(const std::string& key, const std::string& value);
+
+ private:
+  void all_reduce(at::Tensor& tensor, bool max, const std::string& what);
+  [[noreturn]] void fail(const std::string& what, const std::exception& error);
+
+  struct Links;  // the store, the Gloo group and the heartbeat (c10d types stay out of this header)
+  int64_t rank_ = 0, world_ = 1;
+  std::unique_ptr<Links> links_;
+};
+
+}  // namespace omnitune

@@ -1,0 +1,269 @@
+"""Training on several ranks (CPU, Gloo, loopback): a job of 2 or 3 ranks equals the single process on the
+same global batch (losses 1e-6 relative at every step); `omnitune launch`, `torchrun --no-python` and two
+`--nnodes 2` launches give the same run; a text-only rank next to a video+audio rank neither hangs nor
+changes the result; a checkpoint saved by 2 ranks resumes on 1 and on 3 (and one of 1 on 3) exactly where a
+straight run goes; a rank killed mid-run stops the others with a message naming it, and the last checkpoint
+resumes; ranks started with different files stop at once saying what differs."""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import unittest
+
+import torch
+from safetensors.torch import load_file
+
+from train_fixture import TinyModelCase, make_dataset, read_metrics
+from common import OMNITUNE, omnitune
+
+GBS, STEPS = 6, 6
+TORCHRUN = os.path.join(os.path.dirname(sys.executable), "torchrun")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(nproc, *train_args, extra=(), check=True, timeout=600):
+    cmd = [OMNITUNE, "launch", "--nproc-per-node", str(nproc), "--master-port", str(free_port()), *extra, "--",
+           "train", *map(str, train_args)]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if check and p.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} exited {p.returncode}:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+    return p
+
+
+def rel(a, b):
+    return abs(a - b) / max(abs(b), 1e-12)
+
+
+def weights_rel(a_dir, b_dir):
+    """||a - b|| / ||b|| over every tensor but the attention key biases (their gradient is zero in exact
+    arithmetic: AdamW turns float noise there into steps of the size of the LR)."""
+    a, b = load_file(os.path.join(a_dir, "model.safetensors")), load_file(os.path.join(b_dir, "model.safetensors"))
+    keys = [k for k in b if not k.endswith("k_proj.bias")]
+    num = sum((a[k].double() - b[k].double()).pow(2).sum() for k in keys)
+    den = sum(b[k].double().pow(2).sum() for k in keys)
+    return (num / den).sqrt().item()
+
+
+class Distributed(TinyModelCase):
+    rows = 12  # divides every world size and global batch used here: the epochs hold the same rows
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.data = make_dataset(cls.root, cls.model, rows=cls.rows, shuffle=True)
+        cls.runs = {}
+
+    def args(self, save, iters=STEPS, gbs=GBS, data=None, extra=(), timeout_minutes=1):
+        return ["--mm-data", data or self.data, "--mm-model", self.model_json, "--micro-batch-size", "1",
+                "--global-batch-size", str(gbs), "--lr", "2e-3", "--min-lr", "1e-4", "--lr-decay-style", "cosine",
+                "--lr-warmup-iters", "1", "--weight-decay", "0.01", "--clip-grad", "1.0", "--train-iters", str(iters),
+                "--lr-decay-iters", str(STEPS), "--log-interval", "1", "--seed", "5", "--save", save, "--device",
+                "cpu", "--distributed-timeout-minutes", str(timeout_minutes), *extra]
+
+    def run_on(self, world, name=None, **kw):
+        """metrics.jsonl of a run on `world` ranks (cached by name)."""
+        name = name or f"world{world}"
+        if name not in self.runs:
+            save = self.path(name)
+            if world == 1:
+                omnitune("train", *self.args(save, **kw))
+            else:
+                launch(world, *self.args(save, **kw))
+            self.runs[name] = read_metrics(save)
+        return self.runs[name]
+
+    def assert_same_curve(self, ours, ref, label, tol=1e-6):
+        self.assertEqual([m["iteration"] for m in ours], [m["iteration"] for m in ref], label)
+        for m, r in zip(ours, ref):
+            self.assertLessEqual(rel(m["loss"], r["loss"]), tol, f"{label} step {r['iteration']}: loss")
+            self.assertLessEqual(rel(m["grad_norm"], r["grad_norm"]), 1e-5, f"{label} step {r['iteration']}: grad")
+            self.assertEqual(m["tokens"], r["tokens"], label)
+            self.assertEqual(m["lr"], r["lr"], label)
+
+    def test_world_2_and_3_equal_one_process(self):
+        one = self.run_on(1)
+        for world in (2, 3):
+            self.assert_same_curve(self.run_on(world), one, f"world {world}")
+            last = f"iter_{STEPS:07d}"
+            self.assertLessEqual(weights_rel(self.path(f"world{world}", last), self.path("world1", last)), 1e-5)
+
+    def test_torchrun_and_two_nodes_run_what_launch_runs(self):
+        ours = self.run_on(2)
+        save = self.path("torchrun")
+        port = free_port()
+        subprocess.run([TORCHRUN, "--nproc-per-node", "2", "--master-port", str(port), "--no-python", OMNITUNE,
+                        "train", *self.args(save)], check=True, capture_output=True, timeout=600)
+        nodes = self.path("two_nodes")
+        port = free_port()
+        procs = [subprocess.Popen([OMNITUNE, "launch", "--nnodes", "2", "--node_rank", str(n), "--nproc_per_node", "1",
+                                   "--master_addr", "127.0.0.1", "--master_port", str(port), "--", "train",
+                                   *self.args(nodes)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  env=dict(os.environ, OMP_NUM_THREADS="1"))  # as 2 ranks on one node get
+                 for n in (0, 1)]
+        outputs = [p.communicate(timeout=600)[0] for p in procs]
+        self.assertEqual([p.returncode for p in procs], [0, 0], outputs)
+        for other in (read_metrics(save), read_metrics(nodes)):
+            self.assertEqual([(m["loss"], m["grad_norm"], m["tokens"]) for m in other],
+                             [(m["loss"], m["grad_norm"], m["tokens"]) for m in ours])
+
+    def test_resume_on_other_world_sizes(self):
+        straight = self.run_on(1)
+        launch(2, *self.args(self.path("saved2"), iters=3))
+        omnitune("train", *self.args(self.path("saved1"), iters=3))
+        for source, world in (("saved2", 1), ("saved2", 3), ("saved1", 3)):
+            save = self.path(f"resume_{source}_on_{world}")
+            shutil.copytree(self.path(source), save)
+            os.remove(os.path.join(save, "metrics.jsonl"))
+            args = self.args(save, extra=("--load", save))
+            if world == 1:
+                omnitune("train", *args)
+            else:
+                launch(world, *args)
+            self.assert_same_curve(read_metrics(save), straight[3:], f"{source} resumed on {world}")
+
+    def test_text_only_rank_next_to_a_video_audio_rank(self):
+        """Rows alternate text / video with its sound track: rank 0 reads only text, rank 1 only video+audio."""
+        clip = self.path("media", "clip.mp4")
+        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=4", "-f",
+                        "lavfi", "-i", "sine=frequency=300:sample_rate=16000", "-t", "1.5", "-c:v", "libx264",
+                        "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", clip], check=True)
+        rows = []
+        for i in range(4):
+            rows.append({"messages": [{"role": "user", "content": f"Count to {3 + i}."},
+                                      {"role": "assistant", "content": " ".join(str(k) for k in range(1, 4 + i))}]})
+            rows.append({"messages": [{"role": "user", "content": "<video>What do you see and hear?"},
+                                      {"role": "assistant", "content": "Colour bars and a tone."}],
+                         "videos": ["media/clip.mp4"]})
+        rows_path = self.path("mixed.jsonl")
+        with open(rows_path, "w") as f:
+            f.writelines(json.dumps(r) + "\n" for r in rows)
+        with open(self.data) as f:
+            cfg = json.load(f)
+        cfg["dataset_param"]["basic_parameters"]["dataset"] = rows_path
+        cfg["dataloader_param"]["shuffle"] = False
+        cfg["dataset_param"]["attr"]["videos"] = "videos"
+        cfg["dataset_param"]["preprocess_parameters"].update(
+            {"use_audio_in_video": True, "video_fps": 2.0, "video_maxlen": 8, "video_min_pixels": 256,
+             "video_max_pixels": 4096})
+        data = self.path("mixed.json")
+        with open(data, "w") as f:
+            json.dump(cfg, f)
+        one = self.run_on(1, name="mixed1", data=data, gbs=2, iters=4)
+        two = self.run_on(2, name="mixed2", data=data, gbs=2, iters=4)
+        self.assert_same_curve(two, one, "text-only rank + video/audio rank")
+
+    def test_a_killed_rank_stops_the_others_and_the_checkpoint_resumes(self):
+        save = self.path("killed")
+        port = free_port()
+        cmd = [OMNITUNE, "launch", "--nproc-per-node", "3", "--master-port", str(port), "--", "train",
+               *self.args(save, iters=10000, gbs=3, extra=("--save-interval", "2"))]
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.time() + 300
+            while not os.path.exists(os.path.join(save, "iter_0000002")) and time.time() < deadline:
+                self.assertIsNone(p.poll(), "the job ended early")
+                time.sleep(0.2)
+            self.assertTrue(os.path.exists(os.path.join(save, "iter_0000002")), "no checkpoint within 300 s")
+            children = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True, text=True).stdout.split()
+            victim = None
+            for pid in children:
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    if b"RANK=1" in f.read().split(b"\0"):
+                        victim = int(pid)
+            self.assertIsNotNone(victim, children)
+            killed_at = time.time()
+            os.kill(victim, signal.SIGKILL)
+            out = p.communicate(timeout=90)[0]
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertLess(time.time() - killed_at, 60, out[-3000:])
+        self.assertNotEqual(p.returncode, 0, out[-3000:])
+        self.assertIn(f"rank 1 (pid {victim}) failed with signal 9", out)
+        self.assertIn("lost contact with rank 1", out)  # the surviving ranks name it themselves
+        omnitune("train", *self.args(save, iters=4, gbs=3, extra=("--load", save)))
+        self.assertEqual(read_metrics(save)[-1]["iteration"], 4)
+
+    def test_a_rank_that_stops_answering_is_named(self):
+        """SIGSTOP, not a death: the other rank notices when the collective times out (15 s here)."""
+        save, port = self.path("stopped"), free_port()
+        procs = []
+        for rank in (0, 1):
+            env = dict(os.environ, RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE="2",
+                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), OMP_NUM_THREADS="1")
+            args = self.args(save, iters=10000, gbs=2, timeout_minutes=0.25)
+            procs.append(subprocess.Popen([OMNITUNE, "train", *args], env=env, stdout=subprocess.PIPE,
+                                          stderr=subprocess.STDOUT, text=True))
+        try:
+            deadline = time.time() + 300
+            while not os.path.exists(os.path.join(save, "metrics.jsonl")) and time.time() < deadline:
+                self.assertEqual([p.poll() for p in procs], [None, None], "a rank ended early")
+                time.sleep(0.2)
+            os.kill(procs[1].pid, signal.SIGSTOP)
+            stopped_at = time.time()
+            out = procs[0].communicate(timeout=90)[0]
+            waited = time.time() - stopped_at
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                p.communicate()
+        self.assertEqual(procs[0].returncode, 1, out[-3000:])
+        self.assertLess(waited, 60, out[-3000:])
+        self.assertIn("lost contact with rank 1", out)
+
+    def test_bf16_follows_fp32_as_one_process_does(self):
+        yaml = self.path("bf16.yaml")
+        with open(yaml, "w") as f:
+            f.write("sharding_size: 1\nparam_dtype: bf16\nreduce_dtype: fp32\n")
+        fp32 = self.run_on(1)
+        one = self.run_on(1, name="bf16_1", extra=("--fsdp2-config", yaml))
+        two = self.run_on(2, name="bf16_2", extra=("--fsdp2-config", yaml))
+        gap_one = max(rel(a["loss"], b["loss"]) for a, b in zip(one, fp32))
+        gap_two = max(rel(a["loss"], b["loss"]) for a, b in zip(two, fp32))
+        print(f"bf16 vs fp32, max relative loss gap: one process {gap_one:.2e}, 2 ranks {gap_two:.2e}")
+        self.assertLess(gap_two, max(2 * gap_one, 1e-3))
+        self.assertLessEqual(max(rel(a["loss"], b["loss"]) for a, b in zip(two, one)), max(gap_one, 1e-3))
+
+    def test_ranks_started_with_different_files_stop(self):
+        other = self.path("other_data.json")
+        with open(self.data) as f:
+            cfg = json.load(f)
+        cfg["dataset_param"]["basic_parameters"]["cutoff_len"] = 400
+        with open(other, "w") as f:
+            json.dump(cfg, f)
+        port, procs = free_port(), []
+        for rank, data in ((0, self.data), (1, other)):
+            env = dict(os.environ, RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE="2",
+                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+            procs.append(subprocess.Popen([OMNITUNE, "train", *self.args(self.path("differ"), data=data)], env=env,
+                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        outputs = [p.communicate(timeout=120)[0] for p in procs]
+        for p, out in zip(procs, outputs):
+            self.assertEqual(p.returncode, 1, out)
+            self.assertIn("rank 1's data.json differ", out)
+        self.assertFalse(os.path.exists(self.path("differ", "iter_0000001")))
+
+    def test_unsupported_sharding_is_refused(self):
+        yaml = self.path("fsdp2.yaml")
+        with open(yaml, "w") as f:
+            f.write("sharding_size: auto\nparam_dtype: fp32\n")
+        p = launch(2, *self.args(self.path("sharded"), extra=("--fsdp2-config", yaml)), check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("sharding_size auto on 2 ranks: parameter sharding is not supported yet", p.stderr)
+        p = launch(2, *self.args(self.path("nccl"), extra=("--distributed-backend", "nccl")), check=False)
+        self.assertIn("--distributed-backend nccl is not supported yet", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
