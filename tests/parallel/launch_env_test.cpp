@@ -33,8 +33,12 @@ TEST(LaunchEnv, NothingSetIsOneProcess) {
 }
 
 TEST(LaunchEnv, Torchrun) {
-  LaunchEnv e = read({{"RANK", "5"}, {"WORLD_SIZE", "16"}, {"LOCAL_RANK", "5"}, {"LOCAL_WORLD_SIZE", "8"},
-                      {"MASTER_ADDR", "node0"}, {"MASTER_PORT", "6000"}});
+  LaunchEnv e = read({{"RANK", "5"},
+                      {"WORLD_SIZE", "16"},
+                      {"LOCAL_RANK", "5"},
+                      {"LOCAL_WORLD_SIZE", "8"},
+                      {"MASTER_ADDR", "node0"},
+                      {"MASTER_PORT", "6000"}});
   EXPECT_EQ(e.launcher, "torchrun");
   EXPECT_EQ(e.rank, 5);
   EXPECT_EQ(e.world_size, 16);
@@ -47,8 +51,12 @@ TEST(LaunchEnv, Torchrun) {
 }
 
 TEST(LaunchEnv, TorchrunAgentStoreJoinsAsClientUnderTheAttemptPrefix) {
-  LaunchEnv e = read({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"LOCAL_RANK", "0"}, {"MASTER_ADDR", "127.0.0.1"},
-                      {"MASTER_PORT", "29500"}, {"TORCHELASTIC_USE_AGENT_STORE", "True"},
+  LaunchEnv e = read({{"RANK", "0"},
+                      {"WORLD_SIZE", "2"},
+                      {"LOCAL_RANK", "0"},
+                      {"MASTER_ADDR", "127.0.0.1"},
+                      {"MASTER_PORT", "29500"},
+                      {"TORCHELASTIC_USE_AGENT_STORE", "True"},
                       {"TORCHELASTIC_RESTART_COUNT", "2"}});
   EXPECT_TRUE(e.agent_store);
   EXPECT_EQ(e.store_prefix, "/worker/attempt_2");
@@ -58,20 +66,25 @@ TEST(LaunchEnv, TorchrunErrorsNameTheVariable) {
   EXPECT_NE(error_of({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"LOCAL_RANK", "0"}, {"MASTER_PORT", "1"}})
                 .find("MASTER_ADDR is not set"),
             std::string::npos);
-  EXPECT_NE(error_of({{"RANK", "2"}, {"WORLD_SIZE", "2"}, {"LOCAL_RANK", "0"}, {"MASTER_ADDR", "a"},
-                      {"MASTER_PORT", "1"}})
-                .find("rank 2 is not below the world size 2"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of({{"RANK", "2"}, {"WORLD_SIZE", "2"}, {"LOCAL_RANK", "0"}, {"MASTER_ADDR", "a"}, {"MASTER_PORT", "1"}})
+          .find("rank 2 is not below the world size 2"),
+      std::string::npos);
   EXPECT_NE(error_of({{"RANK", "x"}, {"WORLD_SIZE", "2"}}).find("RANK='x' is not a whole number"), std::string::npos);
-  EXPECT_NE(error_of({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"LOCAL_RANK", "0"}, {"MASTER_ADDR", "a"},
-                      {"MASTER_PORT", "70000"}})
-                .find("MASTER_PORT=70000 is outside"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(
+          {{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"LOCAL_RANK", "0"}, {"MASTER_ADDR", "a"}, {"MASTER_PORT", "70000"}})
+          .find("MASTER_PORT=70000 is outside"),
+      std::string::npos);
 }
 
 TEST(LaunchEnv, SlurmStepTakesTheFirstHostAndAJobPort) {
-  LaunchEnv e = read({{"SLURM_STEP_ID", "0"}, {"SLURM_PROCID", "9"}, {"SLURM_NTASKS", "16"}, {"SLURM_LOCALID", "1"},
-                      {"SLURM_STEP_TASKS_PER_NODE", "8(x2)"}, {"SLURM_STEP_NODELIST", "gpu[07-08]"},
+  LaunchEnv e = read({{"SLURM_STEP_ID", "0"},
+                      {"SLURM_PROCID", "9"},
+                      {"SLURM_NTASKS", "16"},
+                      {"SLURM_LOCALID", "1"},
+                      {"SLURM_STEP_TASKS_PER_NODE", "8(x2)"},
+                      {"SLURM_STEP_NODELIST", "gpu[07-08]"},
                       {"SLURM_JOB_ID", "123456"}});
   EXPECT_EQ(e.launcher, "slurm");
   EXPECT_EQ(e.rank, 9);
@@ -91,12 +104,16 @@ TEST(LaunchEnv, SlurmHostLists) {
 }
 
 TEST(LaunchEnv, OpenMpi) {
-  LaunchEnv e = read({{"OMPI_COMM_WORLD_RANK", "3"}, {"OMPI_COMM_WORLD_SIZE", "4"}, {"OMPI_COMM_WORLD_LOCAL_RANK", "3"},
+  LaunchEnv e = read({{"OMPI_COMM_WORLD_RANK", "3"},
+                      {"OMPI_COMM_WORLD_SIZE", "4"},
+                      {"OMPI_COMM_WORLD_LOCAL_RANK", "3"},
                       {"OMPI_COMM_WORLD_LOCAL_SIZE", "4"}});
   EXPECT_EQ(e.launcher, "mpirun");
   EXPECT_EQ(e.rank, 3);
   EXPECT_EQ(e.master_addr, "127.0.0.1");
-  EXPECT_NE(error_of({{"OMPI_COMM_WORLD_RANK", "3"}, {"OMPI_COMM_WORLD_SIZE", "8"}, {"OMPI_COMM_WORLD_LOCAL_RANK", "3"},
+  EXPECT_NE(error_of({{"OMPI_COMM_WORLD_RANK", "3"},
+                      {"OMPI_COMM_WORLD_SIZE", "8"},
+                      {"OMPI_COMM_WORLD_LOCAL_RANK", "3"},
                       {"OMPI_COMM_WORLD_LOCAL_SIZE", "4"}})
                 .find("set MASTER_ADDR"),
             std::string::npos);

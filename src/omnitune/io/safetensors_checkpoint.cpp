@@ -99,7 +99,8 @@ uint64_t SafetensorsCheckpoint::total_bytes() const {
 std::vector<std::string> write_shards(
     const std::string& dir, const std::vector<std::string>& names, const std::vector<uint64_t>& nbytes,
     uint64_t max_shard_bytes,
-    const std::function<void(const std::string& path, const std::vector<size_t>& members)>& write_shard) {
+    const std::function<void(const std::string& path, const std::vector<size_t>& members)>& write_shard,
+    const WriterPart& part) {
   if (!fs::is_directory(dir)) throw Error(dir + ": output directory does not exist");
   std::vector<std::vector<size_t>> groups(1);
   uint64_t group_bytes = 0, total = 0;
@@ -114,6 +115,7 @@ std::vector<std::string> write_shards(
   }
   std::vector<std::string> written;
   if (groups.size() == 1) {
+    if (!part.writes(0)) return written;
     written.push_back((fs::path(dir) / kSingleFileName).string());
     write_shard(written.back(), groups[0]);
     return written;
@@ -122,10 +124,12 @@ std::vector<std::string> write_shards(
   for (size_t g = 0; g < groups.size(); ++g) {
     char name[64];
     std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", g + 1, groups.size());
+    for (size_t i : groups[g]) weight_map[names[i]] = name;
+    if (!part.writes(g)) continue;
     written.push_back((fs::path(dir) / name).string());
     write_shard(written.back(), groups[g]);
-    for (size_t i : groups[g]) weight_map[names[i]] = name;
   }
+  if (part.writer != 0) return written;
   nlohmann::json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
   written.push_back((fs::path(dir) / kIndexFileName).string());
   write_file_atomic(written.back(), index.dump(2) + "\n");

@@ -41,6 +41,13 @@ class SafetensorsCheckpoint {
   std::vector<std::string> names_;
 };
 
+// Several processes writing one checkpoint together (the ranks of a job, each holding every tensor): file g
+// of the layout (0-based, in order) is written by writer g % writers, the index by writer 0.
+struct WriterPart {
+  size_t writer = 0, writers = 1;
+  bool writes(size_t file) const { return file % writers == writer; }
+};
+
 // Writes `tensors` into directory `dir` (which must exist) the way Hugging Face does: one
 // model.safetensors when everything fits in `max_shard_bytes`, else model-0000i-of-0000N.safetensors
 // shards plus model.safetensors.index.json (written last). Tensors stay in the given order; a tensor
@@ -51,11 +58,13 @@ std::vector<std::string> write_sharded_safetensors(const std::string& dir, const
                                                    const std::map<std::string, std::string>& metadata = {});
 
 // The same layout for any writer: tensor i is called names[i] and has nbytes[i] bytes; write_shard(path,
-// members) writes one file (atomically) holding the tensors whose indices are `members`, in order.
+// members) writes one file (atomically) holding the tensors whose indices are `members`, in order. Returns
+// the files this writer (`part`) wrote.
 std::vector<std::string> write_shards(
     const std::string& dir, const std::vector<std::string>& names, const std::vector<uint64_t>& nbytes,
     uint64_t max_shard_bytes,
-    const std::function<void(const std::string& path, const std::vector<size_t>& members)>& write_shard);
+    const std::function<void(const std::string& path, const std::vector<size_t>& members)>& write_shard,
+    const WriterPart& part = {});
 
 // "4GB", "500MB", "1.5GiB", "123" (bytes) -> bytes; decimal units are powers of 1000 as in HF. At least
 // 1 byte and below 2^63; errors start with `flag` ("--max-shard-size").

@@ -38,8 +38,7 @@ int64_t first_count(const std::string& text) {
 }
 
 void check_ranks(const LaunchEnv& e, const std::string& names) {
-  if (e.rank >= e.world_size)
-    throw Error(cat(names, ": rank ", e.rank, " is not below the world size ", e.world_size));
+  if (e.rank >= e.world_size) throw Error(cat(names, ": rank ", e.rank, " is not below the world size ", e.world_size));
   if (e.local_rank >= e.local_world_size)
     throw Error(cat(names, ": local rank ", e.local_rank, " is not below the local world size ", e.local_world_size));
   if (e.local_world_size > e.world_size)
@@ -65,20 +64,27 @@ LaunchEnv torchrun(const EnvLookup& env) {
   if (e.world_size > 1 && !has(env, "MASTER_PORT"))
     throw Error("the environment variable MASTER_PORT is not set (WORLD_SIZE > 1 needs the rendezvous port)");
   const char* agent = env("TORCHELASTIC_USE_AGENT_STORE");
-  e.agent_store = agent != nullptr && (std::string(agent) == "True" || std::string(agent) == "true" ||
-                                       std::string(agent) == "1");
+  e.agent_store =
+      agent != nullptr && (std::string(agent) == "True" || std::string(agent) == "true" || std::string(agent) == "1");
   if (e.agent_store)
     e.store_prefix = cat("/worker/attempt_", integer_or(env, "TORCHELASTIC_RESTART_COUNT", 0, 0, 1 << 20));
   check_ranks(e, "RANK/WORLD_SIZE/LOCAL_RANK/LOCAL_WORLD_SIZE");
   return e;
 }
 
-LaunchEnv slurm(const EnvLookup& env) {
+// The three numbers every launcher sets, under its own names.
+LaunchEnv ranks_from(const EnvLookup& env, const char* launcher, const char* world, const char* rank,
+                     const char* local) {
   LaunchEnv e;
-  e.launcher = "slurm";
-  e.world_size = integer(env, "SLURM_NTASKS", 1, 1 << 20);
-  e.rank = integer(env, "SLURM_PROCID", 0, 1 << 20);
-  e.local_rank = integer(env, "SLURM_LOCALID", 0, 1 << 20);
+  e.launcher = launcher;
+  e.world_size = integer(env, world, 1, 1 << 20);
+  e.rank = integer(env, rank, 0, 1 << 20);
+  e.local_rank = integer(env, local, 0, 1 << 20);
+  return e;
+}
+
+LaunchEnv slurm(const EnvLookup& env) {
+  LaunchEnv e = ranks_from(env, "slurm", "SLURM_NTASKS", "SLURM_PROCID", "SLURM_LOCALID");
   const char* per_node = has(env, "SLURM_STEP_TASKS_PER_NODE") ? env("SLURM_STEP_TASKS_PER_NODE")
                          : has(env, "SLURM_TASKS_PER_NODE")    ? env("SLURM_TASKS_PER_NODE")
                                                                : nullptr;
@@ -97,11 +103,7 @@ LaunchEnv slurm(const EnvLookup& env) {
 }
 
 LaunchEnv mpirun(const EnvLookup& env) {
-  LaunchEnv e;
-  e.launcher = "mpirun";
-  e.world_size = integer(env, "OMPI_COMM_WORLD_SIZE", 1, 1 << 20);
-  e.rank = integer(env, "OMPI_COMM_WORLD_RANK", 0, 1 << 20);
-  e.local_rank = integer(env, "OMPI_COMM_WORLD_LOCAL_RANK", 0, 1 << 20);
+  LaunchEnv e = ranks_from(env, "mpirun", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_LOCAL_RANK");
   e.local_world_size = integer(env, "OMPI_COMM_WORLD_LOCAL_SIZE", 1, 1 << 20);
   if (e.local_world_size < e.world_size && !has(env, "MASTER_ADDR"))
     throw Error("mpirun across nodes: set MASTER_ADDR to the host of rank 0 (mpirun -x MASTER_ADDR=...)");
@@ -114,8 +116,7 @@ LaunchEnv mpirun(const EnvLookup& env) {
 
 std::string first_slurm_host(const std::string& nodelist) {
   const size_t bracket = nodelist.find('['), comma = nodelist.find(',');
-  if (bracket == std::string::npos || (comma != std::string::npos && comma < bracket))
-    return nodelist.substr(0, comma);
+  if (bracket == std::string::npos || (comma != std::string::npos && comma < bracket)) return nodelist.substr(0, comma);
   const std::string prefix = nodelist.substr(0, bracket);
   const size_t end = nodelist.find_first_of(",-]", bracket + 1);
   if (end == std::string::npos) return "";

@@ -118,8 +118,8 @@ ProcessGroup::ProcessGroup(const LaunchEnv& env, const JoinOptions& options)
         std::make_unique<Heartbeat>(connect_store(env, false, options.timeout), env.rank, env.world_size);
     auto gloo_options = c10d::ProcessGroupGloo::Options::create(options.timeout);
     gloo_options->devices.push_back(gloo_device(env));
-    links_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(c10::make_intrusive<c10d::PrefixStore>("gloo", links_->store),
-                                                              env.rank, env.world_size, gloo_options);
+    links_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(
+        c10::make_intrusive<c10d::PrefixStore>("gloo", links_->store), env.rank, env.world_size, gloo_options);
   } catch (const std::exception& e) {
     throw Error(cat("rank ", env.rank, " of ", env.world_size, ": could not join the job at ", where,
                     " (MASTER_ADDR:MASTER_PORT) within ", options.timeout.count() / 1000, " s: ", e.what()));
@@ -152,13 +152,9 @@ void ProcessGroup::all_reduce(at::Tensor& tensor, bool max, const std::string& w
   }
 }
 
-void ProcessGroup::all_reduce_sum(at::Tensor& tensor, const std::string& what) {
-  all_reduce(tensor, false, what);
-}
+void ProcessGroup::all_reduce_sum(at::Tensor& tensor, const std::string& what) { all_reduce(tensor, false, what); }
 
-void ProcessGroup::all_reduce_max(at::Tensor& tensor, const std::string& what) {
-  all_reduce(tensor, true, what);
-}
+void ProcessGroup::all_reduce_max(at::Tensor& tensor, const std::string& what) { all_reduce(tensor, true, what); }
 
 void ProcessGroup::barrier(const std::string& what) {
   try {
@@ -170,9 +166,10 @@ void ProcessGroup::barrier(const std::string& what) {
 
 std::vector<std::string> ProcessGroup::exchange(const std::string& key, const std::string& value) {
   std::vector<std::string> out;
+  const std::string unique = cat(key, "#", ++exchanges_);  // every rank makes the same calls: same numbers
   try {
-    links_->store->set(cat(key, "/", rank_), bytes(value));
-    for (int64_t r = 0; r < world_; ++r) out.push_back(text(links_->store->get(cat(key, "/", r))));
+    links_->store->set(cat(unique, "/", rank_), bytes(value));
+    for (int64_t r = 0; r < world_; ++r) out.push_back(text(links_->store->get(cat(unique, "/", r))));
   } catch (const std::exception& e) {
     fail(cat("exchanging ", key), e);
   }

@@ -47,7 +47,7 @@ class ProcessGroup {
   [[noreturn]] void fail(const std::string& what, const std::exception& error);
 
   struct Links;  // the store, the Gloo group and the heartbeat (c10d types stay out of this header)
-  int64_t rank_ = 0, world_ = 1;
+  int64_t rank_ = 0, world_ = 1, exchanges_ = 0;
   std::unique_ptr<Links> links_;
 };
 

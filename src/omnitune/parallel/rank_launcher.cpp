@@ -25,7 +25,7 @@ void remember_signal(int sig) { g_signal = sig; }
 struct Rank {
   int64_t rank = 0;
   pid_t pid = -1;
-  int out = -1, err = -1;       // read ends of its stdout and stderr pipes
+  int out = -1, err = -1;          // read ends of its stdout and stderr pipes
   std::string out_line, err_line;  // a line not yet ended
   bool done = false;
   int status = 0;
@@ -130,8 +130,10 @@ int launch_ranks(const LaunchPlan& plan) {
       if (r.out >= 0) fds.push_back({r.out, POLLIN, 0}), owners.emplace_back(&r, false);
       if (r.err >= 0) fds.push_back({r.err, POLLIN, 0}), owners.emplace_back(&r, true);
     }
-    if (!fds.empty()) poll(fds.data(), fds.size(), 200);
-    else std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (!fds.empty())
+      poll(fds.data(), fds.size(), 200);
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
     for (size_t k = 0; k < fds.size(); ++k) {
       if (!(fds[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       auto [r, is_err] = owners[k];
@@ -141,6 +143,7 @@ int launch_ranks(const LaunchPlan& plan) {
     if (g_signal != 0 && forwarded != g_signal) {  // the user's Ctrl-C or a scheduler's SIGTERM
       forwarded = g_signal;
       signal_all(ranks, g_signal);
+      terminated_at = Clock::now();
     }
     int status = 0;
     pid_t pid;
@@ -157,10 +160,11 @@ int launch_ranks(const LaunchPlan& plan) {
     bool all_done = true, output_open = false;
     for (const auto& r : ranks) all_done = all_done && r.done, output_open = output_open || r.out >= 0 || r.err >= 0;
     if (all_done && !output_open) break;
-    // After a failure the others get 15 s to notice it and say so themselves, then SIGTERM, then SIGKILL.
-    if (!failure.empty() && !all_done) {
+    // After a failure the others get 15 s to notice it and say so themselves, then SIGTERM; 10 s after a
+    // SIGTERM (or a forwarded signal), SIGKILL.
+    if (!all_done) {
       const auto now = Clock::now();
-      if (terminated_at == Clock::time_point{} && now - failed_at > std::chrono::seconds(15)) {
+      if (!failure.empty() && terminated_at == Clock::time_point{} && now - failed_at > std::chrono::seconds(15)) {
         signal_all(ranks, SIGTERM);
         terminated_at = now;
       } else if (terminated_at != Clock::time_point{} && now - terminated_at > std::chrono::seconds(10)) {

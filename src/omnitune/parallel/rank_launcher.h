@@ -14,8 +14,8 @@ struct LaunchPlan {
   int64_t nproc_per_node = 1, nnodes = 1, node_rank = 0;
   std::string master_addr = "127.0.0.1";
   int64_t master_port = 29500;
-  std::string program;             // the executable each rank runs
-  std::vector<std::string> args;   // its arguments
+  std::string program;            // the executable each rank runs
+  std::vector<std::string> args;  // its arguments
 };
 
 // Runs the ranks to the end. 0 when every rank exited 0; else 1 after a line naming the first rank that

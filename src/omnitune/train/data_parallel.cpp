@@ -44,6 +44,11 @@ void DataParallel::barrier(const std::string& what) {
   if (group_) group_->barrier(what);
 }
 
+std::string DataParallel::from_rank0(const std::string& value, const std::string& what) {
+  if (!group_) return value;
+  return group_->exchange(cat("from_rank0/", what), value)[0];
+}
+
 void DataParallel::check_started(const std::string& failure) {
   if (!group_) return;
   const std::vector<std::string> all = group_->exchange("start", failure);
@@ -64,7 +69,8 @@ void DataParallel::check_same(const std::vector<std::pair<std::string, std::stri
     size_t a = 0, b = 0;
     for (const auto& [name, text] : parts) {
       const size_t ea = all[0].find(',', a), eb = all[r].find(',', b);
-      if (all[0].substr(a, ea - a) != all[r].substr(b, eb - b)) differs += cat(differs.empty() ? "" : "; ", "rank ", r, "'s ", name);
+      if (all[0].substr(a, ea - a) != all[r].substr(b, eb - b))
+        differs += cat(differs.empty() ? "" : "; ", "rank ", r, "'s ", name);
       a = ea + 1, b = eb + 1;
     }
   }

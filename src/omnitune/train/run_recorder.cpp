@@ -67,7 +67,7 @@ void RunRecorder::save(Loader& loader) {
   progress_.sampler = loader.state();
   progress_.sampler_ranks = dp_.size();
   progress_.counters = loader.counters();
-  if (dp_.writes()) last_checkpoint_ = save_training_checkpoint(save_, progress_);
+  last_checkpoint_ = save_training_checkpoint(save_, progress_, dp_);
   dp_.barrier("saving the checkpoint");  // no rank goes on (or exits) before the checkpoint is complete
   last_saved_ = progress_.iteration;
   const double took = since(t0);

@@ -4,7 +4,10 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Context.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include "omnitune/core/config_file.h"
 #include "omnitune/core/config_reader.h"
@@ -24,15 +27,64 @@ constexpr const char* kRng = "rng.safetensors";
 
 at::Generator cpu_generator() { return at::detail::getDefaultCPUGenerator(); }
 
+std::string optimizer_part_name(size_t part, size_t parts) {
+  char name[64];
+  std::snprintf(name, sizeof name, "optimizer-%05zu-of-%05zu.safetensors", part + 1, parts);
+  return name;
+}
+
+// N ranks write the model in at least N shards (each at most 4 GiB), so that each writes a part.
+uint64_t shard_bytes(const NamedTensors& params, size_t writers) {
+  uint64_t total = 0;
+  for (const auto& [name, t] : params) total += static_cast<uint64_t>(t.numel()) * 4;  // saved as fp32
+  return std::min<uint64_t>(4ull << 30, std::max<uint64_t>(1, (total + writers - 1) / writers));
+}
+
+// The optimizer state: optimizer.safetensors, or the parts a job of several ranks wrote (all of them).
+std::vector<std::string> optimizer_files(const std::string& dir) {
+  if (std::filesystem::exists(dir + "/" + kOptimizer)) return {dir + "/" + kOptimizer};
+  std::vector<std::string> found;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("optimizer-", 0) == 0 && name.size() > 12 && name.substr(name.size() - 12) == ".safetensors")
+      found.push_back(name);
+  }
+  if (found.empty()) return {};
+  std::sort(found.begin(), found.end());
+  const size_t parts = found.size();
+  std::vector<std::string> paths;
+  for (size_t k = 0; k < parts; ++k) {
+    if (found[k] != optimizer_part_name(k, parts))
+      throw Error(cat(dir, ": the optimizer state is incomplete or mixed: expected ", optimizer_part_name(k, parts),
+                      ", found ", found[k]));
+    paths.push_back(dir + "/" + found[k]);
+  }
+  return paths;
+}
+
 }  // namespace
 
-std::string save_training_checkpoint(const SaveRequest& r, const TrainProgress& p) {
+std::string save_training_checkpoint(const SaveRequest& r, const TrainProgress& p, DataParallel& dp) {
   const std::string name = iteration_dir_name(p.iteration);
-  CheckpointStaging staging(r.root, name);
-  const std::string& dir = staging.dir();
-  save_checkpoint_model(r.masters->all(), dir, r.hf_config_json, "training");
-  if (r.optimizer)
-    save_tensors(dir + "/" + kOptimizer, r.optimizer->state(), {{"steps", std::to_string(r.optimizer->steps())}});
+  std::optional<CheckpointStaging> staging;
+  if (dp.writes()) staging.emplace(r.root, name);
+  const std::string dir = dp.from_rank0(staging ? staging->dir() : "", "the checkpoint directory");
+  const auto writer = static_cast<size_t>(dp.rank()), writers = static_cast<size_t>(dp.size());
+  save_checkpoint_model(r.masters->all(), dir, r.hf_config_json, "training", shard_bytes(r.masters->all(), writers),
+                        {writer, writers});
+  if (r.optimizer) {
+    const std::map<std::string, std::string> steps = {{"steps", std::to_string(r.optimizer->steps())}};
+    if (writers == 1) {
+      save_tensors(dir + "/" + kOptimizer, r.optimizer->state(), steps);
+    } else {
+      NamedTensors mine;  // tensor i is written by rank i % writers
+      const NamedTensors state = r.optimizer->state();
+      for (size_t i = writer; i < state.size(); i += writers) mine.push_back(state[i]);
+      save_tensors(cat(dir, "/", optimizer_part_name(writer, writers)), mine, steps);
+    }
+  }
+  dp.barrier("writing the checkpoint");
+  if (!staging) return r.root + "/" + name;
   if (r.save_rng) {
     NamedTensors rng = {{"cpu", cpu_generator().get_state()}};
     save_tensors(dir + "/" + kRng, rng);
@@ -51,7 +103,7 @@ std::string save_training_checkpoint(const SaveRequest& r, const TrainProgress& 
       {"config", r.resolved_config},
   };
   write_file_atomic(dir + "/" + kState, state.dump(2) + "\n");
-  staging.commit(std::to_string(p.iteration));
+  staging->commit(std::to_string(p.iteration));
   return r.root + "/" + name;
 }
 
@@ -74,20 +126,24 @@ LoadedState load_training_state(const std::string& dir, bool optimizer, bool rng
   out.progress.counters.skipped_overlong = loader.required<int64_t>("skipped_overlong", at_least(0));
   out.progress.counters.cut = loader.get<int64_t>("cut", 0, at_least(0));
   if (optimizer) {
-    const std::string path = dir + "/" + kOptimizer;
-    if (!std::filesystem::exists(path))
+    const std::vector<std::string> paths = optimizer_files(dir);
+    if (paths.empty())
       throw Error(cat(dir,
                       ": the checkpoint has no optimizer state (saved with --no-save-optim); pass --no-load-optim "
                       "to continue with a fresh optimizer"));
-    SafetensorsFile file(path);
     NamedTensors tensors;
-    for (const auto& e : file.tensors()) tensors.emplace_back(e.name, read_tensor(file, e).clone());
-    auto steps = file.metadata().find("steps");
-    if (steps == file.metadata().end()) throw Error(cat(path, ": metadata 'steps' is missing"));
-    const std::string& text = steps->second;
-    if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos)
-      throw Error(cat(path, ": metadata 'steps' = '", text, "' is not a step count"));
-    out.optimizer_steps = std::stoll(text);
+    for (const std::string& path : paths) {
+      SafetensorsFile file(path);
+      for (const auto& e : file.tensors()) tensors.emplace_back(e.name, read_tensor(file, e).clone());
+      auto steps = file.metadata().find("steps");
+      if (steps == file.metadata().end()) throw Error(cat(path, ": metadata 'steps' is missing"));
+      const std::string& text = steps->second;
+      if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos)
+        throw Error(cat(path, ": metadata 'steps' = '", text, "' is not a step count"));
+      if (path != paths.front() && std::stoll(text) != out.optimizer_steps)
+        throw Error(cat(path, ": metadata 'steps' = ", text, " differs from the other parts' ", out.optimizer_steps));
+      out.optimizer_steps = std::stoll(text);
+    }
     out.optimizer = std::move(tensors);
   }
   if (rng) {

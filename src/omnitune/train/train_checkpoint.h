@@ -1,6 +1,7 @@
 // train/train_checkpoint: what a training checkpoint holds besides the model (weights/ writes the
 // model part and owns the directory layout):
-//   optimizer.safetensors  AdamW moments by parameter name; metadata: the step count
+//   optimizer.safetensors  AdamW moments by parameter name; metadata: the step count (written by a job of N
+//                          ranks as optimizer-%05d-of-%05d.safetensors, one part a rank, like the model shards)
 //   trainer_state.json     iteration, consumed samples, sampler position, loader counters, the resolved
 //                          configuration of the run (arguments, model.json, data.json, FSDP2 yaml)
 //   rng.safetensors        the CPU (and CUDA) generator states
@@ -13,6 +14,7 @@
 
 #include "omnitune/data/loader.h"
 #include "omnitune/train/adamw.h"
+#include "omnitune/train/data_parallel.h"
 #include "omnitune/train/master_weights.h"
 
 namespace omnitune {
@@ -34,8 +36,10 @@ struct SaveRequest {
   nlohmann::json resolved_config;
 };
 
-// Writes <root>/iter_%07d atomically, then the tracker. Returns the directory written.
-std::string save_training_checkpoint(const SaveRequest& request, const TrainProgress& progress);
+// Writes <root>/iter_%07d atomically, then the tracker. Returns the directory written. On a job of several
+// ranks every rank calls it: each writes its share of the model shards and of the optimizer state (in
+// parallel), rank 0 the rest, and renames the directory once all are done.
+std::string save_training_checkpoint(const SaveRequest& request, const TrainProgress& progress, DataParallel& dp);
 
 struct LoadedState {
   TrainProgress progress;

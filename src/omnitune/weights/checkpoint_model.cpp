@@ -32,11 +32,12 @@ nlohmann::json parse_config_text(const std::string& text, const std::string& wha
 
 void write_checkpoint_model(const std::string& dir, const std::vector<StreamedTensor>& tensors,
                             const std::string& hf_config_json, const CheckpointInfo& info, uint64_t max_shard_bytes,
-                            const std::function<void(uint64_t)>& progress) {
-  if (fs::exists(fs::path(dir) / kSingleFileName) || fs::exists(fs::path(dir) / kIndexFileName))
+                            const std::function<void(uint64_t)>& progress, const WriterPart& part) {
+  if (part.writer == 0 && (fs::exists(fs::path(dir) / kSingleFileName) || fs::exists(fs::path(dir) / kIndexFileName)))
     throw Error(dir + ": already holds model weights");
   parse_config_text(hf_config_json, "the model config to save");
-  write_streamed_shards(dir, tensors, max_shard_bytes, {{"format", "pt"}}, progress);
+  write_streamed_shards(dir, tensors, max_shard_bytes, {{"format", "pt"}}, progress, part);
+  if (part.writer != 0) return;
   write_file_atomic((fs::path(dir) / "config.json").string(), hf_config_json);
   write_checkpoint_info(dir, info);
 }
@@ -49,7 +50,7 @@ void save_checkpoint_model(const ThinkerImpl& thinker, const std::string& dir, c
 }
 
 void save_checkpoint_model(const NamedTensors& params, const std::string& dir, const std::string& hf_config_json,
-                           const std::string& kind, uint64_t max_shard_bytes) {
+                           const std::string& kind, uint64_t max_shard_bytes, const WriterPart& part) {
   CheckpointInfo info;
   info.kind = kind;
   std::vector<StreamedTensor> tensors;
@@ -58,7 +59,7 @@ void save_checkpoint_model(const NamedTensors& params, const std::string& dir, c
     tensors.push_back({checkpoint_tensor_name(name, info.dcp_prefix, info.hf_prefix), DType::kF32, p.sizes().vec(),
                        [p](const ByteSink& sink) { emit_tensor(p, at::kFloat, sink); }});
   }
-  write_checkpoint_model(dir, tensors, hf_config_json, info, max_shard_bytes);
+  write_checkpoint_model(dir, tensors, hf_config_json, info, max_shard_bytes, {}, part);
 }
 
 SafetensorsCheckpoint open_checkpoint_model(const std::string& dir) {

@@ -25,8 +25,10 @@ namespace omnitune {
 void save_checkpoint_model(const ThinkerImpl& thinker, const std::string& dir, const std::string& hf_config_json,
                            const std::string& kind /* "training" | "release" */, uint64_t max_shard_bytes = 4ull << 30);
 // The same for parameters given by name (in-memory thinker names; e.g. the trainer's fp32 masters).
+// `part`: this writer's share when several processes holding the same parameters write `dir` together
+// (writer 0 also writes config.json and checkpoint.json).
 void save_checkpoint_model(const NamedTensors& params, const std::string& dir, const std::string& hf_config_json,
-                           const std::string& kind, uint64_t max_shard_bytes = 4ull << 30);
+                           const std::string& kind, uint64_t max_shard_bytes = 4ull << 30, const WriterPart& part = {});
 
 // Strict load into `thinker` (copied into its parameters, whatever their dtype and device). Errors: the
 // checkpoint was made for a different model config (naming the differing thinker config keys), or a list
@@ -40,7 +42,7 @@ std::string checkpoint_config_text(const std::string& dir);
 // model tensors + config.json + checkpoint.json into `dir` (which must hold no model weights yet).
 void write_checkpoint_model(const std::string& dir, const std::vector<StreamedTensor>& tensors,
                             const std::string& hf_config_json, const CheckpointInfo& info, uint64_t max_shard_bytes,
-                            const std::function<void(uint64_t)>& progress = {});
+                            const std::function<void(uint64_t)>& progress = {}, const WriterPart& part = {});
 // The model tensors of checkpoint directory `dir`.
 SafetensorsCheckpoint open_checkpoint_model(const std::string& dir);
 // Error unless <dir>/config.json describes the same thinker as `expected_hf_config_json` (config_match.h).

@@ -50,7 +50,7 @@ void write_file(const std::string& path, const std::vector<const StreamedTensor*
 std::vector<std::string> write_streamed_shards(const std::string& dir, const std::vector<StreamedTensor>& tensors,
                                                uint64_t max_shard_bytes,
                                                const std::map<std::string, std::string>& metadata,
-                                               const std::function<void(uint64_t)>& progress) {
+                                               const std::function<void(uint64_t)>& progress, const WriterPart& part) {
   std::set<std::string> seen;
   std::vector<std::string> names;
   std::vector<uint64_t> nbytes;
@@ -59,12 +59,14 @@ std::vector<std::string> write_streamed_shards(const std::string& dir, const std
     names.push_back(t.name);
     nbytes.push_back(t.nbytes());
   }
-  return write_shards(dir, names, nbytes, max_shard_bytes,
-                      [&](const std::string& path, const std::vector<size_t>& members) {
-                        std::vector<const StreamedTensor*> shard;
-                        for (size_t i : members) shard.push_back(&tensors[i]);
-                        write_file(path, shard, metadata, progress);
-                      });
+  return write_shards(
+      dir, names, nbytes, max_shard_bytes,
+      [&](const std::string& path, const std::vector<size_t>& members) {
+        std::vector<const StreamedTensor*> shard;
+        for (size_t i : members) shard.push_back(&tensors[i]);
+        write_file(path, shard, metadata, progress);
+      },
+      part);
 }
 
 }  // namespace omnitune

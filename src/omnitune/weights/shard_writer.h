@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "omnitune/io/dtype.h"
+#include "omnitune/io/safetensors_checkpoint.h"
 
 namespace omnitune {
 
@@ -25,10 +26,12 @@ struct StreamedTensor {
 
 // Shards of at most `max_shard_bytes` (a bigger tensor gets one of its own), tensors in the given order
 // (within a file, larger element sizes first, which keeps every tensor aligned). Every file is written
-// atomically; `progress` (optional) is called with the bytes of each piece. Returns the files written.
+// atomically; `progress` (optional) is called with the bytes of each piece. `part`: this writer's files when
+// several write the layout together. Returns the files written.
 std::vector<std::string> write_streamed_shards(const std::string& dir, const std::vector<StreamedTensor>& tensors,
                                                uint64_t max_shard_bytes,
                                                const std::map<std::string, std::string>& metadata = {},
-                                               const std::function<void(uint64_t)>& progress = {});
+                                               const std::function<void(uint64_t)>& progress = {},
+                                               const WriterPart& part = {});
 
 }  // namespace omnitune

@@ -43,10 +43,19 @@ def rel(a, b):
     return abs(a - b) / max(abs(b), 1e-12)
 
 
+def model_tensors(d):
+    """The model tensors of a checkpoint or export directory: model.safetensors or its shards."""
+    out = {}
+    for f in sorted(os.listdir(d)):
+        if f.startswith("model") and f.endswith(".safetensors"):
+            out.update(load_file(os.path.join(d, f)))
+    return out
+
+
 def weights_rel(a_dir, b_dir):
     """||a - b|| / ||b|| over every tensor but the attention key biases (their gradient is zero in exact
     arithmetic: AdamW turns float noise there into steps of the size of the LR)."""
-    a, b = load_file(os.path.join(a_dir, "model.safetensors")), load_file(os.path.join(b_dir, "model.safetensors"))
+    a, b = model_tensors(a_dir), model_tensors(b_dir)
     keys = [k for k in b if not k.endswith("k_proj.bias")]
     num = sum((a[k].double() - b[k].double()).pow(2).sum() for k in keys)
     den = sum(b[k].double().pow(2).sum() for k in keys)
@@ -95,6 +104,28 @@ class Distributed(TinyModelCase):
             self.assert_same_curve(self.run_on(world), one, f"world {world}")
             last = f"iter_{STEPS:07d}"
             self.assertLessEqual(weights_rel(self.path(f"world{world}", last), self.path("world1", last)), 1e-5)
+
+    def test_checkpoint_of_3_ranks_opens_in_torch_dcp_and_converts(self):
+        """Each rank wrote its share (model shards + index, one optimizer part each); torch's distributed
+        checkpoint reads the model as ours does; `convert dcp-to-hf` exports it like the 1-process one."""
+        self.run_on(1), self.run_on(3)
+        last = f"iter_{STEPS:07d}"
+        ckpt = self.path("world3", last)
+        files = sorted(os.listdir(ckpt))
+        self.assertEqual([f for f in files if f.startswith("optimizer-")],
+                         [f"optimizer-0000{k}-of-00003.safetensors" for k in (1, 2, 3)])
+        shards = [f for f in files if f.startswith("model-")]
+        self.assertGreaterEqual(len(shards), 3)
+        ours = model_tensors(ckpt)
+        from torch.distributed.checkpoint import HuggingFaceStorageReader, load
+        state = {k: torch.empty_like(v) for k, v in ours.items()}
+        load(state, storage_reader=HuggingFaceStorageReader(ckpt))
+        for k, v in ours.items():
+            self.assertTrue(torch.equal(state[k], v), k)
+        for world in (1, 3):
+            omnitune("convert", "dcp-to-hf", "--hf-dir", self.model, "--dcp-dir", self.path(f"world{world}"),
+                     "--save-dir", self.path(f"export{world}"))
+        self.assertLessEqual(weights_rel(self.path("export3"), self.path("export1")), 1e-5)
 
     def test_torchrun_and_two_nodes_run_what_launch_runs(self):
         ours = self.run_on(2)
@@ -193,6 +224,28 @@ class Distributed(TinyModelCase):
         self.assertIn("lost contact with rank 1", out)  # the surviving ranks name it themselves
         omnitune("train", *self.args(save, iters=4, gbs=3, extra=("--load", save)))
         self.assertEqual(read_metrics(save)[-1]["iteration"], 4)
+
+    def test_sigterm_to_launch_stops_every_rank(self):
+        save = self.path("sigterm")
+        p = subprocess.Popen([OMNITUNE, "launch", "--nproc-per-node", "2", "--master-port", str(free_port()), "--",
+                              "train", *self.args(save, iters=10000, gbs=2)],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.time() + 300
+            while not os.path.exists(os.path.join(save, "metrics.jsonl")) and time.time() < deadline:
+                self.assertIsNone(p.poll(), "the job ended early")
+                time.sleep(0.2)
+            children = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True, text=True).stdout.split()
+            self.assertEqual(len(children), 2)
+            p.send_signal(signal.SIGTERM)
+            out = p.communicate(timeout=60)[0]
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertEqual(p.returncode, 128 + signal.SIGTERM, out[-2000:])
+        for pid in children:
+            self.assertFalse(os.path.exists(f"/proc/{pid}"), f"rank process {pid} outlived the launcher")
 
     def test_a_rank_that_stops_answering_is_named(self):
         """SIGSTOP, not a death: the other rank notices when the collective times out (15 s here)."""
