@@ -288,6 +288,48 @@ class Distributed(TinyModelCase):
         self.assertLess(gap_two, max(2 * gap_one, 1e-3))
         self.assertLessEqual(max(rel(a["loss"], b["loss"]) for a, b in zip(two, one)), max(gap_one, 1e-3))
 
+    def start_ranks(self, envs, args_of):
+        """Processes started as another launcher would, one environment each; their (returncode, output)."""
+        procs = [subprocess.Popen([OMNITUNE, "train", *args_of(rank)], env=dict(os.environ, **env),
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                 for rank, env in enumerate(envs)]
+        try:
+            outputs = [p.communicate(timeout=300)[0] for p in procs]
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+        return [(p.returncode, out) for p, out in zip(procs, outputs)]
+
+    def test_slurm_and_mpirun_environments_run_the_same_job(self):
+        ours = self.run_on(2)
+        port = free_port()
+        slurm = [{"SLURM_STEP_ID": "0", "SLURM_PROCID": str(r), "SLURM_NTASKS": "2", "SLURM_LOCALID": str(r),
+                  "SLURM_STEP_TASKS_PER_NODE": "2", "SLURM_STEP_NODELIST": "localhost", "MASTER_PORT": str(port),
+                  "OMP_NUM_THREADS": "1"} for r in (0, 1)]
+        port = free_port()
+        mpi = [{"OMPI_COMM_WORLD_RANK": str(r), "OMPI_COMM_WORLD_SIZE": "2", "OMPI_COMM_WORLD_LOCAL_RANK": str(r),
+                "OMPI_COMM_WORLD_LOCAL_SIZE": "2", "MASTER_PORT": str(port), "OMP_NUM_THREADS": "1"} for r in (0, 1)]
+        for name, envs in (("slurm", slurm), ("mpirun", mpi)):
+            results = self.start_ranks(envs, lambda rank: self.args(self.path(name)))
+            self.assertEqual([rc for rc, _ in results], [0, 0], results[0][1][-2000:] + results[1][1][-2000:])
+            self.assertIn(f"({name}, rendezvous at", results[0][1])
+            self.assertEqual([(m["loss"], m["grad_norm"]) for m in read_metrics(self.path(name))],
+                             [(m["loss"], m["grad_norm"]) for m in ours], name)
+
+    def test_a_rank_that_cannot_start_stops_every_rank(self):
+        port = free_port()
+        envs = [{"RANK": str(r), "WORLD_SIZE": "2", "LOCAL_RANK": str(r), "MASTER_ADDR": "127.0.0.1",
+                 "MASTER_PORT": str(port)} for r in (0, 1)]
+        missing = self.path("no_such_data.json")
+        results = self.start_ranks(envs, lambda rank: self.args(self.path("cannot_start"),
+                                                                data=self.data if rank == 0 else missing))
+        self.assertEqual([rc for rc, _ in results], [1, 1], results)
+        self.assertIn(f"rank 1 could not start: ", results[0][1])
+        self.assertIn(missing, results[0][1])
+        self.assertIn(missing, results[1][1])
+
     def test_ranks_started_with_different_files_stop(self):
         other = self.path("other_data.json")
         with open(self.data) as f:
