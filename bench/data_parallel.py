@@ -3,8 +3,8 @@
 
     .venv/bin/python bench/data_parallel.py [--build build] [--steps 4]
 
-Every rank holds a full replica of the model and of the AdamW state (parameter sharding is not built yet),
-so per-rank memory stays that of one process; the table says so in numbers. On a 2-core machine the ranks
+Every rank holds a full replica of the model (parameter sharding is not built yet) and, unless
+--use-distributed-optimizer shards it, of the AdamW state; the table says what that costs per rank. On a 2-core machine the ranks
 share the cores, so time per step shows the overhead of the collectives and of splitting the batch, not
 the speed-up that N devices would give. The losses of the runs must agree (1e-6 relative).
 """
@@ -59,25 +59,25 @@ def main():
         data = make_dataset(root, model, rows=16)
         model_json = make_model_json(root, model)
         results = {}
-        for world in (1, 2, 4):
+        for world, extra in ((1, []), (2, []), (4, []), (4, ["--use-distributed-optimizer"])):
             save = os.path.join(root, f"world{world}")
             train = ["train", "--mm-data", data, "--mm-model", model_json, "--micro-batch-size", "1",
                      "--global-batch-size", "4", "--lr", "1e-4", "--train-iters", str(args.steps), "--log-interval",
-                     "1", "--seed", "1", "--device", "cpu", "--save", save, "--no-save-optim"]
+                     "1", "--seed", "1", "--device", "cpu", "--save", save, "--no-save-optim", *extra]
             cmd = [omnitune, *train] if world == 1 else [omnitune, "launch", "--nproc-per-node", str(world),
                                                           "--master-port", str(free_port()), "--", *train]
             subprocess.run(cmd, check=True, capture_output=True)
-            results[world] = read_metrics(save)
+            results[f"{world}{' + distributed optimizer' if extra else ''}"] = read_metrics(save)
             shutil.rmtree(save)
-        one = results[1]
-        print(f"{'ranks':>5} {'peak MB / rank':>15} {'ratio':>6} {'ms / step':>10} {'ratio':>6} {'max loss rel diff':>18}")
+        one = results["1"]
+        print(f"{'ranks':<30} {'peak MB / rank':>15} {'ratio':>6} {'ms / step':>10} {'ratio':>6} {'max loss rel diff':>18}")
         for world, m in results.items():
             peak = max(r["peak_memory_mb"] for r in m)
             ms = sorted(r["ms_per_iter"] for r in m[1:])[len(m[1:]) // 2]  # median, first step left out
             ms_one = sorted(r["ms_per_iter"] for r in one[1:])[len(one[1:]) // 2]
             peak_one = max(r["peak_memory_mb"] for r in one)
             diff = max(abs(a["loss"] - b["loss"]) / abs(b["loss"]) for a, b in zip(m, one))
-            print(f"{world:>5} {peak:>15.0f} {peak / peak_one:>6.2f} {ms:>10.0f} {ms / ms_one:>6.2f} {diff:>18.1e}")
+            print(f"{world:<30} {peak:>15.0f} {peak / peak_one:>6.2f} {ms:>10.0f} {ms / ms_one:>6.2f} {diff:>18.1e}")
 
 
 if __name__ == "__main__":

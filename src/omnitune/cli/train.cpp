@@ -32,8 +32,7 @@ const char* const kIgnoredSwitches[] = {"--use-mcore-models",
                                         "--bf16",
                                         "--log-tps",
                                         "--log-throughput",
-                                        "--sequence-parallel",
-                                        "--use-distributed-optimizer"};
+                                        "--sequence-parallel"};
 const char* const kIgnoredValues[] = {"--tokenizer-type",
                                       "--vocab-size",
                                       "--make-vocab-size-divisible-by",
@@ -115,6 +114,8 @@ Subcommand register_train(CLI::App& app) {
   sub->add_flag("--init-model-with-meta-device", o->init_model_with_meta_device,
                 "Without --load: random initialisation instead of init_from_hf_path's weights");
   sub->add_option("--device", o->device, "auto, cpu or cuda (a GPU rank binds cuda:LOCAL_RANK)")->capture_default_str();
+  sub->add_flag("--use-distributed-optimizer", o->distributed_optimizer,
+                "Several ranks: each keeps the AdamW state of its share of the parameters (ZeRO-1)");
   sub->add_option("--distributed-backend", o->distributed_backend,
                   "gloo or nccl, for a job of several ranks (default: nccl on GPUs, gloo on CPUs)")
       ->check(CLI::IsMember({"gloo", "nccl"}));

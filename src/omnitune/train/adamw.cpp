@@ -57,6 +57,14 @@ NamedTensors AdamW::state() const {
   return out;
 }
 
+std::string AdamW::param_of(const std::string& state_name) {
+  for (const char* kind : {kExpAvgSq, kExpAvg, kStep}) {
+    const std::string prefix = kind;
+    if (state_name.rfind(prefix, 0) == 0) return state_name.substr(prefix.size());
+  }
+  return "";
+}
+
 void AdamW::load_state(const NamedTensors& state, int64_t steps, const std::string& where) {
   if (state.empty() && steps == 0) return;  // saved before the first step
   std::map<std::string, at::Tensor> by_name(state.begin(), state.end());

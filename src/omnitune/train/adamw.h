@@ -38,6 +38,8 @@ class AdamW {
   // Restores what state() returned after `steps` step() calls; a state without "step.<name>" entries
   // (older checkpoints) gives every parameter `steps`. Error naming any missing or mis-shaped tensor.
   void load_state(const NamedTensors& state, int64_t steps, const std::string& where);
+  // The parameter a state() entry belongs to ("exp_avg.x" -> "x"); "" for a name that is no state entry.
+  static std::string param_of(const std::string& state_name);
 
  private:
   NamedTensors params_;

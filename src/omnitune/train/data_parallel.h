@@ -25,7 +25,7 @@ class DataParallel {
   int64_t size() const { return group_ ? group_->world() : 1; }
   bool writes() const { return rank() == 0; }  // logs, metrics, TensorBoard and the checkpoint files
 
-  // Sums (in place, float64 on the CPU) over the ranks: counters, losses, flags.
+  // Sums (in place, a contiguous CPU tensor) over the ranks: counters, losses, flags, weights.
   void sum(at::Tensor& values, const std::string& what);
   double max(double value, const std::string& what);
   // Sums the fp32 gradients over the ranks in `reduce` dtype (flattened into one transfer per call);

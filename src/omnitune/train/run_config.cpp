@@ -100,7 +100,8 @@ nlohmann::json options_json(const TrainOptions& o) {
       {"no_save_optim", o.no_save_optim},
       {"no_save_rng", o.no_save_rng},
       {"init_model_with_meta_device", o.init_model_with_meta_device},
-      {"device", o.device}};
+      {"device", o.device},
+      {"use_distributed_optimizer", o.distributed_optimizer}};
 }
 
 LrSchedule make_schedule(const TrainOptions& o) {
@@ -206,7 +207,7 @@ RunConfig read_run_config(const TrainOptions& o, const LaunchEnv& launch) {
   validate(o, launch.world_size);
   RunConfig c;
   c.options = o;
-  c.dp_size = launch.world_size;
+  c.dp_size = launch.world_size, c.dp_rank = launch.rank;
   const nlohmann::json model_json = load_json_file(o.mm_model), data_json = load_json_file(o.mm_data);
   const nlohmann::json fsdp_yaml = o.fsdp2_config.empty() ? nlohmann::json(nullptr) : load_yaml_file(o.fsdp2_config);
   c.model = read_model_config(model_json, o.mm_model);

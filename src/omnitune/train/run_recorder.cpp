@@ -25,8 +25,13 @@ RunRecorder::RunRecorder(const RunConfig& c, const MasterWeights& masters, const
       peak_(peak_flops(c.device, c.compute)),
       metrics_(c.options.save.empty() || !dp.writes() ? "" : c.options.save + "/metrics.jsonl",
                dp.writes() ? c.options.tensorboard_dir : "", progress.iteration),
-      save_{c.options.save,         &masters,         c.options.no_save_optim ? nullptr : &optimizer,
-            !c.options.no_save_rng, c.hf_config_json, c.resolved},
+      save_{c.options.save,
+            &masters,
+            c.options.no_save_optim ? nullptr : &optimizer,
+            c.options.distributed_optimizer && c.dp_size > 1,
+            !c.options.no_save_rng,
+            c.hf_config_json,
+            c.resolved},
       run_start_(Clock::now()),
       window_start_(Clock::now()) {
   log_info(cat("MFU is measured against ", peak_.flops_per_s / 1e12, " TFLOP/s (", peak_.source, ")"));

@@ -77,9 +77,10 @@ std::string save_training_checkpoint(const SaveRequest& r, const TrainProgress& 
     if (writers == 1) {
       save_tensors(dir + "/" + kOptimizer, r.optimizer->state(), steps);
     } else {
-      NamedTensors mine;  // tensor i is written by rank i % writers
+      NamedTensors mine;  // its own state, or (replicas) tensor i by rank i % writers
       const NamedTensors state = r.optimizer->state();
-      for (size_t i = writer; i < state.size(); i += writers) mine.push_back(state[i]);
+      for (size_t i = r.optimizer_sharded ? 0 : writer; i < state.size(); i += r.optimizer_sharded ? 1 : writers)
+        mine.push_back(state[i]);
       save_tensors(cat(dir, "/", optimizer_part_name(writer, writers)), mine, steps);
     }
   }

@@ -31,6 +31,7 @@ struct SaveRequest {
   std::string root;  // --save
   const MasterWeights* masters = nullptr;
   const AdamW* optimizer = nullptr;  // null: --no-save-optim
+  bool optimizer_sharded = false;    // each rank's AdamW holds its own parameters (--use-distributed-optimizer)
   bool save_rng = true;
   std::string hf_config_json;
   nlohmann::json resolved_config;

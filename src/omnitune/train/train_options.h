@@ -33,6 +33,7 @@ struct TrainOptions {
   std::string distributed_backend;          // gloo | nccl; "" = by device (nccl on GPUs, gloo on CPUs)
   double distributed_timeout_minutes = 10;  // rendezvous and each collective (Megatron's default)
   std::string build;                        // the omnitune build: every rank of a job must run the same
+  bool distributed_optimizer = false;       // AdamW state sharded over the ranks (ZeRO-1)
   std::vector<std::string> ignored_flags;   // the seed's flags that mean nothing here, as given
 };
 

@@ -114,7 +114,12 @@ StepResult train_step(ThinkerImpl& model, const std::vector<ThinkerInputs>& micr
     for (const auto& batch : micro) rows.insert(rows.end(), batch.sources.begin(), batch.sources.end());
     throw Error(nonfinite_message(iteration, cat("the gradient norm is ", r.grad_norm), rows));
   }
-  optimizer.step(s.lr, masters.grads(), masters.has_grad());
+  if (s.shard) {
+    optimizer.step(s.lr, s.shard->pick(masters.grads()), s.shard->pick(masters.has_grad()));
+    s.shard->share_updated(masters.trainable(), dp);
+  } else {
+    optimizer.step(s.lr, masters.grads(), masters.has_grad());
+  }
   masters.publish();
   masters.zero_grads();
   clock.stop(Phase::kOptimizer);

@@ -9,6 +9,7 @@
 #include "omnitune/model/thinker.h"
 #include "omnitune/train/adamw.h"
 #include "omnitune/train/data_parallel.h"
+#include "omnitune/train/distributed_optimizer.h"
 #include "omnitune/train/flops.h"
 #include "omnitune/train/loss_weights.h"
 #include "omnitune/train/master_weights.h"
@@ -43,7 +44,8 @@ struct StepSettings {
   double lr = 0, clip_grad = 0;
   at::Device device = at::kCPU;
   at::ScalarType compute = at::kFloat;
-  at::ScalarType reduce = at::kFloat;  // the gradients summed over the ranks in this dtype
+  at::ScalarType reduce = at::kFloat;     // the gradients summed over the ranks in this dtype
+  const OptimizerShard* shard = nullptr;  // --use-distributed-optimizer: AdamW holds the owned parameters only
 };
 
 // What the step did over all ranks: what one process would log for the same global batch.

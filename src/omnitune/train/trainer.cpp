@@ -111,7 +111,8 @@ void run_training(const TrainOptions& options) {
 
   PhaseClock clock(c.device);
   RunRecorder recorder(c, *model.masters, *model.optimizer, progress, clock, dp);
-  StepSettings settings{c.model.loss.type, 0.0, o.clip_grad, c.device, c.compute, c.reduce};
+  StepSettings settings{
+      c.model.loss.type, 0.0, o.clip_grad, c.device, c.compute, c.reduce, model.shard ? &*model.shard : nullptr};
   for (int64_t it = progress.iteration; it < o.train_iters; ++it) {
     const auto waited = std::chrono::steady_clock::now();
     std::vector<ThinkerInputs> micro;

@@ -36,9 +36,18 @@ TrainingModel build_training_model(const RunConfig& c) {
   const std::set<std::string> frozen = frozen_parameters(*m.thinker, c.model);
   m.masters.emplace(*m.thinker, c.compute, frozen);
   if (m.masters->trainable().empty()) throw Error(cat(o.mm_model, ": every parameter is frozen; nothing to train"));
-  m.optimizer.emplace(m.masters->trainable(), AdamWOptions{o.adam_beta1, o.adam_beta2, o.adam_eps, o.weight_decay});
+  const AdamWOptions adam{o.adam_beta1, o.adam_beta2, o.adam_eps, o.weight_decay};
+  if (o.distributed_optimizer && c.dp_size > 1) {
+    m.shard.emplace(m.masters->trainable(), c.dp_rank, c.dp_size);
+    m.optimizer.emplace(m.shard->pick(m.masters->trainable()), adam);
+    log_info(cat("distributed optimizer: the AdamW state of ", m.shard->owned().size(), " of ",
+                 m.masters->trainable().size(), " trainable tensors lives on this rank (each rank owns its share)"));
+  } else {
+    m.optimizer.emplace(m.masters->trainable(), adam);
+  }
   if (m.resumed && m.resumed->optimizer)
-    m.optimizer->load_state(*m.resumed->optimizer, m.resumed->optimizer_steps, source.checkpoint->dir);
+    m.optimizer->load_state(m.shard ? m.shard->owned_state(*m.resumed->optimizer) : *m.resumed->optimizer,
+                            m.resumed->optimizer_steps, source.checkpoint->dir);
   log_info(cat("model: ", m.masters->all().size(), " tensors, ", m.masters->trainable_numel(),
                " trainable parameters (", frozen.size(), " tensors frozen); compute ", c10::toString(c.compute), " on ",
                c.device.str(), "; fp32 master weights"));

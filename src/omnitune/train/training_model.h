@@ -7,6 +7,7 @@
 
 #include "omnitune/model/thinker.h"
 #include "omnitune/train/adamw.h"
+#include "omnitune/train/distributed_optimizer.h"
 #include "omnitune/train/master_weights.h"
 #include "omnitune/train/run_config.h"
 #include "omnitune/train/train_checkpoint.h"
@@ -16,8 +17,9 @@ namespace omnitune {
 struct TrainingModel {
   Thinker thinker{nullptr};
   std::optional<MasterWeights> masters;
-  std::optional<AdamW> optimizer;
-  std::optional<LoadedState> resumed;  // progress, optimizer and RNG of the checkpoint resumed from
+  std::optional<AdamW> optimizer;       // over every trainable parameter, or the owned ones with `shard`
+  std::optional<OptimizerShard> shard;  // --use-distributed-optimizer on several ranks
+  std::optional<LoadedState> resumed;   // progress, optimizer and RNG of the checkpoint resumed from
 };
 
 // Builds and loads on config.device. Error when the model would not fit, when every parameter is frozen,

@@ -127,6 +127,29 @@ class Distributed(TinyModelCase):
                      "--save-dir", self.path(f"export{world}"))
         self.assertLessEqual(weights_rel(self.path("export3"), self.path("export1")), 1e-5)
 
+    def test_distributed_optimizer_takes_the_replicated_step(self):
+        """--use-distributed-optimizer (AdamW state sharded over the ranks): bit for bit the replicated run;
+        its checkpoint (one optimizer part a rank, each its own parameters) resumes on 2 replicated ranks."""
+        replicated = self.run_on(3)
+        sharded = self.run_on(3, name="zero3", extra=("--use-distributed-optimizer", "--save-interval", "3"))
+        self.assertEqual([(m["loss"], m["grad_norm"]) for m in sharded],
+                         [(m["loss"], m["grad_norm"]) for m in replicated])
+        last = f"iter_{STEPS:07d}"
+        self.assertEqual(model_tensors(self.path("zero3", last)).keys(), model_tensors(self.path("world3", last)).keys())
+        for k, v in model_tensors(self.path("zero3", last)).items():
+            self.assertTrue(torch.equal(v, model_tensors(self.path("world3", last))[k]), k)
+        parts = [load_file(self.path("zero3", last, f"optimizer-0000{k}-of-00003.safetensors")) for k in (1, 2, 3)]
+        self.assertTrue(all(parts), "every rank owns a share")
+        self.assertFalse(set(parts[0]) & set(parts[1]), "each parameter's state lives on one rank")
+        save = self.path("zero3_on_2")
+        shutil.copytree(self.path("zero3"), save)
+        shutil.rmtree(os.path.join(save, last))
+        os.remove(os.path.join(save, "metrics.jsonl"))
+        with open(os.path.join(save, "latest_checkpointed_iteration.txt"), "w") as f:
+            f.write("3")
+        launch(2, *self.args(save, extra=("--load", save)))
+        self.assert_same_curve(read_metrics(save), self.run_on(1)[3:], "distributed optimizer resumed on 2")
+
     def test_torchrun_and_two_nodes_run_what_launch_runs(self):
         ours = self.run_on(2)
         save = self.path("torchrun")
