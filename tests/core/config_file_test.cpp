@@ -88,6 +88,9 @@ TEST(ConfigFile, ErrorsNameFileAndLine) {
   test::write_text(dir.file("bad.json"), "{\"a\": 1,}");
   std::string json_error = error_of([&] { load_json_file(dir.file("bad.json")); });
   EXPECT_NE(json_error.find("bad.json: invalid JSON"), std::string::npos) << json_error;
+  // A number beyond double (nlohmann's out_of_range, not a parse_error) is an error like any other.
+  EXPECT_NE(error_of([] { parse_json("{\"cutoff_len\": 1e6000}", "big.json"); }).find("big.json: invalid JSON"),
+            std::string::npos);
   EXPECT_NE(error_of([&] { load_json_file(dir.file("none.json")); }).find("none.json: no such file"),
             std::string::npos);
   test::write_text(dir.file("twice.json"), R"({"a": {"b": 1, "c": [{"d": 1, "d": 2}], "b": 3}})");

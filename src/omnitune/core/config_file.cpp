@@ -219,7 +219,7 @@ nlohmann::json parse_json(const std::string& text, const std::string& label) {
   };
   try {
     return nlohmann::json::parse(text, reject_duplicates);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for a number like 1e999
     throw Error(label + ": invalid JSON: " + e.what());
   }
 }

@@ -39,6 +39,20 @@ def launch(nproc, *train_args, extra=(), check=True, timeout=600):
     return p
 
 
+def children_of(pid):
+    """The pids whose parent is `pid` (from /proc: no procps needed)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.append(entry)
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
 def rel(a, b):
     return abs(a - b) / max(abs(b), 1e-12)
 
@@ -227,7 +241,7 @@ class Distributed(TinyModelCase):
                 self.assertIsNone(p.poll(), "the job ended early")
                 time.sleep(0.2)
             self.assertTrue(os.path.exists(os.path.join(save, "iter_0000002")), "no checkpoint within 300 s")
-            children = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True, text=True).stdout.split()
+            children = children_of(p.pid)
             victim = None
             for pid in children:
                 with open(f"/proc/{pid}/environ", "rb") as f:
@@ -258,7 +272,7 @@ class Distributed(TinyModelCase):
             while not os.path.exists(os.path.join(save, "metrics.jsonl")) and time.time() < deadline:
                 self.assertIsNone(p.poll(), "the job ended early")
                 time.sleep(0.2)
-            children = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True, text=True).stdout.split()
+            children = children_of(p.pid)
             self.assertEqual(len(children), 2)
             p.send_signal(signal.SIGTERM)
             out = p.communicate(timeout=60)[0]
