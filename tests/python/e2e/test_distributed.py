@@ -85,8 +85,8 @@ class Distributed(TinyModelCase):
         cls.data = make_dataset(cls.root, cls.model, rows=cls.rows, shuffle=True)
         cls.runs = {}
 
-    def args(self, save, iters=STEPS, gbs=GBS, data=None, extra=(), timeout_minutes=1):
-        return ["--mm-data", data or self.data, "--mm-model", self.model_json, "--micro-batch-size", "1",
+    def args(self, save, iters=STEPS, gbs=GBS, data=None, extra=(), timeout_minutes=1, model_json=None):
+        return ["--mm-data", data or self.data, "--mm-model", model_json or self.model_json, "--micro-batch-size", "1",
                 "--global-batch-size", str(gbs), "--lr", "2e-3", "--min-lr", "1e-4", "--lr-decay-style", "cosine",
                 "--lr-warmup-iters", "1", "--weight-decay", "0.01", "--clip-grad", "1.0", "--train-iters", str(iters),
                 "--lr-decay-iters", str(STEPS), "--log-interval", "1", "--seed", "5", "--save", save, "--device",
@@ -163,6 +163,23 @@ class Distributed(TinyModelCase):
             f.write("3")
         launch(2, *self.args(save, extra=("--load", save)))
         self.assert_same_curve(read_metrics(save), self.run_on(1)[3:], "distributed optimizer resumed on 2")
+
+    def test_recompute_offload_and_frozen_towers_on_2_ranks(self):
+        """Recompute (text, vision), activation offload (audio) and a frozen vision projector: 2 ranks equal
+        one process with the same model.json."""
+        with open(self.model_json) as f:
+            cfg = json.load(f)
+        cfg["text_decoder"]["recompute"] = True
+        cfg["image_encoder"]["vision_encoder"]["recompute"] = True
+        cfg["image_encoder"]["vision_projector"]["freeze"] = True
+        cfg["audio_encoder"]["audio_encoder"]["activation_offload"] = True
+        model_json = self.path("model_recompute.json")
+        with open(model_json, "w") as f:
+            json.dump(cfg, f)
+        one = self.run_on(1, name="recompute1", model_json=model_json)
+        two = self.run_on(2, name="recompute2", model_json=model_json)
+        self.assert_same_curve(two, one, "recompute/offload/frozen on 2 ranks")
+        self.assertNotEqual([m["loss"] for m in one], [m["loss"] for m in self.run_on(1)], "the freeze took effect")
 
     def test_torchrun_and_two_nodes_run_what_launch_runs(self):
         ours = self.run_on(2)
