@@ -96,6 +96,12 @@ uint64_t SafetensorsCheckpoint::total_bytes() const {
   return total;
 }
 
+std::string part_file_name(const std::string& stem, size_t index, size_t count) {
+  char digits[64];
+  std::snprintf(digits, sizeof digits, "-%05zu-of-%05zu.safetensors", index + 1, count);
+  return stem + digits;
+}
+
 std::vector<std::string> write_shards(
     const std::string& dir, const std::vector<std::string>& names, const std::vector<uint64_t>& nbytes,
     uint64_t max_shard_bytes,
@@ -122,8 +128,7 @@ std::vector<std::string> write_shards(
   }
   nlohmann::json weight_map = nlohmann::json::object();
   for (size_t g = 0; g < groups.size(); ++g) {
-    char name[64];
-    std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", g + 1, groups.size());
+    const std::string name = part_file_name("model", g, groups.size());
     for (size_t i : groups[g]) weight_map[names[i]] = name;
     if (!part.writes(g)) continue;
     written.push_back((fs::path(dir) / name).string());

@@ -41,6 +41,9 @@ class SafetensorsCheckpoint {
   std::vector<std::string> names_;
 };
 
+// "<stem>-0000i-of-0000N.safetensors" for part `index` (0-based) of `count`, as Hugging Face names its shards.
+std::string part_file_name(const std::string& stem, size_t index, size_t count);
+
 // Several processes writing one checkpoint together (the ranks of a job, each holding every tensor): file g
 // of the layout (0-based, in order) is written by writer g % writers, the index by writer 0.
 struct WriterPart {

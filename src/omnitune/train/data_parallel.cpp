@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <cstdio>
 #include <functional>
 
 #include "omnitune/core/error.h"
@@ -59,21 +60,19 @@ void DataParallel::check_started(const std::string& failure) {
 
 void DataParallel::check_same(const std::vector<std::pair<std::string, std::string>>& parts) {
   if (!group_) return;
+  // One fixed-width hex digest a part, so that part k is characters [16k, 16k + 16) of every rank's string.
   std::string digest;
-  for (const auto& [name, text] : parts) digest += cat(std::hash<std::string>{}(text), ",");
+  for (const auto& [name, text] : parts) {
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016zx", std::hash<std::string>{}(text));
+    digest += hex;
+  }
   const std::vector<std::string> all = group_->exchange("config_digest", digest);
   std::string differs;
-  for (int64_t r = 1; r < size(); ++r) {
-    if (all[r] == all[0]) continue;
-    // The digests are "h1,h2,...": compare part by part to name what differs.
-    size_t a = 0, b = 0;
-    for (const auto& [name, text] : parts) {
-      const size_t ea = all[0].find(',', a), eb = all[r].find(',', b);
-      if (all[0].substr(a, ea - a) != all[r].substr(b, eb - b))
-        differs += cat(differs.empty() ? "" : "; ", "rank ", r, "'s ", name);
-      a = ea + 1, b = eb + 1;
-    }
-  }
+  for (int64_t r = 1; r < size(); ++r)
+    for (size_t k = 0; k < parts.size(); ++k)
+      if (all[r].compare(16 * k, 16, all[0], 16 * k, 16) != 0)
+        differs += cat(differs.empty() ? "" : "; ", "rank ", r, "'s ", parts[k].first);
   if (!differs.empty())
     throw Error(cat("the ranks were not started alike: ", differs,
                     " differ from rank 0's. Start every rank with the same files, flags and omnitune build"));

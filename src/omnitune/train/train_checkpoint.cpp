@@ -5,7 +5,6 @@
 #include <ATen/Context.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <filesystem>
 #include <optional>
 
@@ -27,11 +26,7 @@ constexpr const char* kRng = "rng.safetensors";
 
 at::Generator cpu_generator() { return at::detail::getDefaultCPUGenerator(); }
 
-std::string optimizer_part_name(size_t part, size_t parts) {
-  char name[64];
-  std::snprintf(name, sizeof name, "optimizer-%05zu-of-%05zu.safetensors", part + 1, parts);
-  return name;
-}
+std::string optimizer_part_name(size_t part, size_t parts) { return part_file_name("optimizer", part, parts); }
 
 // N ranks write the model in at least N shards (each at most 4 GiB), so that each writes a part.
 uint64_t shard_bytes(const NamedTensors& params, size_t writers) {
