@@ -9,6 +9,7 @@
 #include "omnitune/core/error.h"
 #include "omnitune/model/audio_lengths.h"
 #include "omnitune/model/param_init.h"
+#include "omnitune/model/unit_runner.h"
 
 namespace omnitune {
 
@@ -192,16 +193,21 @@ at::Tensor AudioEncoderImpl::forward(const at::Tensor& input_features, const at:
   auto offload = activations.offload ? std::make_shared<ActivationOffload>(config_.encoder_layers) : nullptr;
   for (const auto& module : *layers) {
     auto layer = std::dynamic_pointer_cast<AudioEncoderLayerImpl>(module);
-    if (activations.any()) {
-      LayerFunction fn = [layer, windows](const std::vector<at::Tensor>& in) {
-        return std::vector<at::Tensor>{layer->forward(in[0], windows)};
-      };
-      h = recompute(std::move(fn), {h}, layer->parameters(), offload)[0];
-    } else {
-      h = layer->forward(h, windows);
-    }
+    LayerFunction fn = [layer, windows](const std::vector<at::Tensor>& in) {
+      return std::vector<at::Tensor>{layer->forward(in[0], windows)};
+    };
+    LayerFunction call = [&](const std::vector<at::Tensor>& in) {
+      return activations.any() ? recompute(fn, in, layer->parameters(), offload) : fn(in);
+    };
+    h = run_unit(*layer, {h}, call)[0];
   }
   return proj2(activate(config_.activation, proj1(ln_post(h))));  // [N, output_dim]
+}
+
+std::vector<torch::nn::Module*> AudioEncoderImpl::units() {
+  std::vector<torch::nn::Module*> out;
+  for (const auto& module : *layers) out.push_back(module.get());
+  return out;
 }
 
 }  // namespace omnitune

@@ -65,6 +65,8 @@ class AudioEncoderImpl : public torch::nn::Module {
                      const ActivationMemory& activations = {});
 
   const AudioConfig& config() const { return config_; }
+  // The wrapping units forward() runs, in its order: the layers.
+  std::vector<torch::nn::Module*> units();
 
   ConvWeights conv2d1{nullptr}, conv2d2{nullptr}, conv2d3{nullptr};  // 3x3, stride 2, padding 1
   Linear conv_out{nullptr};                                          // no bias

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "omnitune/core/error.h"
+#include "omnitune/model/unit_runner.h"
 
 namespace omnitune {
 
@@ -93,7 +94,9 @@ at::Tensor TextModelImpl::embed(const at::Tensor& input_ids) {
       throw Error(
           cat("input_ids: token id ", lo < 0 ? lo : hi, " is outside the vocabulary [0, ", config.vocab_size, ")"));
   }
-  return embed_tokens->forward(input_ids);
+  return run_unit(*embed_tokens, {input_ids}, [this](const std::vector<at::Tensor>& in) {
+    return std::vector<at::Tensor>{embed_tokens->forward(in[0])};
+  })[0];
 }
 
 TextOutput TextModelImpl::forward(const at::Tensor& embeds, const at::Tensor& attention_mask,
@@ -108,19 +111,18 @@ TextOutput TextModelImpl::forward(const at::Tensor& embeds, const at::Tensor& at
       options.activations.offload ? std::make_shared<ActivationOffload>(static_cast<int64_t>(layers.size())) : nullptr;
   for (size_t j = 0; j < layers.size(); ++j) {
     at::Tensor logits;
-    if (options.activations.any()) {  // the router logits are a second output, recomputed with the layer
-      LayerFunction fn = [layer = layers[j].ptr(), options, want_router_logits](const std::vector<at::Tensor>& in) {
-        at::Tensor router;
-        at::Tensor out = layer->forward(in[0], in[1], in[2], in[3], options, want_router_logits ? &router : nullptr);
-        return router.defined() ? std::vector<at::Tensor>{out, router} : std::vector<at::Tensor>{out};
-      };
-      std::vector<at::Tensor> outs =
-          recompute(std::move(fn), {h, cos, sin, attention_mask}, layers[j]->parameters(), offload);
-      h = outs[0];
-      if (outs.size() > 1) logits = outs[1];
-    } else {
-      h = layers[j]->forward(h, cos, sin, attention_mask, options, want_router_logits ? &logits : nullptr);
-    }
+    // The router logits are a second output (recomputed with the layer).
+    LayerFunction fn = [layer = layers[j].ptr(), options, want_router_logits](const std::vector<at::Tensor>& in) {
+      at::Tensor router;
+      at::Tensor out = layer->forward(in[0], in[1], in[2], in[3], options, want_router_logits ? &router : nullptr);
+      return router.defined() ? std::vector<at::Tensor>{out, router} : std::vector<at::Tensor>{out};
+    };
+    LayerFunction call = [&](const std::vector<at::Tensor>& in) {
+      return options.activations.any() ? recompute(fn, in, layers[j]->parameters(), offload) : fn(in);
+    };
+    std::vector<at::Tensor> outs = run_unit(*layers[j], {h, cos, sin, attention_mask}, call);
+    h = outs[0];
+    if (outs.size() > 1) logits = outs[1];
     if (want_router_logits && logits.defined()) out.router_logits.push_back(logits);
     if (j < deepstack.size()) {  // DeepStack: add the j-th visual features at the visual positions
       at::Tensor add = at::zeros_like(h).masked_scatter(visual_mask.unsqueeze(-1), deepstack[j].to(h.scalar_type()));

@@ -6,6 +6,7 @@
 #include "omnitune/model/causal_lm_loss.h"
 #include "omnitune/model/fused_lm_loss.h"
 #include "omnitune/model/rope_index.h"
+#include "omnitune/model/unit_runner.h"
 
 namespace omnitune {
 
@@ -32,11 +33,19 @@ ThinkerOutputs ThinkerImpl::forward(const ThinkerInputs& in) {
   at::Tensor embeds = model->embed(in.input_ids);  // [B, S, H]
   auto pad_mask = [&](int64_t id) { return in.input_ids == id; };
 
+  // The tower calls this forward makes: audio, images, videos. With a unit runner (parameter sharding) a call
+  // that another rank makes and this one does not is announced as skipped.
+  const std::vector<bool> mine = {in.input_features.defined(), in.pixel_values.defined(),
+                                  in.pixel_values_videos.defined()};
+  UnitRunner* runner = current_unit_runner();
+  const std::vector<bool> any = runner ? runner->any_rank(mine) : mine;
   if (in.input_features.defined()) {
     if (!in.feature_attention_mask.defined()) throw Error("input_features given without feature_attention_mask");
     at::Tensor lens = in.feature_attention_mask.sum(1);
     embeds = scatter_features(embeds, pad_mask(config.audio_token_id),
                               audio_tower->forward(in.input_features, lens, options.audio_activations), "audio");
+  } else if (any[0]) {
+    skip_units(audio_tower->units());
   }
   VisionOutput image, video;
   at::Tensor image_mask, video_mask;
@@ -44,11 +53,15 @@ ThinkerOutputs ThinkerImpl::forward(const ThinkerInputs& in) {
     image = visual->forward(in.pixel_values, in.image_grid_thw, options.vision_activations);
     image_mask = pad_mask(config.image_token_id);
     embeds = scatter_features(embeds, image_mask, image.tokens, "image");
+  } else if (any[1]) {
+    skip_units(visual->units());
   }
   if (in.pixel_values_videos.defined()) {
     video = visual->forward(in.pixel_values_videos, in.video_grid_thw, options.vision_activations);
     video_mask = pad_mask(config.video_token_id);
     embeds = scatter_features(embeds, video_mask, video.tokens, "video");
+  } else if (any[2]) {
+    skip_units(visual->units());
   }
 
   // DeepStack features of images and videos, joined in token order over the visual positions.
@@ -90,10 +103,16 @@ ThinkerOutputs ThinkerImpl::forward(const ThinkerInputs& in) {
   bool want_aux = config.text.output_router_logits;
   TextOutput text =
       model->forward(embeds, in.attention_mask, out.position_ids, visual_mask, deepstack, text_options, want_aux);
-  if (in.labels.defined() && options.loss_chunk_rows > 0) {
-    out.loss = fused_causal_lm_loss(text.hidden, lm_head->weight, in.labels, options.loss_chunk_rows, in.label_weights);
+  const bool fused = in.labels.defined() && options.loss_chunk_rows > 0;
+  at::Tensor head = run_unit(*lm_head, {text.hidden}, [&](const std::vector<at::Tensor>& h) {
+    return std::vector<at::Tensor>{
+        fused ? fused_causal_lm_loss(h[0], lm_head->weight, in.labels, options.loss_chunk_rows, in.label_weights)
+              : lm_head->forward(h[0])};  // loss, or logits [B, S, V]
+  })[0];
+  if (fused) {
+    out.loss = head;
   } else {
-    out.logits = lm_head->forward(text.hidden);  // [B, S, V]
+    out.logits = head;
     if (in.labels.defined()) out.loss = causal_lm_loss(out.logits, in.labels, in.label_weights);
   }
   out.lm_loss = out.loss;
@@ -104,6 +123,15 @@ ThinkerOutputs ThinkerImpl::forward(const ThinkerInputs& in) {
       out.loss =
           out.loss + config.text.router_aux_loss_coef * in.aux_loss_scale * out.aux_loss.to(out.loss.scalar_type());
   }
+  return out;
+}
+
+std::vector<torch::nn::Module*> ThinkerImpl::wrapping_units() {
+  std::vector<torch::nn::Module*> out = {model->embed_tokens.ptr().get()};
+  for (torch::nn::Module* m : audio_tower->units()) out.push_back(m);
+  for (torch::nn::Module* m : visual->units()) out.push_back(m);
+  for (const auto& layer : model->layers) out.push_back(layer.ptr().get());
+  out.push_back(lm_head.ptr().get());
   return out;
 }
 

@@ -38,6 +38,9 @@ class ThinkerImpl : public torch::nn::Module {
  public:
   ThinkerImpl(const ThinkerConfig& config, const ThinkerRunOptions& options = {});
   ThinkerOutputs forward(const ThinkerInputs& in);
+  // The seed's FSDP2 wrapping units, as forward() may run them: the embedding, each audio layer, each vision
+  // block / DeepStack merger / the merger, each LLM layer, lm_head (every other parameter is the root's).
+  std::vector<torch::nn::Module*> wrapping_units();
 
   AudioEncoder audio_tower{nullptr};
   VisionEncoder visual{nullptr};

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "omnitune/core/error.h"
+#include "omnitune/model/unit_runner.h"
 
 namespace omnitune {
 
@@ -220,25 +221,43 @@ VisionOutput VisionEncoderImpl::forward(const at::Tensor& pixel_values, const at
   auto [cos, sin] = rotary(layout, device);  // [N, head_dim] fp32
 
   VisionOutput out;
-  const auto& taps = config_.deepstack_visual_indexes;
   auto offload = activations.offload ? std::make_shared<ActivationOffload>(config_.depth) : nullptr;
   for (int64_t i = 0; i < config_.depth; ++i) {
     auto block = blocks->ptr<VisionBlockImpl>(i);
-    if (activations.any()) {
-      LayerFunction fn = [block, cu_seqlens = layout.cu_seqlens](const std::vector<at::Tensor>& in) {
-        return std::vector<at::Tensor>{block->forward(in[0], in[1], in[2], cu_seqlens)};
-      };
-      x = recompute(std::move(fn), {x, cos, sin}, block->parameters(), offload)[0];
-    } else {
-      x = block->forward(x, cos, sin, layout.cu_seqlens);
-    }
-    for (size_t k = 0; k < taps.size(); ++k) {
-      if (taps[k] != i) continue;
-      out.deepstack.push_back(merger_list->at<VisionPatchMergerImpl>(k).forward(x));  // [N/4, out_hidden]
-      break;  // one tap per block (the first merger listed for it), as the reference
-    }
+    LayerFunction fn = [block, cu_seqlens = layout.cu_seqlens](const std::vector<at::Tensor>& in) {
+      return std::vector<at::Tensor>{block->forward(in[0], in[1], in[2], cu_seqlens)};
+    };
+    LayerFunction call = [&](const std::vector<at::Tensor>& in) {
+      return activations.any() ? recompute(fn, in, block->parameters(), offload) : fn(in);
+    };
+    x = run_unit(*block, {x, cos, sin}, call)[0];
+    if (const int64_t k = tap_of(i); k >= 0)
+      out.deepstack.push_back(merge(merger_list->ptr<VisionPatchMergerImpl>(k), x));  // [N/4, out_hidden]
   }
-  out.tokens = merger->forward(x);  // [N/4, out_hidden]
+  out.tokens = merge(merger.ptr(), x);  // [N/4, out_hidden]
+  return out;
+}
+
+int64_t VisionEncoderImpl::tap_of(int64_t block) const {
+  const auto& taps = config_.deepstack_visual_indexes;
+  for (size_t k = 0; k < taps.size(); ++k)  // one tap per block (the first merger listed for it), as the reference
+    if (taps[k] == block) return static_cast<int64_t>(k);
+  return -1;
+}
+
+at::Tensor VisionEncoderImpl::merge(const std::shared_ptr<VisionPatchMergerImpl>& unit, const at::Tensor& x) {
+  return run_unit(*unit, {x}, [unit](const std::vector<at::Tensor>& in) {
+    return std::vector<at::Tensor>{unit->forward(in[0])};
+  })[0];
+}
+
+std::vector<torch::nn::Module*> VisionEncoderImpl::units() {
+  std::vector<torch::nn::Module*> out;
+  for (int64_t i = 0; i < config_.depth; ++i) {
+    out.push_back(blocks[i].get());
+    if (const int64_t k = tap_of(i); k >= 0) out.push_back(merger_list[k].get());
+  }
+  out.push_back(merger.ptr().get());
   return out;
 }
 

@@ -108,6 +108,9 @@ class VisionEncoderImpl : public torch::nn::Module {
                        const ActivationMemory& activations = {});
 
   const VisionConfig& config() const { return config_; }
+  // The wrapping units forward() runs, in its order: the blocks, each DeepStack merger after its block, the
+  // merger.
+  std::vector<torch::nn::Module*> units();
 
   torch::nn::ModuleList merger_list{nullptr};  // VisionPatchMerger, one per deepstack index
   VisionPatchEmbed patch_embed{nullptr};
@@ -121,6 +124,8 @@ class VisionEncoderImpl : public torch::nn::Module {
   VisionLayout layout_of(const at::Tensor& grid) const;
   at::Tensor position_embedding(const at::Tensor& grid) const;  // [N, H] fp32, merge-block order
   std::pair<at::Tensor, at::Tensor> rotary(const VisionLayout& layout, const at::Device& device) const;  // cos, sin
+  int64_t tap_of(int64_t block) const;  // the DeepStack merger fed by `block`, -1 for none
+  static at::Tensor merge(const std::shared_ptr<VisionPatchMergerImpl>& unit, const at::Tensor& x);  // one unit
 
   VisionConfig config_;
   AttentionBackend backend_;

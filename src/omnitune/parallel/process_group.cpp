@@ -4,6 +4,7 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <iostream>
@@ -102,11 +103,12 @@ class Heartbeat {
 struct ProcessGroup::Links {
   StorePtr store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
+  std::shared_ptr<gloo::transport::Device> device;
   std::unique_ptr<Heartbeat> heartbeat;
 };
 
 ProcessGroup::ProcessGroup(const LaunchEnv& env, const JoinOptions& options)
-    : rank_(env.rank), world_(env.world_size), links_(std::make_unique<Links>()) {
+    : rank_(env.rank), world_(env.world_size), timeout_(options.timeout), links_(std::make_unique<Links>()) {
   if (options.backend == DistBackend::kNccl)
     throw Error(
         "--distributed-backend nccl is not supported yet (the NCCL path has not been built and checked on a GPU "
@@ -117,7 +119,8 @@ ProcessGroup::ProcessGroup(const LaunchEnv& env, const JoinOptions& options)
     links_->heartbeat =
         std::make_unique<Heartbeat>(connect_store(env, false, options.timeout), env.rank, env.world_size);
     auto gloo_options = c10d::ProcessGroupGloo::Options::create(options.timeout);
-    gloo_options->devices.push_back(gloo_device(env));
+    links_->device = gloo_device(env);
+    gloo_options->devices.push_back(links_->device);
     links_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(
         c10::make_intrusive<c10d::PrefixStore>("gloo", links_->store), env.rank, env.world_size, gloo_options);
   } catch (const std::exception& e) {
@@ -175,6 +178,82 @@ std::vector<std::string> ProcessGroup::exchange(const std::string& key, const st
   }
   barrier(cat("exchanging ", key));  // every rank has read before any goes on (and perhaps exits)
   return out;
+}
+
+struct Subgroup::Group {
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
+};
+
+std::unique_ptr<Subgroup> ProcessGroup::subgroup(const std::string& name, const std::vector<int64_t>& members) {
+  auto it = std::find(members.begin(), members.end(), rank_);
+  if (it == members.end() || !std::is_sorted(members.begin(), members.end()))
+    throw Error(cat("internal: rank ", rank_, " is not a member of the process group '", name, "'"));
+  std::unique_ptr<Subgroup> g(new Subgroup());
+  g->owner_ = this;
+  g->rank_ = it - members.begin();
+  g->size_ = static_cast<int64_t>(members.size());
+  g->group_ = std::make_unique<Subgroup::Group>();
+  try {
+    auto gloo_options = c10d::ProcessGroupGloo::Options::create(timeout_);
+    gloo_options->devices.push_back(links_->device);
+    g->group_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(
+        c10::make_intrusive<c10d::PrefixStore>(cat("gloo/", name), links_->store), g->rank_, g->size_, gloo_options);
+  } catch (const std::exception& e) {
+    fail(cat("forming the process group '", name, "'"), e);
+  }
+  return g;
+}
+
+Subgroup::~Subgroup() = default;
+
+PendingCollective::PendingCollective(std::shared_ptr<void> work, ProcessGroup* owner, std::string what)
+    : work_(std::move(work)), owner_(owner), what_(std::move(what)) {}
+
+bool PendingCollective::done() const {
+  return !work_ || static_cast<c10::intrusive_ptr<c10d::Work>*>(work_.get())->get()->isCompleted();
+}
+
+void PendingCollective::wait() {
+  if (!work_) return;
+  try {
+    (*static_cast<c10::intrusive_ptr<c10d::Work>*>(work_.get()))->wait();
+  } catch (const std::exception& e) {
+    owner_->fail(what_, e);
+  }
+  work_.reset();
+}
+
+namespace {
+std::shared_ptr<void> hold(c10::intrusive_ptr<c10d::Work> work) {
+  return std::make_shared<c10::intrusive_ptr<c10d::Work>>(std::move(work));
+}
+}  // namespace
+
+PendingCollective Subgroup::all_gather(at::Tensor& out, at::Tensor& in, const std::string& what) {
+  try {
+    return {hold(group_->gloo->_allgather_base(out, in)), owner_, what};
+  } catch (const std::exception& e) {
+    owner_->fail(what, e);
+  }
+}
+
+PendingCollective Subgroup::reduce_scatter(at::Tensor& out, at::Tensor& in, const std::string& what) {
+  try {
+    c10d::ReduceScatterOptions o;
+    o.reduceOp = c10d::ReduceOp::SUM;
+    return {hold(group_->gloo->_reduce_scatter_base(out, in, o)), owner_, what};
+  } catch (const std::exception& e) {
+    owner_->fail(what, e);
+  }
+}
+
+void Subgroup::all_reduce_sum(at::Tensor& tensor, const std::string& what) {
+  try {
+    std::vector<at::Tensor> one = {tensor};
+    group_->gloo->allreduce(one)->wait();
+  } catch (const std::exception& e) {
+    owner_->fail(what, e);
+  }
 }
 
 }  // namespace omnitune

@@ -23,6 +23,8 @@ struct JoinOptions {
   DistBackend backend = DistBackend::kGloo;
 };
 
+class Subgroup;
+
 class ProcessGroup {
  public:
   // Joins the job `env` describes (world size >= 2). Error when the rendezvous fails within the timeout.
@@ -42,13 +44,57 @@ class ProcessGroup {
   // Every rank's `value` under `key`, in rank order (through the store; small values only).
   std::vector<std::string> exchange(const std::string& key, const std::string& value);
 
+  // A Gloo group of `members` (global ranks in increasing order, this rank among them) for the parameter
+  // sharding's collectives. Every member calls it with the same `name` (unique in the job) at the same point.
+  std::unique_ptr<Subgroup> subgroup(const std::string& name, const std::vector<int64_t>& members);
+
  private:
+  friend class Subgroup;
+  friend class PendingCollective;
   void all_reduce(at::Tensor& tensor, bool max, const std::string& what);
   [[noreturn]] void fail(const std::string& what, const std::exception& error);
 
   struct Links;  // the store, the Gloo group and the heartbeat (c10d types stay out of this header)
   int64_t rank_ = 0, world_ = 1, exchanges_ = 0;
+  std::chrono::milliseconds timeout_;
   std::unique_ptr<Links> links_;
+};
+
+// A collective started on a Subgroup: finished (its output written) by wait(); a failure ends the process as
+// ProcessGroup's collectives do.
+class PendingCollective {
+ public:
+  PendingCollective() = default;  // nothing to wait for
+  PendingCollective(std::shared_ptr<void> work, ProcessGroup* owner, std::string what);
+  bool done() const;  // finished (never blocks)
+  void wait();
+
+ private:
+  std::shared_ptr<void> work_;  // c10d::Work, kept out of this header
+  ProcessGroup* owner_ = nullptr;
+  std::string what_;
+};
+
+class Subgroup {
+ public:
+  ~Subgroup();
+  int64_t rank() const { return rank_; }  // within the group
+  int64_t size() const { return size_; }
+  // out [size * n] <- every member's in [n], in member order. Both contiguous CPU tensors of one dtype, kept
+  // alive by the caller until wait().
+  PendingCollective all_gather(at::Tensor& out, at::Tensor& in, const std::string& what);
+  // out [n] <- the sum over the members of their in[rank * n, (rank + 1) * n); in [size * n].
+  PendingCollective reduce_scatter(at::Tensor& out, at::Tensor& in, const std::string& what);
+  // In place, blocking.
+  void all_reduce_sum(at::Tensor& tensor, const std::string& what);
+
+ private:
+  friend class ProcessGroup;
+  Subgroup() = default;
+  struct Group;
+  ProcessGroup* owner_ = nullptr;
+  int64_t rank_ = 0, size_ = 1;
+  std::unique_ptr<Group> group_;
 };
 
 }  // namespace omnitune

@@ -23,7 +23,8 @@ class DataParallel {
 
   int64_t rank() const { return group_ ? group_->rank() : 0; }
   int64_t size() const { return group_ ? group_->world() : 1; }
-  bool writes() const { return rank() == 0; }  // logs, metrics, TensorBoard and the checkpoint files
+  bool writes() const { return rank() == 0; }     // logs, metrics, TensorBoard and the checkpoint files
+  ProcessGroup* group() { return group_.get(); }  // null with one process
 
   // Sums (in place, a contiguous CPU tensor) over the ranks: counters, losses, flags, weights.
   void sum(at::Tensor& values, const std::string& what);

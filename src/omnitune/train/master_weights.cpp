@@ -4,6 +4,9 @@
 
 #include <algorithm>
 
+#include "omnitune/train/data_parallel.h"
+#include "omnitune/train/train_step.h"
+
 namespace omnitune {
 
 MasterWeights::MasterWeights(torch::nn::Module& model, at::ScalarType compute, const std::set<std::string>& frozen)
@@ -52,5 +55,9 @@ void MasterWeights::publish() {
   at::NoGradGuard no_grad;
   for (size_t i = 0; i < model_params_.size(); ++i) model_params_[i].copy_(trainable_[i].second);
 }
+
+void MasterWeights::reduce_grads(DataParallel& dp, at::ScalarType reduce) { dp.sum_grads(grads_, has_grad_, reduce); }
+
+at::Tensor MasterWeights::clip_grads(double max_norm) { return clip_grad_norm(grads_, max_norm); }
 
 }  // namespace omnitune

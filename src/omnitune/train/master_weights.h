@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -16,10 +17,14 @@
 
 namespace omnitune {
 
+class DataParallel;
+class UnitRunner;
+
 class MasterWeights {
  public:
   // `model` in fp32 on its device; afterwards its parameters are in `compute` dtype.
   MasterWeights(torch::nn::Module& model, at::ScalarType compute, const std::set<std::string>& frozen);
+  virtual ~MasterWeights() = default;
 
   const NamedTensors& all() const { return all_; }              // every parameter, fp32
   const NamedTensors& trainable() const { return trainable_; }  // the optimizer's parameters, fp32
@@ -30,16 +35,36 @@ class MasterWeights {
   std::vector<uint8_t>& has_grad() { return has_grad_; }
   int64_t trainable_numel() const;
 
-  void accumulate_grads();  // model .grad -> accumulators (+=), model .grad cleared
-  void zero_grads();        // accumulators and has_grad() back to 0
-  void publish();           // masters -> model parameters (no-op in fp32)
+  virtual void begin_forward() {}                        // a micro-batch's forward starts
+  virtual UnitRunner* unit_runner() { return nullptr; }  // to install for its forward (parameter sharding)
+  virtual void accumulate_grads();  // after its backward: model .grad -> accumulators (+=), model .grad cleared
+  void zero_grads();                // accumulators and has_grad() back to 0
+  virtual void publish();           // masters -> model parameters (no-op in fp32)
+  // The step's gradients over all ranks (summed in `reduce` dtype) and has_grad() agreed.
+  virtual void reduce_grads(DataParallel& dp, at::ScalarType reduce);
+  // The global L2 norm of the gradients (0-d, on the device); with max_norm > 0 and a larger norm every
+  // gradient is scaled by max_norm / (norm + 1e-6), as torch.nn.utils.clip_grad_norm_.
+  virtual at::Tensor clip_grads(double max_norm);
 
- private:
-  at::ScalarType compute_;
-  std::vector<at::Tensor> model_params_;  // trainable, in model order, compute dtype
+  // Parameter sharding: all()[i] holds rows [first_row(i), first_row(i) + its dim 0) of the whole tensor, and
+  // this rank writes checkpoint part `part` of `parts` when `writes` (one shard group writes; its replicas
+  // hold the same rows). None: every tensor whole, on every rank.
+  struct RowShard {
+    int64_t part = 0, parts = 1;
+    bool writes = true;
+  };
+  virtual std::optional<RowShard> row_shard() const { return std::nullopt; }
+  virtual int64_t first_row(size_t /*all_index*/) const { return 0; }
+
+ protected:
+  MasterWeights() = default;
   NamedTensors all_, trainable_;
   std::vector<at::Tensor> grads_;
   std::vector<uint8_t> has_grad_;
+
+ private:
+  at::ScalarType compute_ = at::kFloat;
+  std::vector<at::Tensor> model_params_;  // trainable, in model order, compute dtype
 };
 
 }  // namespace omnitune

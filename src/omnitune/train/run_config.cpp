@@ -147,16 +147,18 @@ at::Device pick_device(const std::string& device, int64_t local_rank) {
   return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(local_rank));
 }
 
-// What the FSDP2 yaml can mean in a job whose ranks each hold a full replica.
-void check_fsdp_for_job(const Fsdp2Config& f, const std::string& path, int64_t dp_size) {
+// The ranks a parameter is sharded over, from the FSDP2 yaml: `auto` = all of them, N < world = HSDP.
+int64_t sharding_size_for_job(const Fsdp2Config& f, const std::string& path, int64_t dp_size) {
   if (f.offload_to_cpu) throw Error(cat(path, ": offload_to_cpu is not supported yet"));
-  if (dp_size == 1) return;
   const int64_t shard = f.sharding_size.value_or(dp_size);
-  if (shard > 1)
-    throw Error(cat(path, ": sharding_size ", f.sharding_size ? std::to_string(*f.sharding_size) : "auto", " on ",
-                    dp_size,
-                    " ranks: parameter sharding is not supported yet; this build trains data-parallel with a full "
-                    "replica of the model and optimizer on every rank. Set sharding_size: 1 (replicate)"));
+  if (dp_size == 1 || shard == 1) return 1;
+  if (shard < 1 || dp_size % shard != 0)
+    throw Error(cat(path, ": sharding_size ", shard, " does not divide the ", dp_size,
+                    " ranks of the job (each shard group must be whole; `auto` shards over all of them)"));
+  if (!f.ignored_modules.empty())
+    throw Error(cat(path, ": ignored_modules with parameter sharding is not supported yet (sharding_size ", shard,
+                    "); remove it or set sharding_size: 1"));
+  return shard;
 }
 
 void log_ignored(const RunConfig& c) {
@@ -167,6 +169,17 @@ void log_ignored(const RunConfig& c) {
   for (const auto& key : c.data.ignored) log_info(cat("ignored: ", o.mm_data, " ", key));
   if (!c.fsdp) return;
   for (const auto& key : c.fsdp->ignored) log_info(cat("ignored: ", o.fsdp2_config, " ", key));
+  if (c.sharding_size > 1) {
+    const int64_t replicas = c.dp_size / c.sharding_size;
+    log_info(cat(o.fsdp2_config, ": parameters sharded over ", c.sharding_size, " ranks",
+                 replicas > 1 ? cat(" (HSDP: ", replicas, " replicas)") : "", ", gathered in ",
+                 precision_name(c.fsdp->param_dtype), ", gradients reduce-scattered in ",
+                 precision_name(c.fsdp->reduce_dtype), "; reshard_after_forward ",
+                 c.fsdp->reshard_after_forward ? "true" : "false",
+                 "; num_to_forward/backward_prefetch have no effect in this build (each unit is gathered when it "
+                 "starts)"));
+    return;
+  }
   log_info(cat(o.fsdp2_config, ": ", c.dp_size == 1 ? "one process" : "replicated on every rank",
                ": prefetch and reshard settings have no effect; param_dtype ", precision_name(c.fsdp->param_dtype),
                " is the compute dtype, gradients accumulate in fp32",
@@ -213,7 +226,7 @@ RunConfig read_run_config(const TrainOptions& o, const LaunchEnv& launch) {
   c.model = read_model_config(model_json, o.mm_model);
   c.data = read_data_config(data_json, o.mm_data);
   if (!o.fsdp2_config.empty()) c.fsdp = read_fsdp2_config(fsdp_yaml, o.fsdp2_config);
-  if (c.fsdp) check_fsdp_for_job(*c.fsdp, o.fsdp2_config, c.dp_size);
+  if (c.fsdp) c.sharding_size = sharding_size_for_job(*c.fsdp, o.fsdp2_config, c.dp_size);
   if (o.seq_length) c.data.basic.cutoff_len = *o.seq_length;
   c.schedule = make_schedule(o);
   c.global_batch = o.global_batch_size.value_or(o.micro_batch_size * c.dp_size);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <optional>
 
 #include "omnitune/core/config_file.h"
@@ -13,6 +14,7 @@
 #include "omnitune/core/error.h"
 #include "omnitune/io/atomic_file.h"
 #include "omnitune/io/safetensors_file.h"
+#include "omnitune/io/tensor_pieces.h"
 #include "omnitune/weights/checkpoint_layout.h"
 #include "omnitune/weights/checkpoint_model.h"
 
@@ -38,23 +40,34 @@ uint64_t shard_bytes(const NamedTensors& params, size_t writers) {
 // The optimizer state: optimizer.safetensors, or the parts a job of several ranks wrote (all of them).
 std::vector<std::string> optimizer_files(const std::string& dir) {
   if (std::filesystem::exists(dir + "/" + kOptimizer)) return {dir + "/" + kOptimizer};
-  std::vector<std::string> found;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) {
-    const std::string name = e.path().filename().string();
-    if (name.rfind("optimizer-", 0) == 0 && name.size() > 12 && name.substr(name.size() - 12) == ".safetensors")
-      found.push_back(name);
+  return part_files(dir, "optimizer");
+}
+
+// A sharded job's part: this rank's rows of every model tensor and of their AdamW moments.
+void save_row_shard(const SaveRequest& r, const MasterWeights::RowShard& part, const std::string& dir) {
+  const NamedTensors& all = r.masters->all();
+  std::vector<int64_t> first_rows;
+  std::map<std::string, int64_t> first_row_of;
+  for (size_t i = 0; i < all.size(); ++i) {
+    first_rows.push_back(r.masters->first_row(i));
+    first_row_of[all[i].first] = first_rows.back();
   }
-  if (found.empty()) return {};
-  std::sort(found.begin(), found.end());
-  const size_t parts = found.size();
-  std::vector<std::string> paths;
-  for (size_t k = 0; k < parts; ++k) {
-    if (found[k] != optimizer_part_name(k, parts))
-      throw Error(cat(dir, ": the optimizer state is incomplete or mixed: expected ", optimizer_part_name(k, parts),
-                      ", found ", found[k]));
-    paths.push_back(dir + "/" + found[k]);
+  save_checkpoint_rows(all, first_rows, dir, r.hf_config_json, "training", part.part, part.parts);
+  if (!r.optimizer) return;
+  NamedTensors state;
+  std::vector<std::string> names;
+  std::vector<std::vector<int64_t>> offsets;
+  for (const auto& [name, t] : r.optimizer->state()) {
+    if (t.dim() > 0 && t.size(0) == 0) continue;
+    std::vector<int64_t> at(static_cast<size_t>(t.dim()), 0);
+    if (t.dim() > 0) at[0] = first_row_of.at(AdamW::param_of(name));
+    state.emplace_back(name, t);
+    names.push_back(name);
+    offsets.push_back(at);
   }
-  return paths;
+  save_tensors(cat(dir, "/", optimizer_part_name(static_cast<size_t>(part.part), static_cast<size_t>(part.parts))),
+               state,
+               {{"steps", std::to_string(r.optimizer->steps())}, {kShardingInfoKey, sharding_info(names, offsets)}});
 }
 
 }  // namespace
@@ -65,9 +78,13 @@ std::string save_training_checkpoint(const SaveRequest& r, const TrainProgress& 
   if (dp.writes()) staging.emplace(r.root, name);
   const std::string dir = dp.from_rank0(staging ? staging->dir() : "", "the checkpoint directory");
   const auto writer = static_cast<size_t>(dp.rank()), writers = static_cast<size_t>(dp.size());
-  save_checkpoint_model(r.masters->all(), dir, r.hf_config_json, "training", shard_bytes(r.masters->all(), writers),
-                        {writer, writers});
-  if (r.optimizer) {
+  if (const auto rows = r.masters->row_shard()) {
+    if (rows->writes) save_row_shard(r, *rows, dir);
+  } else {
+    save_checkpoint_model(r.masters->all(), dir, r.hf_config_json, "training", shard_bytes(r.masters->all(), writers),
+                          {writer, writers});
+  }
+  if (r.optimizer && !r.masters->row_shard()) {
     const std::map<std::string, std::string> steps = {{"steps", std::to_string(r.optimizer->steps())}};
     if (writers == 1) {
       save_tensors(dir + "/" + kOptimizer, r.optimizer->state(), steps);
@@ -127,12 +144,11 @@ LoadedState load_training_state(const std::string& dir, bool optimizer, bool rng
       throw Error(cat(dir,
                       ": the checkpoint has no optimizer state (saved with --no-save-optim); pass --no-load-optim "
                       "to continue with a fresh optimizer"));
-    NamedTensors tensors;
-    for (const std::string& path : paths) {
-      SafetensorsFile file(path);
-      for (const auto& e : file.tensors()) tensors.emplace_back(e.name, read_tensor(file, e).clone());
-      auto steps = file.metadata().find("steps");
-      if (steps == file.metadata().end()) throw Error(cat(path, ": metadata 'steps' is missing"));
+    out.optimizer = std::make_shared<TensorPieces>(paths);
+    for (const auto& file : out.optimizer->files()) {
+      const std::string& path = file->path();
+      auto steps = file->metadata().find("steps");
+      if (steps == file->metadata().end()) throw Error(cat(path, ": metadata 'steps' is missing"));
       const std::string& text = steps->second;
       if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos)
         throw Error(cat(path, ": metadata 'steps' = '", text, "' is not a step count"));
@@ -140,7 +156,6 @@ LoadedState load_training_state(const std::string& dir, bool optimizer, bool rng
         throw Error(cat(path, ": metadata 'steps' = ", text, " differs from the other parts' ", out.optimizer_steps));
       out.optimizer_steps = std::stoll(text);
     }
-    out.optimizer = std::move(tensors);
   }
   if (rng) {
     const std::string path = dir + "/" + kRng;
@@ -150,6 +165,16 @@ LoadedState load_training_state(const std::string& dir, bool optimizer, bool rng
     const TensorEntry* cpu = file.find("cpu");
     if (!cpu) throw Error(cat(path, ": no 'cpu' generator state"));
     cpu_generator().set_state(read_tensor(file, *cpu).clone());
+  }
+  return out;
+}
+
+NamedTensors optimizer_state_rows(const TensorPieces& state, const std::map<std::string, RowRange>& rows) {
+  NamedTensors out;
+  for (const std::string& name : state.names()) {
+    auto it = rows.find(AdamW::param_of(name));
+    const bool cut = it != rows.end() && !state.shape(name).empty();
+    out.emplace_back(name, cut ? state.read(name, it->second.first, it->second.count) : state.read(name));
   }
   return out;
 }

@@ -1,18 +1,22 @@
 // train/train_checkpoint: what a training checkpoint holds besides the model (weights/ writes the
 // model part and owns the directory layout):
 //   optimizer.safetensors  AdamW moments by parameter name; metadata: the step count (written by a job of N
-//                          ranks as optimizer-%05d-of-%05d.safetensors, one part a rank, like the model shards)
+//                          ranks as optimizer-%05d-of-%05d.safetensors, one part a rank, like the model shards;
+//                          with parameter sharding each part holds its rows, placed by DCP_SHARDING_INFO)
 //   trainer_state.json     iteration, consumed samples, sampler position, loader counters, the resolved
 //                          configuration of the run (arguments, model.json, data.json, FSDP2 yaml)
 //   rng.safetensors        the CPU (and CUDA) generator states
 #pragma once
 
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "omnitune/data/loader.h"
+#include "omnitune/io/tensor_pieces.h"
 #include "omnitune/train/adamw.h"
 #include "omnitune/train/data_parallel.h"
 #include "omnitune/train/master_weights.h"
@@ -44,12 +48,19 @@ std::string save_training_checkpoint(const SaveRequest& request, const TrainProg
 
 struct LoadedState {
   TrainProgress progress;
-  std::optional<NamedTensors> optimizer;  // with its step count
+  std::shared_ptr<TensorPieces> optimizer;  // the AdamW state as stored (whole or in blocks of rows)
   int64_t optimizer_steps = 0;
 };
 
 // Reads trainer_state.json (and optimizer.safetensors when `optimizer`; rng.safetensors applied to the
 // generators when `rng`). Errors name the file and what is missing.
 LoadedState load_training_state(const std::string& dir, bool optimizer, bool rng);
+
+// Every entry of a loaded optimizer state; for the parameters in `rows` only those rows of their moments
+// (a sharded rank's), the others whole.
+struct RowRange {
+  int64_t first = 0, count = 0;
+};
+NamedTensors optimizer_state_rows(const TensorPieces& state, const std::map<std::string, RowRange>& rows = {});
 
 }  // namespace omnitune

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "omnitune/core/error.h"
+#include "omnitune/model/unit_runner.h"
 #include "omnitune/train/loss_weights.h"
 
 namespace omnitune {
@@ -43,7 +44,12 @@ BackwardResult forward_backward(ThinkerImpl& model, const std::vector<ThinkerInp
     ThinkerInputs in = to_device(micro[m], device, compute);
     in.label_weights = weights[m].to(device);
     in.aux_loss_scale = 1.0 / step_micro;
-    ThinkerOutputs out = model.forward(in);
+    masters.begin_forward();
+    ThinkerOutputs out;
+    {
+      UnitRunnerScope sharding(masters.unit_runner());
+      out = model.forward(in);
+    }
     if (clock) clock->stop(Phase::kForward), clock->start(Phase::kBackward);
     out.loss.backward();
     masters.accumulate_grads();
@@ -57,14 +63,23 @@ BackwardResult forward_backward(ThinkerImpl& model, const std::vector<ThinkerInp
   return r;
 }
 
+at::Tensor sum_of_squares(const at::Tensor& grad) {
+  if (grad.numel() == 0) return at::zeros({}, grad.options().dtype(at::kDouble));
+  const int64_t rows = grad.dim() > 1 ? grad.size(0) : 1;
+  return at::linalg_vector_norm(grad.reshape({rows, -1}), 2, {1}).to(at::kDouble).square().sum();
+}
+
 at::Tensor clip_grad_norm(std::vector<at::Tensor>& grads, double max_norm) {
   if (grads.empty()) return at::zeros({});
-  std::vector<at::Tensor> norms;
-  for (const auto& g : grads) norms.push_back(at::linalg_vector_norm(g, 2));
-  at::Tensor total = at::linalg_vector_norm(at::stack(norms), 2);
+  at::Tensor squares = at::zeros({}, grads[0].options().dtype(at::kDouble));
+  for (const auto& g : grads) squares = squares + sum_of_squares(g);
+  return clip_to_norm(grads, squares.sqrt().to(at::kFloat), max_norm);
+}
+
+at::Tensor clip_to_norm(std::vector<at::Tensor>& grads, const at::Tensor& total, double max_norm) {
   if (max_norm > 0) {
     at::Tensor coef = at::clamp_max(max_norm / (total + 1e-6), 1.0);
-    for (auto& g : grads) g.mul_(coef);
+    for (auto& g : grads) g.mul_(coef.to(g.device()));
   }
   return total;
 }
@@ -81,8 +96,8 @@ StepResult train_step(ThinkerImpl& model, const std::vector<ThinkerInputs>& micr
   }
   BackwardResult b = forward_backward(model, micro, s.loss_type, masters, s.device, s.compute, &clock, &totals);
   clock.start(Phase::kOptimizer);
-  dp.sum_grads(masters.grads(), masters.has_grad(), s.reduce);
-  at::Tensor norm = clip_grad_norm(masters.grads(), s.clip_grad);
+  masters.reduce_grads(dp, s.reduce);
+  at::Tensor norm = masters.clip_grads(s.clip_grad);
   // The one read of the step: aux loss, grad norm and each micro-batch's loss, in a single transfer.
   std::vector<at::Tensor> parts = {b.aux_loss.defined() ? b.aux_loss.reshape({1}) : at::zeros({1}, b.loss.options()),
                                    norm.to(b.loss.device(), at::kFloat).reshape({1}), b.micro_losses};

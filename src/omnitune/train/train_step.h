@@ -36,8 +36,12 @@ BackwardResult forward_backward(ThinkerImpl& model, const std::vector<ThinkerInp
                                 PhaseClock* clock = nullptr, const StepTotals* totals = nullptr);
 
 // torch.nn.utils.clip_grad_norm_: the L2 norm over all gradients; with max_norm > 0 and a larger norm every
-// gradient is scaled by max_norm / (norm + 1e-6). Returns the norm before clipping (0-d, on the device).
+// gradient is scaled by max_norm / (norm + 1e-6). Returns the norm before clipping (0-d fp32, on the device).
+// The squares are summed in double over per-row float norms (torch's float norm of a whole large tensor is
+// off by ~1e-5; rows are what a sharded rank holds whole, so a sharded sum agrees with this one).
 at::Tensor clip_grad_norm(std::vector<at::Tensor>& grads, double max_norm);
+at::Tensor sum_of_squares(const at::Tensor& grad);  // 0-d double: the squared L2 norm, by rows of dim 0
+at::Tensor clip_to_norm(std::vector<at::Tensor>& grads, const at::Tensor& total, double max_norm);  // the scaling
 
 struct StepSettings {
   LossType loss_type = LossType::kDefault;

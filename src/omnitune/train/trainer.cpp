@@ -97,7 +97,7 @@ void run_training(const TrainOptions& options) {
     save_lock.emplace(o.save, cat("omnitune train --mm-data ", o.mm_data, " --mm-model ", o.mm_model));
     check_save_series(o.save, c.source);
   }
-  TrainingModel model = build_training_model(c);
+  TrainingModel model = build_training_model(c, dp);
   std::unique_ptr<Loader> loader = build_loader(c, model.resumed, dp);
   TrainProgress progress;
   if (model.resumed) {

@@ -2,16 +2,32 @@
 
 #include <ATen/ATen.h>
 
+#include <map>
+
 #include "omnitune/core/error.h"
 #include "omnitune/core/log.h"
 #include "omnitune/model/hf_checkpoint.h"
 #include "omnitune/model/model_memory.h"
 #include "omnitune/train/freeze.h"
+#include "omnitune/train/sharded_weights.h"
 #include "omnitune/weights/checkpoint_model.h"
 
 namespace omnitune {
 
-TrainingModel build_training_model(const RunConfig& c) {
+namespace {
+
+// The thinker's wrapping units with their parameter-name prefixes; the root first.
+std::vector<UnitModule> named_units(ThinkerImpl& thinker) {
+  std::map<const torch::nn::Module*, std::string> names;
+  for (const auto& item : thinker.named_modules("", /*include_self=*/false)) names[item.value().get()] = item.key();
+  std::vector<UnitModule> units = {{"", &thinker}};
+  for (torch::nn::Module* m : thinker.wrapping_units()) units.push_back({names.at(m), m});
+  return units;
+}
+
+}  // namespace
+
+TrainingModel build_training_model(const RunConfig& c, DataParallel& dp) {
   const TrainOptions& o = c.options;
   const ModelSource& source = c.source;
   at::manual_seed(static_cast<uint64_t>(o.seed));
@@ -34,10 +50,19 @@ TrainingModel build_training_model(const RunConfig& c) {
   m.thinker->to(c.device);
 
   const std::set<std::string> frozen = frozen_parameters(*m.thinker, c.model);
-  m.masters.emplace(*m.thinker, c.compute, frozen);
+  if (c.sharding_size > 1) {
+    auto sharded = std::make_unique<ShardedWeights>(*m.thinker, named_units(*m.thinker), frozen, *dp.group(),
+                                                    ShardingOptions{c.compute, c.reduce, c.sharding_size},
+                                                    c.fsdp->reshard_after_forward);
+    log_info(cat("parameters sharded over ", sharded->shard_size(), " ranks: this rank keeps rows of every tensor (",
+                 sharded->trainable_numel(), " trainable values here)"));
+    m.masters = std::move(sharded);
+  } else {
+    m.masters = std::make_unique<MasterWeights>(*m.thinker, c.compute, frozen);
+  }
   if (m.masters->trainable().empty()) throw Error(cat(o.mm_model, ": every parameter is frozen; nothing to train"));
   const AdamWOptions adam{o.adam_beta1, o.adam_beta2, o.adam_eps, o.weight_decay};
-  if (o.distributed_optimizer && c.dp_size > 1) {
+  if (o.distributed_optimizer && c.dp_size > 1 && c.sharding_size == 1) {
     m.shard.emplace(m.masters->trainable(), c.dp_rank, c.dp_size);
     m.optimizer.emplace(m.shard->pick(m.masters->trainable()), adam);
     log_info(cat("distributed optimizer: the AdamW state of ", m.shard->owned().size(), " of ",
@@ -45,9 +70,17 @@ TrainingModel build_training_model(const RunConfig& c) {
   } else {
     m.optimizer.emplace(m.masters->trainable(), adam);
   }
-  if (m.resumed && m.resumed->optimizer)
-    m.optimizer->load_state(m.shard ? m.shard->owned_state(*m.resumed->optimizer) : *m.resumed->optimizer,
-                            m.resumed->optimizer_steps, source.checkpoint->dir);
+  if (m.resumed && m.resumed->optimizer) {
+    std::map<std::string, RowRange> rows;  // a sharded rank's rows of each parameter
+    if (m.masters->row_shard())
+      for (size_t i = 0; i < m.masters->all().size(); ++i) {
+        const auto& [name, t] = m.masters->all()[i];
+        rows[name] = {m.masters->first_row(i), t.size(0)};
+      }
+    const NamedTensors state = optimizer_state_rows(*m.resumed->optimizer, rows);
+    m.optimizer->load_state(m.shard ? m.shard->owned_state(state) : state, m.resumed->optimizer_steps,
+                            source.checkpoint->dir);
+  }
   log_info(cat("model: ", m.masters->all().size(), " tensors, ", m.masters->trainable_numel(),
                " trainable parameters (", frozen.size(), " tensors frozen); compute ", c10::toString(c.compute), " on ",
                c.device.str(), "; fp32 master weights"));

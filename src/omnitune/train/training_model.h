@@ -3,6 +3,7 @@
 // AdamW state, and what a checkpoint being resumed says about the progress.
 #pragma once
 
+#include <memory>
 #include <optional>
 
 #include "omnitune/model/thinker.h"
@@ -16,14 +17,14 @@ namespace omnitune {
 
 struct TrainingModel {
   Thinker thinker{nullptr};
-  std::optional<MasterWeights> masters;
-  std::optional<AdamW> optimizer;       // over every trainable parameter, or the owned ones with `shard`
-  std::optional<OptimizerShard> shard;  // --use-distributed-optimizer on several ranks
-  std::optional<LoadedState> resumed;   // progress, optimizer and RNG of the checkpoint resumed from
+  std::unique_ptr<MasterWeights> masters;  // replicated, or sharded over the ranks (FSDP2 sharding_size > 1)
+  std::optional<AdamW> optimizer;          // over every trainable parameter, or the owned ones with `shard`
+  std::optional<OptimizerShard> shard;     // --use-distributed-optimizer on several ranks
+  std::optional<LoadedState> resumed;      // progress, optimizer and RNG of the checkpoint resumed from
 };
 
 // Builds and loads on config.device. Error when the model would not fit, when every parameter is frozen,
 // or when a resumed optimizer state does not match the trainable parameters.
-TrainingModel build_training_model(const RunConfig& config);
+TrainingModel build_training_model(const RunConfig& config, DataParallel& dp);
 
 }  // namespace omnitune

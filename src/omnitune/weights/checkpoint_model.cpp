@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -62,10 +63,63 @@ void save_checkpoint_model(const NamedTensors& params, const std::string& dir, c
   write_checkpoint_model(dir, tensors, hf_config_json, info, max_shard_bytes, {}, part);
 }
 
-SafetensorsCheckpoint open_checkpoint_model(const std::string& dir) {
-  if (fs::exists(fs::path(dir) / kSingleFileName) || fs::exists(fs::path(dir) / kIndexFileName))
-    return SafetensorsCheckpoint(dir);  // model.safetensors first, as transformers
-  throw Error(dir + ": no " + kSingleFileName + " or " + kIndexFileName + " (the checkpoint holds no model weights)");
+void save_checkpoint_rows(const NamedTensors& rows, const std::vector<int64_t>& first_rows, const std::string& dir,
+                          const std::string& hf_config_json, const std::string& kind, int64_t part, int64_t parts) {
+  CheckpointInfo info;
+  info.kind = kind;
+  NamedTensors blocks;
+  std::vector<std::string> names;
+  std::vector<std::vector<int64_t>> offsets;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const at::Tensor& t = rows[i].second;
+    if (t.size(0) == 0) continue;
+    names.push_back(checkpoint_tensor_name(rows[i].first, info.dcp_prefix, info.hf_prefix));
+    blocks.emplace_back(names.back(), t.detach().to(at::kFloat));
+    std::vector<int64_t> at(static_cast<size_t>(t.dim()), 0);
+    at[0] = first_rows[i];
+    offsets.push_back(at);
+  }
+  save_tensors(
+      (fs::path(dir) / part_file_name("model", static_cast<size_t>(part), static_cast<size_t>(parts))).string(), blocks,
+      {{"format", "pt"}, {kShardingInfoKey, sharding_info(names, offsets)}});
+  if (part != 0) return;
+  parse_config_text(hf_config_json, "the model config to save");
+  write_file_atomic((fs::path(dir) / "config.json").string(), hf_config_json);
+  write_checkpoint_info(dir, info);
+}
+
+std::vector<std::string> part_files(const std::string& dir, const std::string& stem) {
+  std::vector<std::string> found;
+  const std::string prefix = stem + "-", suffix = ".safetensors";
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind(prefix, 0) == 0 && name.size() > prefix.size() + suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+      found.push_back(name);
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<std::string> paths;
+  for (size_t k = 0; k < found.size(); ++k) {
+    if (found[k] != part_file_name(stem, k, found.size()))
+      throw Error(cat(dir, ": the ", stem, " files are incomplete or mixed: expected ",
+                      part_file_name(stem, k, found.size()), ", found ", found[k]));
+    paths.push_back((fs::path(dir) / found[k]).string());
+  }
+  return paths;
+}
+
+TensorPieces open_checkpoint_model(const std::string& dir) {
+  if (fs::exists(fs::path(dir) / kSingleFileName) || fs::exists(fs::path(dir) / kIndexFileName)) {
+    SafetensorsCheckpoint whole(dir);  // model.safetensors first, as transformers; the index checked
+    std::vector<std::string> paths;
+    for (const auto& shard : whole.shards()) paths.push_back(shard->path());
+    return TensorPieces(paths);
+  }
+  std::vector<std::string> rows = part_files(dir, "model");  // blocks of rows written by the ranks
+  if (rows.empty())
+    throw Error(dir + ": no " + kSingleFileName + " or " + kIndexFileName +
+                " (nor the model-*-of-*.safetensors blocks of a sharded job): the checkpoint holds no model weights");
+  return TensorPieces(rows);
 }
 
 std::string checkpoint_config_text(const std::string& dir) {
@@ -82,7 +136,7 @@ void check_checkpoint_config(const std::string& dir, const std::string& expected
                             "checkpoint " + dir);
 }
 
-LoadProblems checkpoint_tensor_problems(const SafetensorsCheckpoint& model, const std::vector<ParamLayout>& params,
+LoadProblems checkpoint_tensor_problems(const TensorPieces& model, const std::vector<ParamLayout>& params,
                                         const CheckpointInfo& info) {
   LoadProblems problems;
   std::set<std::string> used;
@@ -93,12 +147,13 @@ LoadProblems checkpoint_tensor_problems(const SafetensorsCheckpoint& model, cons
       continue;
     }
     used.insert(name);
-    const TensorEntry& entry = model.entry(name);
-    if (!at::isFloatingType(to_scalar_type(entry.dtype)))
-      problems.dtype.push_back(cat(name, " (", dtype_name(entry.dtype), ", expected a floating-point tensor)"));
-    if (entry.shape != p.shape)
-      problems.shape.push_back(cat(name, " (checkpoint ", c10::IntArrayRef(entry.shape), ", model expects ",
-                                   c10::IntArrayRef(p.shape), ")"));
+    const DType dtype = model.dtype(name);
+    const std::vector<int64_t> shape = model.shape(name);
+    if (!at::isFloatingType(to_scalar_type(dtype)))
+      problems.dtype.push_back(cat(name, " (", dtype_name(dtype), ", expected a floating-point tensor)"));
+    if (shape != p.shape)
+      problems.shape.push_back(
+          cat(name, " (checkpoint ", c10::IntArrayRef(shape), ", model expects ", c10::IntArrayRef(p.shape), ")"));
   }
   for (const auto& name : model.names())
     if (!used.count(name)) problems.unexpected.push_back(name);
@@ -108,15 +163,13 @@ LoadProblems checkpoint_tensor_problems(const SafetensorsCheckpoint& model, cons
 void load_checkpoint_model(ThinkerImpl& thinker, const std::string& dir, const std::string& expected_hf_config_json) {
   CheckpointInfo info = read_checkpoint_info(dir);
   check_checkpoint_config(dir, expected_hf_config_json);
-  SafetensorsCheckpoint model = open_checkpoint_model(dir);
+  TensorPieces model = open_checkpoint_model(dir);
   checkpoint_tensor_problems(model, thinker_layout(thinker), info).throw_if_any(dir);
   at::NoGradGuard no_grad;
   for (auto& item : thinker.named_parameters(true)) {
     std::string name = checkpoint_tensor_name(item.key(), info.dcp_prefix, info.hf_prefix);
-    const SafetensorsFile& file = model.file_of(name);
-    const TensorEntry& entry = file.at(name);
-    item.value().copy_(read_tensor(file, entry));
-    release_pages(file, entry);
+    item.value().copy_(model.read(name));
+    for (const TensorPiece& piece : model.pieces(name)) release_pages(*piece.file, *piece.entry);
   }
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "omnitune/io/safetensors_checkpoint.h"
+#include "omnitune/io/tensor_pieces.h"
 #include "omnitune/model/hf_layout.h"
 #include "omnitune/model/load_module.h"
 #include "omnitune/model/thinker.h"
@@ -30,6 +31,12 @@ void save_checkpoint_model(const ThinkerImpl& thinker, const std::string& dir, c
 void save_checkpoint_model(const NamedTensors& params, const std::string& dir, const std::string& hf_config_json,
                            const std::string& kind, uint64_t max_shard_bytes = 4ull << 30, const WriterPart& part = {});
 
+// A sharded job's part of the model: rows[i] holds rows [first_rows[i], ...) of parameter rows[i].first.
+// Written (fp32) as <dir>/model-<part>-of-<parts>.safetensors with their offsets in DCP_SHARDING_INFO
+// (tensor_pieces.h); part 0 also writes config.json and checkpoint.json. Blocks of no rows are left out.
+void save_checkpoint_rows(const NamedTensors& rows, const std::vector<int64_t>& first_rows, const std::string& dir,
+                          const std::string& hf_config_json, const std::string& kind, int64_t part, int64_t parts);
+
 // Strict load into `thinker` (copied into its parameters, whatever their dtype and device). Errors: the
 // checkpoint was made for a different model config (naming the differing thinker config keys), or a list
 // of every missing, unexpected, mis-shaped or non-float tensor.
@@ -43,12 +50,16 @@ std::string checkpoint_config_text(const std::string& dir);
 void write_checkpoint_model(const std::string& dir, const std::vector<StreamedTensor>& tensors,
                             const std::string& hf_config_json, const CheckpointInfo& info, uint64_t max_shard_bytes,
                             const std::function<void(uint64_t)>& progress = {}, const WriterPart& part = {});
-// The model tensors of checkpoint directory `dir`.
-SafetensorsCheckpoint open_checkpoint_model(const std::string& dir);
+// The model tensors of checkpoint directory `dir`: whole (model.safetensors or the Hugging Face shards with
+// their index) or the blocks of rows the ranks of a sharded job wrote (model-0000r-of-0000N, no index).
+TensorPieces open_checkpoint_model(const std::string& dir);
+// <dir>/<stem>-0000k-of-0000N.safetensors for k = 0..N-1 (sorted; none: empty). Error when some are missing
+// or the counts differ.
+std::vector<std::string> part_files(const std::string& dir, const std::string& stem);
 // Error unless <dir>/config.json describes the same thinker as `expected_hf_config_json` (config_match.h).
 void check_checkpoint_config(const std::string& dir, const std::string& expected_hf_config_json);
 // Every checkpoint tensor that is missing, unexpected, mis-shaped or not floating point for `params`.
-LoadProblems checkpoint_tensor_problems(const SafetensorsCheckpoint& model, const std::vector<ParamLayout>& params,
+LoadProblems checkpoint_tensor_problems(const TensorPieces& model, const std::vector<ParamLayout>& params,
                                         const CheckpointInfo& info);
 
 }  // namespace omnitune

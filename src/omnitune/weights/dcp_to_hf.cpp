@@ -81,14 +81,20 @@ std::vector<std::pair<const SafetensorsFile*, const TensorEntry*>> original_orde
 }
 
 // Per-expert tensor `index` of a merged parameter (gate_e, up_e, ... or down_e), from the checkpoint's
-// [E, H, 2I] / [E, I, H] tensor, reading and then releasing expert e's slab.
-void emit_expert(const SafetensorsFile& file, const TensorEntry& entry, const ParamLayout& p, size_t index,
-                 at::ScalarType dtype, const ByteSink& sink) {
+// [E, H, 2I] / [E, I, H] tensor (whole, or blocks of experts), reading and then releasing expert e's slab.
+void emit_expert(const std::vector<TensorPiece>& pieces, const ParamLayout& p, size_t index, at::ScalarType dtype,
+                 const ByteSink& sink) {
   const int64_t e = hf_expert(p, index);
-  at::Tensor piece = hf_view_of_slab(p, read_tensor(file, entry)[e], index).to(dtype).contiguous();  // [I, H] or [H, I]
-  sink(piece.data_ptr(), piece.nbytes());
-  const uint64_t slab_bytes = entry.nbytes() / static_cast<uint64_t>(p.shape[0]);
-  release_pages(file, entry, static_cast<uint64_t>(e) * slab_bytes, slab_bytes);
+  for (const TensorPiece& block : pieces) {
+    const TensorEntry& entry = *block.entry;
+    const int64_t row = e - block.first_row;
+    if (row < 0 || row >= entry.shape[0]) continue;
+    at::Tensor piece =
+        hf_view_of_slab(p, read_tensor(*block.file, entry)[row], index).to(dtype).contiguous();  // [I, H] or [H, I]
+    sink(piece.data_ptr(), piece.nbytes());
+    const uint64_t slab_bytes = entry.nbytes() / static_cast<uint64_t>(entry.shape[0]);
+    release_pages(*block.file, entry, static_cast<uint64_t>(row) * slab_bytes, slab_bytes);
+  }
 }
 
 }  // namespace
@@ -99,7 +105,7 @@ void convert_dcp_to_hf(const DcpToHfOptions& o) {
   CheckpointLocation location = locate_checkpoint(o.dcp_dir);
   CheckpointInfo info = read_checkpoint_info(location.dir);
   check_checkpoint_config(location.dir, original.config_text);
-  SafetensorsCheckpoint model = open_checkpoint_model(location.dir);
+  TensorPieces model = open_checkpoint_model(location.dir);
   checkpoint_tensor_problems(model, original.layout, info).throw_if_any(location.dir);
 
   check_output_is_not_input({"--save-dir", o.save_dir}, {{"--hf-dir", o.hf_dir}, {"--dcp-dir", o.dcp_dir}});
@@ -122,14 +128,15 @@ void convert_dcp_to_hf(const DcpToHfOptions& o) {
       const auto [param, index] = it->second;
       if (o.dtype) t.dtype = *o.dtype;
       const std::string name = checkpoint_tensor_name(param->name, info.dcp_prefix, info.hf_prefix);
-      const SafetensorsFile* file = &model.file_of(name);
-      const TensorEntry* merged = &file->at(name);
+      const std::vector<TensorPiece>* pieces = &model.pieces(name);  // in row order: their bytes in sequence
       const at::ScalarType dtype = to_scalar_type(t.dtype);
       if (param->kind == ParamKind::kPlain)
-        t.produce = [file, merged, dtype](const ByteSink& sink) { emit_mapped(*file, *merged, dtype, sink); };
+        t.produce = [pieces, dtype](const ByteSink& sink) {
+          for (const TensorPiece& piece : *pieces) emit_mapped(*piece.file, *piece.entry, dtype, sink);
+        };
       else
-        t.produce = [file, merged, param, index, dtype](const ByteSink& sink) {
-          emit_expert(*file, *merged, *param, index, dtype, sink);
+        t.produce = [pieces, param, index, dtype](const ByteSink& sink) {
+          emit_expert(*pieces, *param, index, dtype, sink);
         };
     }
     total += t.nbytes();

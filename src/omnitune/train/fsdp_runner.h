@@ -1,0 +1,55 @@
+// train/fsdp_runner: the order of the parameter sharding's collectives. Each micro-batch, the forward
+// gathers every unit before it runs (and frees it after with reshard_after_forward); the backward gathers a
+// unit again when the gradient reaches its outputs and reduce-scatters its gradients once the gradient has
+// left its inputs. Every rank must issue the same collectives in the same order whatever its data, so the
+// runner logs the forward's unit calls (a tower this rank skips is logged as placeholder calls) and walks
+// that log backwards with two cursors — one for the gathers, one for the reduce-scatters (each on its own
+// process group, the reduce-scatters asynchronous) — issuing an event only in log order. A rank that has
+// nothing to compute for a unit still issues its events: at the latest when its backward ends (finish()).
+#pragma once
+
+#include <vector>
+
+#include "omnitune/model/unit_runner.h"
+#include "omnitune/train/sharded_weights.h"
+
+namespace omnitune {
+
+class FsdpRunner : public UnitRunner {
+ public:
+  FsdpRunner(ShardedWeights& weights, bool reshard_after_forward);
+
+  void begin();   // a micro-batch starts: the root gathered
+  void finish();  // its backward has returned: the remaining events, the gradients in the shards, all freed
+
+  std::vector<at::Tensor> run(torch::nn::Module& unit, const std::vector<at::Tensor>& inputs,
+                              const LayerFunction& fn) override;
+  void skip(const std::vector<torch::nn::Module*>& units) override;
+  std::vector<bool> any_rank(const std::vector<bool>& mine) override;
+
+  // From the autograd graph: the gradient reached call k's outputs / left its inputs.
+  void before_backward(size_t call);
+  void after_backward(size_t call);
+
+ private:
+  struct Call {
+    size_t unit;
+    bool real;          // run on this rank (else a placeholder)
+    bool has_exit;      // some input needs a gradient: after_backward() will come
+    bool post_done = false;
+  };
+  void forward_gather(size_t unit);
+  void start_backward();
+  void gather_until(int64_t call);
+  void reduce_ready(bool flushing);
+
+  ShardedWeights& weights_;
+  bool reshard_;
+  std::vector<Call> calls_;
+  std::vector<bool> gathered_;  // per unit
+  std::vector<int64_t> first_call_, last_call_;
+  bool backward_ = false;
+  int64_t gather_cursor_ = -1, reduce_cursor_ = -1;
+};
+
+}  // namespace omnitune
