@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make demo: OmniTune end to end on this machine. Creates a tiny random Qwen3-Omni, a small multimodal
 # dataset with real media (pictures, 44.1 kHz speech-like audio, videos with a sound track, text and
-# tool-call rows), fine-tunes it on 2 ranks (omnitune launch) until the loss has clearly fallen, saves,
+# tool-call rows), fine-tunes it on 2 ranks (omnitune launch, FSDP2 sharding) until the loss has clearly fallen, saves,
 # resumes for a few more steps from the checkpoint on 1 process, exports a Hugging Face checkpoint and
 # checks that it loads.
 #   scripts/demo.sh [BUILD_DIR]   (outputs under $DEMO_DIR, default BUILD_DIR/demo-run)
@@ -37,11 +37,18 @@ cat > "$D/model.json" <<JSON
 JSON
 $OMNITUNE data preview --mm-data "$D/data/data.json" --index 0 | head -n 20
 
-TRAIN=(train --mm-data "$D/data/data.json" --mm-model "$D/model.json" --micro-batch-size 2 --global-batch-size 4
+cat > "$D/fsdp2.yaml" <<YAML
+sharding_size: auto      # on 2 ranks each keeps half of every parameter, gradient and AdamW moment
+param_dtype: fp32
+reduce_dtype: fp32
+YAML
+
+TRAIN=(train --mm-data "$D/data/data.json" --mm-model "$D/model.json" --fsdp2-config "$D/fsdp2.yaml"
+       --micro-batch-size 2 --global-batch-size 4
        --lr 2e-3 --min-lr 2e-4 --lr-decay-style cosine --lr-warmup-fraction 0.05 --weight-decay 0.01 --clip-grad 1.0
        --lr-decay-iters $((FIRST + MORE)) --seed 42 --log-interval 5 --save "$D/save" --tensorboard-dir "$D/save/tensorboard")
 
-step "3/6 fine-tune for $FIRST steps on 2 ranks (global batch 4 = micro-batch 2 x 2 ranks)"
+step "3/6 fine-tune for $FIRST steps on 2 ranks, parameters sharded (global batch 4 = micro-batch 2 x 2 ranks)"
 $OMNITUNE launch --nproc-per-node 2 --master-port "$PORT" -- "${TRAIN[@]}" --train-iters "$FIRST" \
   --save-interval $((FIRST / 2))
 

@@ -17,8 +17,8 @@ MM_DATA="./examples/qwen3omni/data.json"
 MM_MODEL="./examples/qwen3omni/model.json"
 LOAD_PATH="ckpt/hf_path/Qwen3-Omni-30B-A3B-Instruct"   # a Hugging Face directory or a converted/saved checkpoint
 SAVE_PATH="save_dir"
-# Several ranks each hold a full replica (parameter sharding is not supported yet): sharding_size 1.
-FSDP2_PATH="./examples/qwen3omni/fsdp2_config_replicate.yaml"
+# FSDP2 as the seed: parameters, gradients and AdamW state sharded over all ranks (sharding_size auto).
+FSDP2_PATH="./examples/qwen3omni/fsdp2_config.yaml"
 
 TP=1
 PP=1

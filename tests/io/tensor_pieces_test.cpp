@@ -27,8 +27,8 @@ TEST(TensorPieces, BlocksOfRowsReadAsTheWholeTensor) {
   write_block(dir.file("b.safetensors"), "w", w, 0, 4);
   save_tensors(dir.file("c.safetensors"), {{"whole", at::ones({2})}, {"step", at::scalar_tensor(3, at::kLong)}});
   save_tensors(dir.file("d.safetensors"), {{"step", at::scalar_tensor(3, at::kLong)}});
-  TensorPieces p({dir.file("a.safetensors"), dir.file("b.safetensors"), dir.file("c.safetensors"),
-                  dir.file("d.safetensors")});
+  TensorPieces p(
+      {dir.file("a.safetensors"), dir.file("b.safetensors"), dir.file("c.safetensors"), dir.file("d.safetensors")});
   EXPECT_TRUE(p.sharded());
   EXPECT_EQ(p.shape("w"), (std::vector<int64_t>{7, 3}));
   EXPECT_TRUE(at::equal(p.read("w"), w));

@@ -54,9 +54,8 @@ TensorPieces::TensorPieces(const std::vector<std::string>& files) {
     }
   }
   for (auto& [name, list] : pieces_) {
-    std::sort(list.begin(), list.end(), [](const TensorPiece& a, const TensorPiece& b) {
-      return a.first_row < b.first_row;
-    });
+    std::sort(list.begin(), list.end(),
+              [](const TensorPiece& a, const TensorPiece& b) { return a.first_row < b.first_row; });
     const TensorEntry& head = *list.front().entry;
     if (head.shape.empty()) {  // a 0-d tensor (a step count) kept by several writers: one is enough
       list.resize(1);
@@ -65,7 +64,8 @@ TensorPieces::TensorPieces(const std::vector<std::string>& files) {
     int64_t next = 0;
     for (const TensorPiece& p : list) {
       const TensorEntry& e = *p.entry;
-      std::vector<int64_t> tail(e.shape.begin() + 1, e.shape.end()), head_tail(head.shape.begin() + 1, head.shape.end());
+      std::vector<int64_t> tail(e.shape.begin() + 1, e.shape.end()),
+          head_tail(head.shape.begin() + 1, head.shape.end());
       if (e.dtype != head.dtype || tail != head_tail)
         throw Error(cat(p.file->path(), ": block of ", name, " (", dtype_name(e.dtype), " ", c10::IntArrayRef(e.shape),
                         ") does not match its block in ", list.front().file->path(), " (", dtype_name(head.dtype), " ",

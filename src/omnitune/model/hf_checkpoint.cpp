@@ -11,59 +11,66 @@
 
 namespace omnitune {
 
-LoadReport load_hf_thinker(ThinkerImpl& thinker, const std::string& path) {
-  SafetensorsCheckpoint ckpt(path);
-  bool prefixed = false;  // a full checkpoint (thinker.*) or a bare thinker's
-  for (const auto& name : ckpt.names()) prefixed = prefixed || name.rfind(kThinkerPrefix, 0) == 0;
-  auto disk_name = [&](const std::string& hf) { return prefixed ? hf : hf.substr(std::string(kThinkerPrefix).size()); };
-  std::set<std::string> used;
-  LoadProblems problems;
-  LoadReport report;
-  at::NoGradGuard no_grad;
-  // Reads one tensor (zero-copy view), checking presence, dtype and shape; undefined when not usable.
-  auto take = [&](const std::string& name, c10::IntArrayRef shape) -> at::Tensor {
-    if (!ckpt.contains(name)) {
-      problems.missing.push_back(name);
-      return {};
-    }
-    used.insert(name);
-    at::Tensor t = read_tensor(ckpt, name);
-    if (!problems.check_dtype(name, t)) return {};
-    problems.check_shape(name, t, shape);
-    return t.sizes() == shape ? t : at::Tensor();
-  };
+HfThinkerReader::HfThinkerReader(const std::string& path) : path_(path), ckpt_(path) {
+  for (const auto& name : ckpt_.names()) prefixed_ = prefixed_ || name.rfind(kThinkerPrefix, 0) == 0;
+}
 
-  for (auto& item : thinker.named_parameters(true)) {
-    at::Tensor param = item.value();
-    const ParamLayout p = param_layout(item.key(), param.sizes().vec());
-    if (p.kind != ParamKind::kPlain) {
-      // transformers-5's own memory layout, saved as is: one fused tensor [E, 2I, H] / [E, H, I] (ours transposed).
-      const std::string fused = disk_name(kThinkerPrefix + p.name);
-      if (ckpt.contains(fused)) {
-        if (at::Tensor t = take(fused, {p.shape[0], p.shape[2], p.shape[1]}); t.defined()) {
-          param.copy_(t.transpose(1, 2));
-          report.loaded += 1;
-        }
-        continue;
+std::string HfThinkerReader::disk_name(const std::string& hf) const {
+  return prefixed_ ? hf : hf.substr(std::string(kThinkerPrefix).size());
+}
+
+// Reads one tensor (zero-copy view), checking presence, dtype and shape; undefined when not usable.
+at::Tensor HfThinkerReader::take(const std::string& name, c10::IntArrayRef shape) {
+  if (!ckpt_.contains(name)) {
+    problems_.missing.push_back(name);
+    return {};
+  }
+  used_.insert(name);
+  at::Tensor t = read_tensor(ckpt_, name);
+  if (!problems_.check_dtype(name, t)) return {};
+  problems_.check_shape(name, t, shape);
+  return t.sizes() == shape ? t : at::Tensor();
+}
+
+void HfThinkerReader::fill(const std::string& name, at::Tensor& param) {
+  at::NoGradGuard no_grad;
+  const ParamLayout p = param_layout(name, param.sizes().vec());
+  if (p.kind != ParamKind::kPlain) {
+    // transformers-5's own memory layout, saved as is: one fused tensor [E, 2I, H] / [E, H, I] (ours transposed).
+    const std::string fused = disk_name(kThinkerPrefix + p.name);
+    if (ckpt_.contains(fused)) {
+      if (at::Tensor t = take(fused, {p.shape[0], p.shape[2], p.shape[1]}); t.defined()) {
+        param.copy_(t.transpose(1, 2));
+        report_.loaded += 1;
       }
-    }
-    for (size_t k = 0; k < p.hf.size(); ++k) {
-      if (at::Tensor t = take(disk_name(p.hf[k].name), p.hf[k].shape); t.defined()) {
-        hf_view(p, param, k).copy_(t);
-        report.loaded += 1;
-      }
+      return;
     }
   }
-  for (const auto& name : ckpt.names()) {
-    if (used.count(name)) continue;
+  for (size_t k = 0; k < p.hf.size(); ++k) {
+    if (at::Tensor t = take(disk_name(p.hf[k].name), p.hf[k].shape); t.defined()) {
+      hf_view(p, param, k).copy_(t);
+      report_.loaded += 1;
+    }
+  }
+}
+
+LoadReport HfThinkerReader::finish() {
+  for (const auto& name : ckpt_.names()) {
+    if (used_.count(name)) continue;
     if (is_talker_tensor(name)) {
-      report.ignored_talker += 1;
+      report_.ignored_talker += 1;
       continue;
     }
-    problems.unexpected.push_back(name);
+    problems_.unexpected.push_back(name);
   }
-  problems.throw_if_any(path);
-  return report;
+  problems_.throw_if_any(path_);
+  return report_;
+}
+
+LoadReport load_hf_thinker(ThinkerImpl& thinker, const std::string& path) {
+  HfThinkerReader reader(path);
+  for (auto& item : thinker.named_parameters(true)) reader.fill(item.key(), item.value());
+  return reader.finish();
 }
 
 NamedTensors hf_thinker_tensors(const ThinkerImpl& thinker, at::ScalarType dtype, bool grads) {
@@ -79,23 +86,27 @@ NamedTensors hf_thinker_tensors(const ThinkerImpl& thinker, at::ScalarType dtype
   return out;
 }
 
-void init_thinker_weights(ThinkerImpl& thinker, uint64_t seed, double std) {
-  at::NoGradGuard no_grad;
+ThinkerInit::ThinkerInit(const ThinkerImpl& thinker, uint64_t seed, double std)
+    : pad_(thinker.model->embed_tokens->padding_idx), std_(std) {
   at::manual_seed(seed);
-  for (auto& item : thinker.named_parameters(true)) {
-    const std::string& name = item.key();
-    at::Tensor p = item.value();
-    bool is_norm = name.find("norm") != std::string::npos || name.find("ln_") != std::string::npos;
-    if (name.size() >= 5 && name.compare(name.size() - 5, 5, ".bias") == 0)
-      p.zero_();
-    else if (is_norm && p.dim() == 1)
-      p.fill_(1.0);
-    else
-      p.normal_(0.0, std);
-  }
+}
+
+void ThinkerInit::fill(const std::string& name, at::Tensor& p) {
+  at::NoGradGuard no_grad;
+  bool is_norm = name.find("norm") != std::string::npos || name.find("ln_") != std::string::npos;
+  if (name.size() >= 5 && name.compare(name.size() - 5, 5, ".bias") == 0)
+    p.zero_();
+  else if (is_norm && p.dim() == 1)
+    p.fill_(1.0);
+  else
+    p.normal_(0.0, std_);
   // As transformers' _init_weights: the padding token's embedding row starts at zero.
-  const int64_t pad = thinker.model->embed_tokens->padding_idx;
-  if (pad >= 0) thinker.model->embed_tokens->weight[pad].zero_();
+  if (name == "model.embed_tokens.weight" && pad_ >= 0) p[pad_].zero_();
+}
+
+void init_thinker_weights(ThinkerImpl& thinker, uint64_t seed, double std) {
+  ThinkerInit init(thinker, seed, std);
+  for (auto& item : thinker.named_parameters(true)) init.fill(item.key(), item.value());
 }
 
 }  // namespace omnitune

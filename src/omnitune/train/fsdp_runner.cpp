@@ -2,6 +2,8 @@
 
 #include <torch/csrc/autograd/custom_function.h>
 
+#include <algorithm>
+
 #include "omnitune/core/error.h"
 
 namespace omnitune {
@@ -65,20 +67,38 @@ bool wrap(std::vector<at::Tensor>& tensors, const c10::intrusive_ptr<CallState>&
 
 }  // namespace
 
-FsdpRunner::FsdpRunner(ShardedWeights& weights, bool reshard_after_forward)
-    : weights_(weights), reshard_(reshard_after_forward), gathered_(weights.unit_count(), false) {}
-
-void FsdpRunner::forward_gather(size_t unit) {
-  if (gathered_[unit]) return;
-  weights_.gather(unit);
-  gathered_[unit] = true;
-}
+FsdpRunner::FsdpRunner(ShardedWeights& weights, const ShardingOptions& options)
+    : weights_(weights),
+      reshard_(options.reshard_after_forward),
+      forward_prefetch_(static_cast<size_t>(std::max(0, options.forward_prefetch))),
+      backward_prefetch_(static_cast<size_t>(std::max(0, options.backward_prefetch))),
+      gathered_(weights.unit_count(), false) {}
 
 void FsdpRunner::begin() {
+  previous_units_.clear();
+  for (const Call& c : calls_) previous_units_.push_back(c.unit);
   calls_.clear();
   backward_ = false;
-  calls_.push_back(Call{0, true, false});  // the root: gathered for the whole micro-batch
-  forward_gather(0);
+  follows_previous_ = true;
+  enter_forward(0);  // the root: gathered for the whole micro-batch
+  calls_.push_back(Call{0, true, false});
+}
+
+// Call calls_.size() is about to use `unit`. Whether it was prefetched and what to prefetch next depend only
+// on the logs, which are the same on every rank.
+void FsdpRunner::enter_forward(size_t unit) {
+  const size_t k = calls_.size();
+  follows_previous_ = follows_previous_ && k < previous_units_.size() && previous_units_[k] == unit;
+  if (!gathered_[unit]) weights_.start_gather(unit), gathered_[unit] = true;
+  if (follows_previous_)
+    for (size_t j = k + 1; j < previous_units_.size() && j <= k + forward_prefetch_; ++j)
+      if (!gathered_[previous_units_[j]])
+        weights_.start_gather(previous_units_[j]), gathered_[previous_units_[j]] = true;
+  weights_.finish_gather(unit);
+}
+
+void FsdpRunner::leave_forward(size_t unit) {
+  if (reshard_ && unit != 0) weights_.release(unit), gathered_[unit] = false;
 }
 
 std::vector<at::Tensor> FsdpRunner::run(torch::nn::Module& module, const std::vector<at::Tensor>& inputs,
@@ -89,22 +109,22 @@ std::vector<at::Tensor> FsdpRunner::run(torch::nn::Module& module, const std::ve
   auto state = c10::make_intrusive<CallState>();
   state->runner = this;
   state->call = calls_.size();
-  forward_gather(unit);
+  enter_forward(unit);
   std::vector<at::Tensor> in = inputs;
   const bool has_exit = at::GradMode::is_enabled() && wrap<UnitExit>(in, state);
   calls_.push_back(Call{unit, true, has_exit});
   std::vector<at::Tensor> out = fn(in);
   if (at::GradMode::is_enabled()) wrap<UnitEntry>(out, state);
-  if (reshard_) weights_.release(unit), gathered_[unit] = false;
+  leave_forward(unit);
   return out;
 }
 
 void FsdpRunner::skip(const std::vector<torch::nn::Module*>& units) {
   for (torch::nn::Module* module : units) {
     const size_t unit = weights_.unit_of(*module);
+    enter_forward(unit);  // another rank runs it
     calls_.push_back(Call{unit, false, false});
-    forward_gather(unit);  // another rank runs it
-    if (reshard_) weights_.release(unit), gathered_[unit] = false;
+    leave_forward(unit);
   }
 }
 
@@ -124,18 +144,30 @@ void FsdpRunner::start_backward() {
     if (first_call_[u] < 0) first_call_[u] = k;
     last_call_[u] = k;
   }
-  gather_cursor_ = reduce_cursor_ = static_cast<int64_t>(calls_.size()) - 1;
+  // A unit resharded after its forward is gathered again when the walk reaches its last call (whatever this
+  // rank computes: the decision must be the same on every rank). The forward's unused prefetches are done.
+  backward_gathers_.clear();
+  for (int64_t k = static_cast<int64_t>(calls_.size()) - 1; k >= 0; --k)
+    if (k == last_call_[calls_[k].unit] && reshard_ && calls_[k].unit != 0) backward_gathers_.push_back(k);
+  gathers_started_ = gathers_done_ = 0;
+  for (size_t u = 0; u < gathered_.size(); ++u) weights_.finish_gather(u);
+  reduce_cursor_ = static_cast<int64_t>(calls_.size()) - 1;
 }
 
-// The backward's gathers, in log order down to `call`: a unit resharded after its forward is gathered when
-// the walk reaches its last call (whatever this rank computes: the decision must be the same on every rank).
+// The backward's gathers of calls >= `call` finished, the next `backward_prefetch` started.
 void FsdpRunner::gather_until(int64_t call) {
-  for (; gather_cursor_ >= call && gather_cursor_ >= 0; --gather_cursor_) {
-    const size_t u = calls_[gather_cursor_].unit;
-    if (gather_cursor_ != last_call_[u] || !reshard_ || u == 0) continue;
-    weights_.gather(u);
+  auto start = [&](size_t g) {
+    const size_t u = calls_[backward_gathers_[g]].unit;
+    weights_.start_gather(u);
     gathered_[u] = true;
+  };
+  for (; gathers_done_ < backward_gathers_.size() && backward_gathers_[gathers_done_] >= call; ++gathers_done_) {
+    if (gathers_started_ <= gathers_done_) start(gathers_started_++);
+    weights_.finish_gather(calls_[backward_gathers_[gathers_done_]].unit);
   }
+  for (; gathers_started_ < backward_gathers_.size() && gathers_started_ < gathers_done_ + backward_prefetch_;
+       ++gathers_started_)
+    start(gathers_started_);
 }
 
 void FsdpRunner::before_backward(size_t call) {
@@ -158,7 +190,10 @@ void FsdpRunner::reduce_ready(bool flushing) {
     if (pending && !flushing) break;
     if (reduce_cursor_ != first_call_[c.unit]) continue;
     weights_.start_reduce(c.unit);
-    if (gather_cursor_ >= last_call_[c.unit]) continue;  // its backward gather is still to come: finish() frees
+    bool gather_ahead = false;  // its backward gather not finished yet: finish() frees it
+    for (size_t g = gathers_done_; g < backward_gathers_.size(); ++g)
+      gather_ahead = gather_ahead || calls_[backward_gathers_[g]].unit == c.unit;
+    if (gather_ahead) continue;
     weights_.release(c.unit);
     gathered_[c.unit] = false;
   }
@@ -172,7 +207,6 @@ void FsdpRunner::finish() {
   weights_.finish_reduces(/*wait=*/true);
   weights_.check_no_stray_grads();
   for (size_t u = 0; u < weights_.unit_count(); ++u) weights_.release(u), gathered_[u] = false;
-  calls_.clear();
   backward_ = false;
 }
 

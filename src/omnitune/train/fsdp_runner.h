@@ -6,6 +6,9 @@
 // that log backwards with two cursors — one for the gathers, one for the reduce-scatters (each on its own
 // process group, the reduce-scatters asynchronous) — issuing an event only in log order. A rank that has
 // nothing to compute for a unit still issues its events: at the latest when its backward ends (finish()).
+// Prefetch: the backward starts the next `backward_prefetch` gathers of the log while a unit computes; the
+// forward starts the next `forward_prefetch` units of the previous micro-batch's log (the same on every rank)
+// for as long as this forward follows it.
 #pragma once
 
 #include <vector>
@@ -17,7 +20,7 @@ namespace omnitune {
 
 class FsdpRunner : public UnitRunner {
  public:
-  FsdpRunner(ShardedWeights& weights, bool reshard_after_forward);
+  FsdpRunner(ShardedWeights& weights, const ShardingOptions& options);
 
   void begin();   // a micro-batch starts: the root gathered
   void finish();  // its backward has returned: the remaining events, the gradients in the shards, all freed
@@ -34,22 +37,28 @@ class FsdpRunner : public UnitRunner {
  private:
   struct Call {
     size_t unit;
-    bool real;          // run on this rank (else a placeholder)
-    bool has_exit;      // some input needs a gradient: after_backward() will come
+    bool real;      // run on this rank (else a placeholder)
+    bool has_exit;  // some input needs a gradient: after_backward() will come
     bool post_done = false;
   };
-  void forward_gather(size_t unit);
+  void enter_forward(size_t unit);  // the unit gathered for its forward call, the next ones prefetched
+  void leave_forward(size_t unit);
   void start_backward();
   void gather_until(int64_t call);
   void reduce_ready(bool flushing);
 
   ShardedWeights& weights_;
   bool reshard_;
+  size_t forward_prefetch_, backward_prefetch_;
   std::vector<Call> calls_;
-  std::vector<bool> gathered_;  // per unit
+  std::vector<size_t> previous_units_;  // the units of the previous micro-batch's calls, in order
+  bool follows_previous_ = true;        // this forward's calls so far are the previous one's
+  std::vector<bool> gathered_;          // per unit: started (perhaps prefetched) and not released
   std::vector<int64_t> first_call_, last_call_;
+  std::vector<int64_t> backward_gathers_;  // the calls where the backward gathers, in log order (descending)
+  size_t gathers_started_ = 0, gathers_done_ = 0;
   bool backward_ = false;
-  int64_t gather_cursor_ = -1, reduce_cursor_ = -1;
+  int64_t reduce_cursor_ = -1;
 };
 
 }  // namespace omnitune

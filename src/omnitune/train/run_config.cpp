@@ -149,9 +149,14 @@ at::Device pick_device(const std::string& device, int64_t local_rank) {
 
 // The ranks a parameter is sharded over, from the FSDP2 yaml: `auto` = all of them, N < world = HSDP.
 int64_t sharding_size_for_job(const Fsdp2Config& f, const std::string& path, int64_t dp_size) {
-  if (f.offload_to_cpu) throw Error(cat(path, ": offload_to_cpu is not supported yet"));
   const int64_t shard = f.sharding_size.value_or(dp_size);
-  if (dp_size == 1 || shard == 1) return 1;
+  if (dp_size == 1 || shard == 1) {
+    if (f.offload_to_cpu)
+      throw Error(cat(path,
+                      ": offload_to_cpu needs parameter sharding (sharding_size auto or > 1 on several ranks); "
+                      "without it there is nothing to offload in this build"));
+    return 1;
+  }
   if (shard < 1 || dp_size % shard != 0)
     throw Error(cat(path, ": sharding_size ", shard, " does not divide the ", dp_size,
                     " ranks of the job (each shard group must be whole; `auto` shards over all of them)"));
@@ -175,9 +180,8 @@ void log_ignored(const RunConfig& c) {
                  replicas > 1 ? cat(" (HSDP: ", replicas, " replicas)") : "", ", gathered in ",
                  precision_name(c.fsdp->param_dtype), ", gradients reduce-scattered in ",
                  precision_name(c.fsdp->reduce_dtype), "; reshard_after_forward ",
-                 c.fsdp->reshard_after_forward ? "true" : "false",
-                 "; num_to_forward/backward_prefetch have no effect in this build (each unit is gathered when it "
-                 "starts)"));
+                 c.fsdp->reshard_after_forward ? "true" : "false", "; prefetch ", c.fsdp->num_to_forward_prefetch,
+                 " unit(s) ahead in forward, ", c.fsdp->num_to_backward_prefetch, " in backward"));
     return;
   }
   log_info(cat(o.fsdp2_config, ": ", c.dp_size == 1 ? "one process" : "replicated on every rank",

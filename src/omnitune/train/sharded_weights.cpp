@@ -30,6 +30,9 @@ struct ShardedWeights::Unit {
   std::vector<size_t> tensors;
   int64_t gather_numel = 0, reduce_numel = 0;  // one rank's block of the flat buffers
   bool allocated = false;
+  bool gathering = false;  // an all-gather started and not finished
+  at::Tensor gather_input, gather_output;
+  PendingCollective gather_work;
 };
 
 struct ShardedWeights::Pending {
@@ -57,7 +60,7 @@ void set_storage(const at::Tensor& param, bool present) {
 
 ShardedWeights::ShardedWeights(torch::nn::Module& model, const std::vector<UnitModule>& units,
                                const std::set<std::string>& frozen, ProcessGroup& group, const ShardingOptions& options,
-                               bool reshard_after_forward)
+                               const ShardRows& source)
     : group_(group), options_(options) {
   const int64_t world = group.world(), size = options.sharding_size, rank = group.rank();
   if (size < 1 || world % size != 0)
@@ -78,10 +81,19 @@ ShardedWeights::ShardedWeights(torch::nn::Module& model, const std::vector<UnitM
   // Unit of each parameter: the longest unit name that prefixes it, else the root (unit 0).
   std::map<std::string, size_t> unit_by_name;
   for (const UnitModule& u : units) {
-    units_.push_back(Unit{u.name, u.module, {}, 0, 0, false});
+    units_.push_back(Unit{});
+    units_.back().name = u.name;
+    units_.back().module = u.module;
     unit_by_name[u.name] = units_.size() - 1;
   }
   at::NoGradGuard no_grad;
+  // offload_to_cpu: the rows, their gradients and (AdamW works where they are) the moments in host memory,
+  // pinned for the copies to and from a GPU.
+  const bool host = options.offload_to_cpu || options.device.is_cpu();
+  const at::TensorOptions state_options = at::TensorOptions()
+                                              .dtype(at::kFloat)
+                                              .device(host ? at::Device(at::kCPU) : options.device)
+                                              .pinned_memory(host && options.device.is_cuda() && options.pin_memory);
   for (auto& item : model.named_parameters(/*recurse=*/true)) {
     const std::string& name = item.key();
     at::Tensor p = item.value();
@@ -102,8 +114,11 @@ ShardedWeights::ShardedWeights(torch::nn::Module& model, const std::vector<UnitM
     t.per_rank = (t.rows + size - 1) / size;
     t.first = std::min(t.rows, shard_rank() * t.per_rank);
     t.own = t.rows_of(shard_rank());
-    t.master = at::zeros({t.block()}, p.options().dtype(at::kFloat));
-    t.master.narrow(0, 0, t.own * t.row_numel).copy_(p.reshape({-1}).narrow(0, t.first * t.row_numel, t.own * t.row_numel));
+    t.master = at::zeros({t.block()}, state_options);
+    std::vector<int64_t> own_shape = t.shape;
+    own_shape[0] = t.own;
+    at::Tensor own_rows = t.master.narrow(0, 0, t.own * t.row_numel).view(own_shape);
+    source(name, p, t.first, own_rows);
     Unit& u = units_[unit];
     t.gather_offset = u.gather_numel;
     u.gather_numel += t.block();
@@ -113,14 +128,12 @@ ShardedWeights::ShardedWeights(torch::nn::Module& model, const std::vector<UnitM
       t.reduce_offset = u.reduce_numel;
       u.reduce_numel += t.block();
     }
-    p.set_data(at::empty(p.sizes(), p.options().dtype(options.compute)));
+    p.set_data(at::empty(p.sizes(), p.options().dtype(options.compute).device(options.device)));
     p.set_requires_grad(trains);
     set_storage(p, false);
     t.param = p;
     u.tensors.push_back(tensors_.size());
-    std::vector<int64_t> own_shape = t.shape;
-    own_shape[0] = t.own;
-    all_.emplace_back(name, t.master.narrow(0, 0, t.own * t.row_numel).view(own_shape));
+    all_.emplace_back(name, own_rows);
     if (trains) {
       trainable_.emplace_back(name, all_.back().second);
       grads_.push_back(t.grad.narrow(0, 0, t.own * t.row_numel).view(own_shape));
@@ -129,7 +142,7 @@ ShardedWeights::ShardedWeights(torch::nn::Module& model, const std::vector<UnitM
     tensors_.push_back(std::move(t));
   }
   has_grad_.assign(grads_.size(), 0);
-  runner_ = std::make_unique<FsdpRunner>(*this, reshard_after_forward);
+  runner_ = std::make_unique<FsdpRunner>(*this, options);
 }
 
 ShardedWeights::~ShardedWeights() = default;
@@ -170,23 +183,40 @@ void ShardedWeights::release(size_t unit) {
 }
 
 void ShardedWeights::gather(size_t unit) {
+  start_gather(unit);
+  finish_gather(unit);
+}
+
+void ShardedWeights::start_gather(size_t unit) {
   at::NoGradGuard no_grad;
   Unit& u = units_[unit];
-  if (u.tensors.empty()) return;
+  if (u.tensors.empty() || u.gathering) return;
   const int64_t size = shard_size(), block = u.gather_numel;
-  at::Tensor input = at::empty({block}, at::TensorOptions().dtype(options_.compute));  // [block] this rank's rows
-  for (size_t i : u.tensors) input.narrow(0, tensors_[i].gather_offset, tensors_[i].block()).copy_(tensors_[i].master);
-  at::Tensor output = at::empty({size * block}, input.options());  // [size * block], rank-major
-  gather_group_->all_gather(output, input, cat("gathering the parameters of ", u.name.empty() ? "the root" : u.name))
-      .wait();
+  u.gather_input = at::empty({block}, at::TensorOptions().dtype(options_.compute));  // [block] this rank's rows
+  for (size_t i : u.tensors)
+    u.gather_input.narrow(0, tensors_[i].gather_offset, tensors_[i].block()).copy_(tensors_[i].master);
+  u.gather_output = at::empty({size * block}, u.gather_input.options());  // [size * block], rank-major
+  u.gather_work = gather_group_->all_gather(u.gather_output, u.gather_input,
+                                            cat("gathering the parameters of ", u.name.empty() ? "the root" : u.name));
+  u.gathering = true;
+}
+
+void ShardedWeights::finish_gather(size_t unit) {
+  at::NoGradGuard no_grad;
+  Unit& u = units_[unit];
+  if (!u.gathering) return;
+  u.gather_work.wait();
+  u.gathering = false;
+  const int64_t size = shard_size(), block = u.gather_numel;
+  const at::Tensor output = std::move(u.gather_output);
+  u.gather_input = at::Tensor();
   allocate(unit);
   for (size_t i : u.tensors) {
     const Tensor& t = tensors_[i];
     at::Tensor full = storage_alias(t.param).view({-1});
     for (int64_t r = 0; r < size; ++r) {
       const int64_t n = t.rows_of(r) * t.row_numel;
-      if (n > 0)
-        full.narrow(0, r * t.block(), n).copy_(output.narrow(0, r * block + t.gather_offset, n));
+      if (n > 0) full.narrow(0, r * t.block(), n).copy_(output.narrow(0, r * block + t.gather_offset, n));
     }
   }
 }

@@ -8,6 +8,7 @@
 // trainable()/grads()/all() are the owned rows only: AdamW, clipping and checkpoints work on those.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -24,32 +25,44 @@ struct UnitModule {
   torch::nn::Module* module = nullptr;
 };
 
+// Writes rows [first, first + rows.size(0)) of parameter `name` (in-memory name; `param` gives its full shape)
+// into `rows` (fp32, on the device): from a checkpoint, Hugging Face weights or the random init.
+using ShardRows =
+    std::function<void(const std::string& name, const at::Tensor& param, int64_t first, at::Tensor& rows)>;
+
 struct ShardingOptions {
+  at::Device device = at::kCPU;
   at::ScalarType compute = at::kBFloat16;  // param_dtype
   at::ScalarType reduce = at::kFloat;      // reduce_dtype
   int64_t sharding_size = 1;               // ranks per shard group; the job's size / this = replicas
+  bool reshard_after_forward = true;
+  bool offload_to_cpu = false, pin_memory = true;   // rows, gradients and AdamW state in (pinned) host memory
+  int forward_prefetch = 1, backward_prefetch = 1;  // num_to_forward_prefetch, num_to_backward_prefetch
 };
 
 class FsdpRunner;
 
 class ShardedWeights : public MasterWeights {
  public:
-  // `model` in fp32 with the full weights (every rank alike); `units` in model order, the root first.
+  // `model`: built, its weights not loaded (never written, large parameters take no memory); `units` in model
+  // order, the root first. Each rank asks `source` for its rows of each parameter, one parameter at a time.
   ShardedWeights(torch::nn::Module& model, const std::vector<UnitModule>& units, const std::set<std::string>& frozen,
-                 ProcessGroup& group, const ShardingOptions& options, bool reshard_after_forward);
+                 ProcessGroup& group, const ShardingOptions& options, const ShardRows& source);
   ~ShardedWeights() override;
 
   size_t unit_count() const;
   size_t unit_of(const torch::nn::Module& module) const;  // Error for a module that is no unit
-  bool trains(size_t unit) const;                          // has trainable parameters
+  bool trains(size_t unit) const;                         // has trainable parameters
   int64_t shard_rank() const;
   int64_t shard_size() const;
   std::optional<RowShard> row_shard() const override;
   int64_t first_row(size_t all_index) const override;
 
-  void gather(size_t unit);   // collective over the shard group (blocking); the parameters then hold the weights
-  void allocate(size_t unit);  // storage for the unit's parameters (contents undefined), no communication
-  void release(size_t unit);   // frees the unit's parameter storage (no communication)
+  void gather(size_t unit);         // collective over the shard group (blocking); the parameters then hold the weights
+  void start_gather(size_t unit);   // the same in two halves: the all-gather started (no-op while one runs) ...
+  void finish_gather(size_t unit);  // ... and awaited, the parameters filled (no-op when none was started)
+  void allocate(size_t unit);       // storage for the unit's parameters (contents undefined), no communication
+  void release(size_t unit);        // frees the unit's parameter storage (no communication)
   void start_reduce(size_t unit);   // starts the reduce-scatter of the unit's parameter .grad (then cleared)
   void finish_reduces(bool wait);   // adds finished reduce-scatters into grads() (all of them with `wait`)
   // Any trainable parameter that still has a .grad: a gradient that arrived after its unit was reduced.
@@ -58,8 +71,8 @@ class ShardedWeights : public MasterWeights {
 
   void begin_forward() override;
   UnitRunner* unit_runner() override;
-  void accumulate_grads() override;    // the micro-batch's remaining reduce-scatters, added into grads()
-  void publish() override {}           // gather() reads the masters
+  void accumulate_grads() override;  // the micro-batch's remaining reduce-scatters, added into grads()
+  void publish() override {}         // gather() reads the masters
   void reduce_grads(DataParallel& dp, at::ScalarType reduce) override;
   at::Tensor clip_grads(double max_norm) override;
 

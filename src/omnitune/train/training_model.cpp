@@ -25,40 +25,91 @@ std::vector<UnitModule> named_units(ThinkerImpl& thinker) {
   return units;
 }
 
+// Rows of each parameter for a sharded rank, from wherever the run's weights come from. A whole parameter is
+// made only for Hugging Face weights and the random init (one at a time); a checkpoint is read by rows.
+ShardRows shard_rows(const RunConfig& c, ThinkerImpl& thinker, std::optional<CheckpointModel>& checkpoint,
+                     std::optional<HfThinkerReader>& hf, std::optional<ThinkerInit>& init) {
+  const ModelSource& source = c.source;
+  auto whole = [](auto& reader) {
+    return [&reader](const std::string& name, const at::Tensor& param, int64_t first, at::Tensor& rows) {
+      at::Tensor full = at::empty(param.sizes(), rows.options());
+      reader.fill(name, full);
+      rows.copy_(full.narrow(0, first, rows.size(0)));
+    };
+  };
+  if (source.random_init) {
+    init.emplace(thinker, static_cast<uint64_t>(c.options.seed));
+    return whole(*init);
+  }
+  if (!source.hf_weights.empty()) {
+    hf.emplace(source.hf_weights);
+    return whole(*hf);
+  }
+  checkpoint.emplace(thinker, source.checkpoint->dir, c.hf_config_json);
+  return [&checkpoint](const std::string& name, const at::Tensor&, int64_t first, at::Tensor& rows) {
+    checkpoint->read_rows(name, first, rows);
+  };
+}
+
+// Every rank holds the whole model: loaded into the thinker, which then moves to the device.
+void load_whole(const RunConfig& c, ThinkerImpl& thinker) {
+  const ModelSource& source = c.source;
+  if (source.random_init) {
+    init_thinker_weights(thinker, static_cast<uint64_t>(c.options.seed));
+  } else if (!source.hf_weights.empty()) {
+    LoadReport r = load_hf_thinker(thinker, source.hf_weights);
+    log_info(cat("loaded ", r.loaded, " tensors from ", source.hf_weights, " (Hugging Face)"));
+  } else {
+    load_checkpoint_model(thinker, source.checkpoint->dir, c.hf_config_json);
+  }
+  thinker.to(c.device);
+}
+
 }  // namespace
 
 TrainingModel build_training_model(const RunConfig& c, DataParallel& dp) {
   const TrainOptions& o = c.options;
   const ModelSource& source = c.source;
   at::manual_seed(static_cast<uint64_t>(o.seed));
-  check_thinker_fits_in_memory(c.thinker, source.config_dir + "/config.json");
+  if (c.sharding_size == 1) check_thinker_fits_in_memory(c.thinker, source.config_dir + "/config.json");
   TrainingModel m;
   m.thinker = Thinker(c.thinker, c.run);
-  if (source.random_init) {
+  if (source.random_init)
     log_warn(
         cat("--init-model-with-meta-device without --load: training starts from random weights (seed ", o.seed, ")"));
-    init_thinker_weights(*m.thinker, static_cast<uint64_t>(o.seed));
-  } else if (!source.hf_weights.empty()) {
-    LoadReport r = load_hf_thinker(*m.thinker, source.hf_weights);
-    log_info(cat("loaded ", r.loaded, " tensors from ", source.hf_weights, " (Hugging Face)"));
-  } else {
-    load_checkpoint_model(*m.thinker, source.checkpoint->dir, c.hf_config_json);
-    log_info(cat("loaded the model of ", source.checkpoint->dir));
-    if (!source.checkpoint->release)
-      m.resumed = load_training_state(source.checkpoint->dir, !o.no_load_optim, !o.no_load_rng);
-  }
-  m.thinker->to(c.device);
-
   const std::set<std::string> frozen = frozen_parameters(*m.thinker, c.model);
   if (c.sharding_size > 1) {
-    auto sharded = std::make_unique<ShardedWeights>(*m.thinker, named_units(*m.thinker), frozen, *dp.group(),
-                                                    ShardingOptions{c.compute, c.reduce, c.sharding_size},
-                                                    c.fsdp->reshard_after_forward);
+    std::optional<CheckpointModel> checkpoint;
+    std::optional<HfThinkerReader> hf;
+    std::optional<ThinkerInit> init;
+    const ShardRows rows = shard_rows(c, *m.thinker, checkpoint, hf, init);
+    const Fsdp2Config& f = *c.fsdp;
+    const ShardingOptions options{c.device,
+                                  c.compute,
+                                  c.reduce,
+                                  c.sharding_size,
+                                  f.reshard_after_forward,
+                                  f.offload_to_cpu,
+                                  f.pin_memory,
+                                  f.num_to_forward_prefetch,
+                                  f.num_to_backward_prefetch};
+    auto sharded =
+        std::make_unique<ShardedWeights>(*m.thinker, named_units(*m.thinker), frozen, *dp.group(), options, rows);
+    if (hf) {
+      LoadReport r = hf->finish();
+      log_info(cat("loaded ", r.loaded, " tensors from ", source.hf_weights, " (Hugging Face), the rows of this rank"));
+    }
     log_info(cat("parameters sharded over ", sharded->shard_size(), " ranks: this rank keeps rows of every tensor (",
                  sharded->trainable_numel(), " trainable values here)"));
     m.masters = std::move(sharded);
   } else {
+    load_whole(c, *m.thinker);
     m.masters = std::make_unique<MasterWeights>(*m.thinker, c.compute, frozen);
+  }
+  if (source.checkpoint) {
+    log_info(cat("loaded the model of ", source.checkpoint->dir));
+    if (!source.checkpoint->release)
+      m.resumed = load_training_state(source.checkpoint->dir, !o.no_load_optim, !o.no_load_rng);
   }
   if (m.masters->trainable().empty()) throw Error(cat(o.mm_model, ": every parameter is frozen; nothing to train"));
   const AdamWOptions adam{o.adam_beta1, o.adam_beta2, o.adam_eps, o.weight_decay};

@@ -160,17 +160,23 @@ LoadProblems checkpoint_tensor_problems(const TensorPieces& model, const std::ve
   return problems;
 }
 
-void load_checkpoint_model(ThinkerImpl& thinker, const std::string& dir, const std::string& expected_hf_config_json) {
-  CheckpointInfo info = read_checkpoint_info(dir);
-  check_checkpoint_config(dir, expected_hf_config_json);
-  TensorPieces model = open_checkpoint_model(dir);
-  checkpoint_tensor_problems(model, thinker_layout(thinker), info).throw_if_any(dir);
+CheckpointModel::CheckpointModel(const ThinkerImpl& thinker, const std::string& dir,
+                                 const std::string& expected_hf_config_json)
+    : info(read_checkpoint_info(dir)),
+      tensors((check_checkpoint_config(dir, expected_hf_config_json), open_checkpoint_model(dir))) {
+  checkpoint_tensor_problems(tensors, thinker_layout(thinker), info).throw_if_any(dir);
+}
+
+void CheckpointModel::read_rows(const std::string& param, int64_t first, at::Tensor& rows) const {
+  const std::string name = checkpoint_tensor_name(param, info.dcp_prefix, info.hf_prefix);
   at::NoGradGuard no_grad;
-  for (auto& item : thinker.named_parameters(true)) {
-    std::string name = checkpoint_tensor_name(item.key(), info.dcp_prefix, info.hf_prefix);
-    item.value().copy_(model.read(name));
-    for (const TensorPiece& piece : model.pieces(name)) release_pages(*piece.file, *piece.entry);
-  }
+  rows.copy_(tensors.read(name, first, rows.dim() == 0 ? -1 : rows.size(0)));
+  for (const TensorPiece& piece : tensors.pieces(name)) release_pages(*piece.file, *piece.entry);
+}
+
+void load_checkpoint_model(ThinkerImpl& thinker, const std::string& dir, const std::string& expected_hf_config_json) {
+  const CheckpointModel model(thinker, dir, expected_hf_config_json);
+  for (auto& item : thinker.named_parameters(true)) model.read_rows(item.key(), 0, item.value());
 }
 
 }  // namespace omnitune

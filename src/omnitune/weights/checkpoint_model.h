@@ -42,6 +42,15 @@ void save_checkpoint_rows(const NamedTensors& rows, const std::vector<int64_t>& 
 // of every missing, unexpected, mis-shaped or non-float tensor.
 void load_checkpoint_model(ThinkerImpl& thinker, const std::string& dir, const std::string& expected_hf_config_json);
 
+// The same checks, then the model tensors read parameter by parameter (a sharded rank reads its rows only).
+struct CheckpointModel {
+  CheckpointModel(const ThinkerImpl& thinker, const std::string& dir, const std::string& expected_hf_config_json);
+  // rows <- rows [first, first + rows.size(0)) of parameter `param` (in-memory name), in rows' dtype.
+  void read_rows(const std::string& param, int64_t first, at::Tensor& rows) const;
+  CheckpointInfo info;
+  TensorPieces tensors;
+};
+
 // <dir>/config.json as it is: the config of the model the checkpoint was made for.
 std::string checkpoint_config_text(const std::string& dir);
 

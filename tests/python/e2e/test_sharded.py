@@ -91,14 +91,15 @@ class Sharded(DistributedCase):
         two = self.sharded(2, "mixed_sharded2", data=data, gbs=2, iters=4)
         self.assert_same_curve(two, one, "sharded: text-only rank + video/audio rank")
 
-    def test_recompute_offload_frozen_and_no_reshard(self):
+    def test_recompute_offload_frozen_and_other_settings(self):
         model_json = self.model_json_with("model_recompute.json", recompute_offload_frozen)
         one = self.run_on(1, name="recompute1", model_json=model_json)
         self.assert_same_curve(self.sharded(2, "recompute_sharded2", model_json=model_json), one,
                                "sharded with recompute/offload/frozen")
-        keep = self.yaml("sharding_size: auto\nparam_dtype: fp32\nreshard_after_forward: false\n", "keep.yaml")
+        keep = self.yaml("sharding_size: auto\nparam_dtype: fp32\nreshard_after_forward: false\n"
+                         "num_to_forward_prefetch: 0\nnum_to_backward_prefetch: 3\noffload_to_cpu: true\n", "keep.yaml")
         self.assert_same_curve(self.sharded(2, "no_reshard2", yaml=keep), self.run_on(1),
-                               "reshard_after_forward false")
+                               "reshard_after_forward false, other prefetch counts, offload_to_cpu")
 
     def test_bf16_follows_the_one_process_bf16_run(self):
         bf16 = self.yaml("sharding_size: auto\nparam_dtype: bf16\nreduce_dtype: fp32\n", "bf16.yaml")
@@ -112,7 +113,7 @@ class Sharded(DistributedCase):
 
     def test_unsupported_settings_are_refused(self):
         for text, message in (("sharding_size: 3\n", "sharding_size 3 does not divide the 2 ranks"),
-                              ("sharding_size: auto\noffload_to_cpu: true\n", "offload_to_cpu is not supported yet"),
+                              ("sharding_size: 1\noffload_to_cpu: true\n", "offload_to_cpu needs parameter sharding"),
                               ("sharding_size: auto\nignored_modules: [visual]\n",
                                "ignored_modules with parameter sharding is not supported yet")):
             p = launch(2, *self.args(self.path("refused"), extra=("--fsdp2-config", self.yaml(text, "bad.yaml"))),
