@@ -22,16 +22,18 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "python", "helpers"))
 from train_fixture import add_tokenizer, make_dataset, make_model_json, read_metrics  # noqa: E402
 
 
-def config():
-    """Tiny-model vocabulary, wider towers: about 125M parameters (most of them embedding and lm_head)."""
+def config(hidden=384, heads=6, kv_heads=2, head_dim=64, moe_intermediate=256, mrope=(16, 8, 8)):
+    """Tiny-model vocabulary, wider text model (default: about 125M parameters, most of them embedding and
+    lm_head)."""
     with open(os.path.join(ROOT, "assets", "configs", "tiny-qwen3-omni", "config.json")) as f:
         d = json.load(f)
     t = d["thinker_config"]
-    t["text_config"].update(hidden_size=384, num_hidden_layers=4, num_attention_heads=6, num_key_value_heads=2,
-                            head_dim=64, num_experts=8, num_experts_per_tok=2, moe_intermediate_size=256)
-    t["text_config"]["rope_parameters"]["mrope_section"] = [16, 8, 8]
-    t["vision_config"].update(out_hidden_size=384)
-    t["audio_config"].update(output_dim=384)
+    t["text_config"].update(hidden_size=hidden, num_hidden_layers=4, num_attention_heads=heads,
+                            num_key_value_heads=kv_heads, head_dim=head_dim, num_experts=8, num_experts_per_tok=2,
+                            moe_intermediate_size=moe_intermediate)
+    t["text_config"]["rope_parameters"]["mrope_section"] = list(mrope)
+    t["vision_config"].update(out_hidden_size=hidden)
+    t["audio_config"].update(output_dim=hidden)
     return d
 
 
@@ -41,23 +43,33 @@ def free_port():
         return s.getsockname()[1]
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def bench_args(description):
+    """--build, --steps; and the omnitune program."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--build", default=os.path.join(ROOT, "build"))
     parser.add_argument("--steps", type=int, default=4)
     args = parser.parse_args()
-    omnitune = os.path.join(args.build, "src", "omnitune", "omnitune")
+    return args, os.path.join(args.build, "src", "omnitune", "omnitune")
+
+
+def bench_model(omnitune, root, cfg):
+    """A random model of config `cfg` (init-model) with the tokenizer, 16 dataset rows and model.json under
+    `root`: (model dir, data.json, model.json)."""
+    cfg_dir = os.path.join(root, "config")
+    os.makedirs(cfg_dir)
+    with open(os.path.join(cfg_dir, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    model = os.path.join(root, "model")
+    subprocess.run([omnitune, "init-model", "--config", cfg_dir, "--out", model, "--seed", "1"], check=True,
+                   capture_output=True)
+    add_tokenizer(model)
+    return model, make_dataset(root, model, rows=16), make_model_json(root, model)
+
+
+def main():
+    args, omnitune = bench_args(__doc__.split("\n")[0])
     with tempfile.TemporaryDirectory() as root:
-        cfg_dir = os.path.join(root, "config")
-        os.makedirs(cfg_dir)
-        with open(os.path.join(cfg_dir, "config.json"), "w") as f:
-            json.dump(config(), f)
-        model = os.path.join(root, "model")
-        subprocess.run([omnitune, "init-model", "--config", cfg_dir, "--out", model, "--seed", "1"], check=True,
-                       capture_output=True)
-        add_tokenizer(model)
-        data = make_dataset(root, model, rows=16)
-        model_json = make_model_json(root, model)
+        model, data, model_json = bench_model(omnitune, root, config())
         results = {}
         for world, extra in ((1, []), (2, []), (4, []), (4, ["--use-distributed-optimizer"])):
             save = os.path.join(root, f"world{world}")

@@ -11,37 +11,22 @@ ranks share the cores: step times show the cost of the collectives, and prefetch
 compute where a core is free; a GPU cluster (NCCL on a side stream, compute on the device) is where it pays.
 The losses of every run must agree with one process (1e-6 relative).
 """
-import argparse
-import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "python", "helpers"))
-from train_fixture import add_tokenizer, make_dataset, make_model_json, read_metrics  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from train_fixture import read_metrics  # noqa: E402
+from data_parallel import bench_args, bench_model, config as wide_config, free_port  # noqa: E402
 
 
 def config():
     """Tiny-model vocabulary, wider text model: about 300M parameters (most of them embedding and lm_head)."""
-    with open(os.path.join(ROOT, "assets", "configs", "tiny-qwen3-omni", "config.json")) as f:
-        d = json.load(f)
-    t = d["thinker_config"]
-    t["text_config"].update(hidden_size=896, num_hidden_layers=4, num_attention_heads=7, num_key_value_heads=1,
-                            head_dim=128, num_experts=8, num_experts_per_tok=2, moe_intermediate_size=512)
-    t["text_config"]["rope_parameters"]["mrope_section"] = [24, 20, 20]
-    t["vision_config"].update(out_hidden_size=896)
-    t["audio_config"].update(output_dim=896)
-    return d
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return wide_config(hidden=896, heads=7, kv_heads=1, head_dim=128, moe_intermediate=512, mrope=(24, 20, 20))
 
 
 def state_mb(checkpoint, rank, world):
@@ -55,23 +40,10 @@ def state_mb(checkpoint, rank, world):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--build", default=os.path.join(ROOT, "build"))
-    parser.add_argument("--steps", type=int, default=4)
-    args = parser.parse_args()
-    omnitune = os.path.join(args.build, "src", "omnitune", "omnitune")
+    args, omnitune = bench_args(__doc__.split("\n")[0])
     with tempfile.TemporaryDirectory() as root:
-        cfg_dir = os.path.join(root, "config")
-        os.makedirs(cfg_dir)
-        with open(os.path.join(cfg_dir, "config.json"), "w") as f:
-            json.dump(config(), f)
-        model = os.path.join(root, "model")
-        subprocess.run([omnitune, "init-model", "--config", cfg_dir, "--out", model, "--seed", "1"], check=True,
-                       capture_output=True)
-        add_tokenizer(model)
+        model, data, model_json = bench_model(omnitune, root, config())
         params = os.path.getsize(os.path.join(model, "model.safetensors")) / 4  # fp32 on disk (close enough)
-        data = make_dataset(root, model, rows=16)
-        model_json = make_model_json(root, model)
         runs = {"1 rank": (1, None), "2 ranks": (2, (1, 1)), "4 ranks": (4, (1, 1)), "2 ranks, no prefetch": (2, (0, 0))}
         results = {}
         for label, (world, prefetch) in runs.items():

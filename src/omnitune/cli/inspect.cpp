@@ -14,6 +14,7 @@
 #include "omnitune/io/checkpoint_summary.h"
 #include "omnitune/model/hf_checkpoint.h"
 #include "omnitune/model/param_init.h"
+#include "omnitune/weights/checkpoint_model.h"
 
 namespace omnitune {
 
@@ -54,35 +55,57 @@ nlohmann::json count_json(const TensorCount& c) {
   return {{"tensors", c.tensors}, {"parameters", c.parameters}, {"bytes", c.bytes}};
 }
 
-void print_json(const SafetensorsCheckpoint& ckpt, const CheckpointSummary& s, bool summary_only) {
-  nlohmann::json out = {{"path", ckpt.path()}, {"files", ckpt.shards().size()}, {"total", count_json(s.total)}};
+// What inspect lists: every tensor once, whole, sorted by name.
+struct Listing {
+  std::string path;
+  size_t files = 0;
+  std::vector<TensorEntry> tensors;
+};
+
+Listing list_checkpoint(const std::string& path) {
+  Listing out{path, 0, {}};
+  if (std::filesystem::is_directory(path) && !std::filesystem::exists(std::filesystem::path(path) / kIndexFileName) &&
+      !std::filesystem::exists(std::filesystem::path(path) / kSingleFileName) && !part_files(path, "model").empty()) {
+    const TensorPieces pieces = open_checkpoint_model(path);  // the row blocks of a sharded job
+    out.files = pieces.files().size();
+    for (const std::string& name : pieces.names()) {
+      TensorEntry t{name, pieces.dtype(name), pieces.shape(name), 0, 0};
+      t.end = static_cast<uint64_t>(t.numel()) * dtype_size(t.dtype);
+      out.tensors.push_back(t);
+    }
+    return out;
+  }
+  const SafetensorsCheckpoint ckpt(path);
+  out.files = ckpt.shards().size();
+  for (const auto& name : ckpt.names()) out.tensors.push_back(ckpt.entry(name));
+  return out;
+}
+
+void print_json(const Listing& ckpt, const CheckpointSummary& s, bool summary_only) {
+  nlohmann::json out = {{"path", ckpt.path}, {"files", ckpt.files}, {"total", count_json(s.total)}};
   for (const auto& [dtype, c] : s.by_dtype) out["dtypes"][dtype] = count_json(c);
   if (s.qwen3_omni)
     for (const auto& [tower, c] : s.by_tower) out["towers"][tower] = count_json(c);
   if (!summary_only) {
     out["tensors"] = nlohmann::json::array();
-    for (const auto& name : ckpt.names()) {
-      const TensorEntry& t = ckpt.entry(name);
+    for (const TensorEntry& t : ckpt.tensors)
       out["tensors"].push_back(
-          {{"name", name}, {"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"bytes", t.nbytes()}});
-    }
+          {{"name", t.name}, {"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"bytes", t.nbytes()}});
   }
   std::cout << out.dump(2) << "\n";
 }
 
-void print_text(const SafetensorsCheckpoint& ckpt, const CheckpointSummary& s, bool summary_only) {
+void print_text(const Listing& ckpt, const CheckpointSummary& s, bool summary_only) {
   if (!summary_only) {
     size_t width = 0;
-    for (const auto& name : ckpt.names()) width = std::max(width, name.size());
-    for (const auto& name : ckpt.names()) {
-      const TensorEntry& t = ckpt.entry(name);
-      std::cout << std::left << std::setw(static_cast<int>(width) + 2) << name << std::setw(9) << dtype_name(t.dtype)
+    for (const TensorEntry& t : ckpt.tensors) width = std::max(width, t.name.size());
+    for (const TensorEntry& t : ckpt.tensors)
+      std::cout << std::left << std::setw(static_cast<int>(width) + 2) << t.name << std::setw(9) << dtype_name(t.dtype)
                 << shape_text(t.shape) << "\n";
-    }
     std::cout << "\n";
   }
-  std::cout << ckpt.path() << ": " << ckpt.shards().size() << " file(s), " << with_commas(s.total.tensors)
-            << " tensors, " << with_commas(s.total.parameters) << " parameters, " << human_bytes(s.total.bytes) << "\n";
+  std::cout << ckpt.path << ": " << ckpt.files << " file(s), " << with_commas(s.total.tensors) << " tensors, "
+            << with_commas(s.total.parameters) << " parameters, " << human_bytes(s.total.bytes) << "\n";
   for (const auto& [dtype, c] : s.by_dtype)
     std::cout << "  " << std::left << std::setw(9) << dtype << std::right << std::setw(8) << c.tensors << " tensors "
               << std::setw(18) << with_commas(c.parameters) << " parameters\n";
@@ -144,7 +167,8 @@ Subcommand register_inspect(CLI::App& app) {
                                      "and, for Qwen3-Omni, parameters per tower (nothing is loaded into memory); "
                                      "for a directory with only config.json, the counts of the model it describes");
   sub->add_option("path", options->path,
-                  "A .safetensors file or a directory (sharded with model.safetensors.index.json)")
+                  "A .safetensors file or a directory (sharded with model.safetensors.index.json, or the row "
+                  "blocks of a sharded training job)")
       ->required();
   sub->add_flag("--json", options->json, "Print JSON instead of a table");
   sub->add_flag("--summary", options->summary_only, "Print only the totals, not every tensor");
@@ -154,8 +178,8 @@ Subcommand register_inspect(CLI::App& app) {
               print_config_summary(options->path, options->json);
               return 0;
             }
-            SafetensorsCheckpoint ckpt(options->path);
-            CheckpointSummary s = summarize(ckpt);
+            const Listing ckpt = list_checkpoint(options->path);
+            CheckpointSummary s = summarize(ckpt.tensors);
             if (options->json)
               print_json(ckpt, s, options->summary_only);
             else

@@ -14,10 +14,10 @@ namespace {
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 }  // namespace
 
-CheckpointSummary summarize(const SafetensorsCheckpoint& checkpoint) {
+CheckpointSummary summarize(const std::vector<TensorEntry>& tensors) {
   CheckpointSummary s;
-  for (const auto& name : checkpoint.names()) {
-    const TensorEntry& t = checkpoint.entry(name);
+  for (const TensorEntry& t : tensors) {
+    const std::string& name = t.name;
     s.total.add(t);
     s.by_dtype[dtype_name(t.dtype)].add(t);
     std::string tower = qwen3_omni_tower(name);

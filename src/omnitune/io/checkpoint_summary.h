@@ -26,6 +26,7 @@ struct CheckpointSummary {
   bool qwen3_omni = false;
 };
 
-CheckpointSummary summarize(const SafetensorsCheckpoint& checkpoint);
+// `tensors`: every tensor once, whole (nbytes() = end - begin).
+CheckpointSummary summarize(const std::vector<TensorEntry>& tensors);
 
 }  // namespace omnitune

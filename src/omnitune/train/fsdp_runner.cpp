@@ -18,39 +18,29 @@ struct CallState : torch::CustomClassHolder {
   size_t call = 0;
 };
 
-c10::intrusive_ptr<CallState> state_of(AutogradContext* ctx) {
-  return c10::static_intrusive_pointer_cast<CallState>(ctx->saved_data["call"].toCapsule());
-}
+// Identity on a unit call's outputs (kEntry: its backward runs when their gradients are complete, before the
+// unit's) or inputs (kExit: once the unit's backward has produced their gradients).
+enum class Edge { kEntry, kExit };
 
-// Identity on a unit call's outputs: its backward runs when their gradients are complete, before the unit's.
-struct UnitEntry : public torch::autograd::Function<UnitEntry> {
-  static variable_list forward(AutogradContext* ctx, at::TensorList outputs, const c10::intrusive_ptr<CallState>& s) {
+template <Edge kEdge>
+struct UnitEdge : public torch::autograd::Function<UnitEdge<kEdge>> {
+  static variable_list forward(AutogradContext* ctx, at::TensorList tensors, const c10::intrusive_ptr<CallState>& s) {
     ctx->set_materialize_grads(false);
     ctx->saved_data["call"] = at::IValue::make_capsule(s);
-    return outputs.vec();
+    return tensors.vec();
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    auto s = state_of(ctx);
-    s->runner->before_backward(s->call);
+    auto s = c10::static_intrusive_pointer_cast<CallState>(ctx->saved_data["call"].toCapsule());
+    if (kEdge == Edge::kEntry)
+      s->runner->before_backward(s->call);
+    else
+      s->runner->after_backward(s->call);
     grads.emplace_back();
     return grads;
   }
 };
-
-// Identity on a unit call's inputs: its backward runs once the unit's backward has produced their gradients.
-struct UnitExit : public torch::autograd::Function<UnitExit> {
-  static variable_list forward(AutogradContext* ctx, at::TensorList inputs, const c10::intrusive_ptr<CallState>& s) {
-    ctx->set_materialize_grads(false);
-    ctx->saved_data["call"] = at::IValue::make_capsule(s);
-    return inputs.vec();
-  }
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    auto s = state_of(ctx);
-    s->runner->after_backward(s->call);
-    grads.emplace_back();
-    return grads;
-  }
-};
+using UnitEntry = UnitEdge<Edge::kEntry>;
+using UnitExit = UnitEdge<Edge::kExit>;
 
 // Applies F to the entries of `tensors` that need a gradient, in place.
 template <class F>

@@ -149,6 +149,11 @@ at::Device pick_device(const std::string& device, int64_t local_rank) {
 
 // The ranks a parameter is sharded over, from the FSDP2 yaml: `auto` = all of them, N < world = HSDP.
 int64_t sharding_size_for_job(const Fsdp2Config& f, const std::string& path, int64_t dp_size) {
+  if (f.output_dtype)
+    throw Error(cat(path, ": output_dtype is not supported yet (each unit's outputs stay in param_dtype); remove it"));
+  if (!f.cast_forward_inputs)
+    throw Error(
+        cat(path, ": cast_forward_inputs: false is not supported yet (floating inputs are cast to param_dtype)"));
   const int64_t shard = f.sharding_size.value_or(dp_size);
   if (dp_size == 1 || shard == 1) {
     if (f.offload_to_cpu)

@@ -125,37 +125,7 @@ class Distributed(DistributedCase):
         self.assert_same_curve(two, one, "text-only rank + video/audio rank")
 
     def test_a_killed_rank_stops_the_others_and_the_checkpoint_resumes(self):
-        save = self.path("killed")
-        port = free_port()
-        cmd = [OMNITUNE, "launch", "--nproc-per-node", "3", "--master-port", str(port), "--", "train",
-               *self.args(save, iters=10000, gbs=3, extra=("--save-interval", "2"))]
-        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        try:
-            deadline = time.time() + 300
-            while not os.path.exists(os.path.join(save, "iter_0000002")) and time.time() < deadline:
-                self.assertIsNone(p.poll(), "the job ended early")
-                time.sleep(0.2)
-            self.assertTrue(os.path.exists(os.path.join(save, "iter_0000002")), "no checkpoint within 300 s")
-            children = children_of(p.pid)
-            victim = None
-            for pid in children:
-                with open(f"/proc/{pid}/environ", "rb") as f:
-                    if b"RANK=1" in f.read().split(b"\0"):
-                        victim = int(pid)
-            self.assertIsNotNone(victim, children)
-            killed_at = time.time()
-            os.kill(victim, signal.SIGKILL)
-            out = p.communicate(timeout=90)[0]
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        self.assertLess(time.time() - killed_at, 60, out[-3000:])
-        self.assertNotEqual(p.returncode, 0, out[-3000:])
-        self.assertIn(f"rank 1 (pid {victim}) failed with signal 9", out)
-        self.assertIn("lost contact with rank 1", out)  # the surviving ranks name it themselves
-        omnitune("train", *self.args(save, iters=4, gbs=3, extra=("--load", save)))
-        self.assertEqual(read_metrics(save)[-1]["iteration"], 4)
+        self.kill_rank_1_and_resume(self.path("killed"))
 
     def test_sigterm_to_launch_stops_every_rank(self):
         save = self.path("sigterm")

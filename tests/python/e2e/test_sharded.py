@@ -4,6 +4,7 @@ unit's weights for its forward and backward and reduce-scatters its gradients. S
 offload / a frozen tower and reshard_after_forward off all equal the single process on the same global batch.
 A sharded checkpoint is blocks of rows with DCP_SHARDING_INFO: torch.distributed.checkpoint reads it, `convert
 dcp-to-hf` exports it, and it resumes on other world sizes (4 -> 2, 4 -> 1, 1 -> 3)."""
+import json
 import os
 import shutil
 import unittest
@@ -55,6 +56,10 @@ class Sharded(DistributedCase):
             omnitune("convert", "dcp-to-hf", "--hf-dir", self.model, "--dcp-dir", self.path(name),
                      "--save-dir", self.path(f"export_{name}"))
         self.assertLessEqual(weights_rel(self.path("export_sharded3"), self.path("export_world1")), 1e-5)
+        totals = [json.loads(omnitune("inspect", d, "--json", "--summary").stdout)["total"]
+                  for d in (ckpt, self.path("world1", last))]
+        self.assertEqual(totals[0]["parameters"], totals[1]["parameters"])
+        self.assertEqual(totals[0]["tensors"], totals[1]["tensors"])
         batch = self.path("batch.safetensors")
         ids = torch.tensor([[1, 5, 9, 200, 31, 7, 64, 2]])
         save_file({"input_ids": ids, "attention_mask": torch.ones_like(ids)}, batch)
@@ -111,9 +116,15 @@ class Sharded(DistributedCase):
         print(f"bf16 vs fp32, max relative loss gap: one process {gap_one:.2e}, sharded over 2 {gap_two:.2e}")
         self.assertLessEqual(max(rel(a["loss"], b["loss"]) for a, b in zip(two, one)), max(gap_one, 1e-3))
 
+    def test_a_killed_rank_stops_the_others(self):
+        """A rank SIGKILLed while the others gather or reduce its units: they exit naming it; the sharded
+        checkpoint of step 2 resumes on one process."""
+        self.kill_rank_1_and_resume(self.path("killed"), extra=("--fsdp2-config", self.yaml()))
+
     def test_unsupported_settings_are_refused(self):
         for text, message in (("sharding_size: 3\n", "sharding_size 3 does not divide the 2 ranks"),
                               ("sharding_size: 1\noffload_to_cpu: true\n", "offload_to_cpu needs parameter sharding"),
+                              ("output_dtype: bf16\n", "output_dtype is not supported yet"),
                               ("sharding_size: auto\nignored_modules: [visual]\n",
                                "ignored_modules with parameter sharding is not supported yet")):
             p = launch(2, *self.args(self.path("refused"), extra=("--fsdp2-config", self.yaml(text, "bad.yaml"))),

@@ -2,9 +2,11 @@
 multi-rank test, and comparisons of runs and of checkpoints."""
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import torch
 from safetensors import safe_open
@@ -119,6 +121,39 @@ class DistributedCase(TinyModelCase):
             self.assertEqual(m["tokens"], r["tokens"], label)
             self.assertEqual(m["lr"], r["lr"], label)
 
+
+    def kill_rank_1_and_resume(self, save, extra=()):
+        """3 ranks run until their checkpoint of step 2; rank 1 is SIGKILLed: the job ends within 60 s, launch
+        names the rank and its signal, the survivors name the lost rank; one process resumes the checkpoint."""
+        cmd = [OMNITUNE, "launch", "--nproc-per-node", "3", "--master-port", str(free_port()), "--", "train",
+               *self.args(save, iters=10000, gbs=3, extra=("--save-interval", "2", *extra))]
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.time() + 300
+            while not os.path.exists(os.path.join(save, "iter_0000002")) and time.time() < deadline:
+                self.assertIsNone(p.poll(), "the job ended early")
+                time.sleep(0.2)
+            self.assertTrue(os.path.exists(os.path.join(save, "iter_0000002")), "no checkpoint within 300 s")
+            children = children_of(p.pid)
+            victim = None
+            for pid in children:
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    if b"RANK=1" in f.read().split(b"\0"):
+                        victim = int(pid)
+            self.assertIsNotNone(victim, children)
+            killed_at = time.time()
+            os.kill(victim, signal.SIGKILL)
+            out = p.communicate(timeout=90)[0]
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertLess(time.time() - killed_at, 60, out[-3000:])
+        self.assertNotEqual(p.returncode, 0, out[-3000:])
+        self.assertIn(f"rank 1 (pid {victim}) failed with signal 9", out)
+        self.assertIn("lost contact with rank 1", out)  # the surviving ranks name it themselves
+        omnitune("train", *self.args(save, iters=4, gbs=3, extra=("--load", save)))
+        self.assertEqual(read_metrics(save)[-1]["iteration"], 4)
 
     def mixed_media_data(self):
         """data.json over 8 rows alternating text and a video with its sound track (use_audio_in_video), in
