@@ -20,6 +20,7 @@ struct ShardedWeights::Tensor {
   int64_t first = 0, own = 0;                     // this rank's rows [first, first + own)
   at::Tensor master, grad;                        // fp32 [per_rank * row_numel] (padded; grad: trainable only)
   int64_t gather_offset = 0, reduce_offset = -1;  // in the unit's flat buffers; -1: frozen
+  size_t trainable_index = 0;                     // in trainable() / grads() / has_grad(), when not frozen
   int64_t block() const { return per_rank * row_numel; }
   int64_t rows_of(int64_t rank) const { return std::clamp<int64_t>(rows - rank * per_rank, 0, per_rank); }
 };
@@ -137,6 +138,7 @@ ShardedWeights::ShardedWeights(torch::nn::Module& model, const std::vector<UnitM
     if (trains) {
       trainable_.emplace_back(name, all_.back().second);
       grads_.push_back(t.grad.narrow(0, 0, t.own * t.row_numel).view(own_shape));
+      t.trainable_index = trainable_tensor_.size();
       trainable_tensor_.push_back(tensors_.size());
     }
     tensors_.push_back(std::move(t));
@@ -229,12 +231,12 @@ void ShardedWeights::start_reduce(size_t unit) {
   auto p = std::make_unique<Pending>();
   p->unit = unit;
   p->input = at::zeros({size * block}, at::TensorOptions().dtype(options_.reduce));  // rank-major row blocks
-  for (size_t k = 0; k < trainable_tensor_.size(); ++k) {
-    Tensor& t = tensors_[trainable_tensor_[k]];
-    if (std::find(u.tensors.begin(), u.tensors.end(), trainable_tensor_[k]) == u.tensors.end()) continue;
+  for (size_t i : u.tensors) {
+    Tensor& t = tensors_[i];
+    if (t.reduce_offset < 0) continue;  // frozen
     at::Tensor& g = t.param.mutable_grad();
     if (!g.defined()) continue;  // no gradient on this rank: zeros
-    has_grad_[k] = 1;
+    has_grad_[t.trainable_index] = 1;
     const at::Tensor flat = g.reshape({-1}).to(at::kCPU);
     for (int64_t r = 0; r < size; ++r) {
       const int64_t n = t.rows_of(r) * t.row_numel;
