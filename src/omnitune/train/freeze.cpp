@@ -23,9 +23,14 @@ std::set<std::string> frozen_parameters(const torch::nn::Module& model, const Mo
   if (config.audio.freeze) prefixes.push_back("audio_tower");
   if (config.text.freeze) prefixes.insert(prefixes.end(), {"model", "lm_head"});
 
+  return parameters_under(model, config.freeze_patterns, config.path + ": $.freeze", prefixes);
+}
+
+std::set<std::string> parameters_under(const torch::nn::Module& model, const std::vector<ModulePattern>& patterns,
+                                       const std::string& where, std::vector<std::string> prefixes) {
   std::vector<std::string> module_names;
   for (const auto& item : model.named_modules("", /*include_self=*/false)) module_names.push_back(item.key());
-  for (const auto& pattern : config.freeze_patterns) {
+  for (const auto& pattern : patterns) {
     bool any = false;
     for (const auto& name : module_names)
       if (pattern.matches(name)) {
@@ -33,13 +38,13 @@ std::set<std::string> frozen_parameters(const torch::nn::Module& model, const Mo
         any = true;
       }
     if (!any)
-      throw Error(cat(config.path, ": $.freeze: pattern '", pattern.text(), "' matches no module of the model",
+      throw Error(cat(where, ": pattern '", pattern.text(), "' matches no module of the model",
                       did_you_mean(pattern.text(), module_names)));
   }
-  std::set<std::string> frozen;
+  std::set<std::string> out;
   for (const auto& item : model.named_parameters(/*recurse=*/true))
-    if (starts_with_any(item.key(), prefixes)) frozen.insert(item.key());
-  return frozen;
+    if (starts_with_any(item.key(), prefixes)) out.insert(item.key());
+  return out;
 }
 
 }  // namespace omnitune

@@ -19,4 +19,9 @@ namespace omnitune {
 // Names of the parameters of `model` that the config freezes.
 std::set<std::string> frozen_parameters(const torch::nn::Module& model, const ModelConfig& config);
 
+// Names of the parameters under the modules `patterns` match, or under `prefixes` (module names). Error
+// naming `where` for a pattern that matches no module (with the closest module name).
+std::set<std::string> parameters_under(const torch::nn::Module& model, const std::vector<ModulePattern>& patterns,
+                                       const std::string& where, std::vector<std::string> prefixes = {});
+
 }  // namespace omnitune

@@ -55,6 +55,7 @@ class MasterWeights {
   };
   virtual std::optional<RowShard> row_shard() const { return std::nullopt; }
   virtual int64_t first_row(size_t /*all_index*/) const { return 0; }
+  virtual bool writes(size_t /*all_index*/) const { return true; }  // this rank's part of a checkpoint has it
 
  protected:
   MasterWeights() = default;

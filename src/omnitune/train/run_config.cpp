@@ -165,9 +165,6 @@ int64_t sharding_size_for_job(const Fsdp2Config& f, const std::string& path, int
   if (shard < 1 || dp_size % shard != 0)
     throw Error(cat(path, ": sharding_size ", shard, " does not divide the ", dp_size,
                     " ranks of the job (each shard group must be whole; `auto` shards over all of them)"));
-  if (!f.ignored_modules.empty())
-    throw Error(cat(path, ": ignored_modules with parameter sharding is not supported yet (sharding_size ", shard,
-                    "); remove it or set sharding_size: 1"));
   return shard;
 }
 

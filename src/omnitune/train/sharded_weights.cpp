@@ -21,6 +21,7 @@ struct ShardedWeights::Tensor {
   at::Tensor master, grad;                        // fp32 [per_rank * row_numel] (padded; grad: trainable only)
   int64_t gather_offset = 0, reduce_offset = -1;  // in the unit's flat buffers; -1: frozen
   size_t trainable_index = 0;                     // in trainable() / grads() / has_grad(), when not frozen
+  bool replicated = false;                        // whole on every rank (ignored_modules), in no unit
   int64_t block() const { return per_rank * row_numel; }
   int64_t rows_of(int64_t rank) const { return std::clamp<int64_t>(rows - rank * per_rank, 0, per_rank); }
 };
@@ -112,28 +113,31 @@ ShardedWeights::ShardedWeights(torch::nn::Module& model, const std::vector<UnitM
     t.shape = p.sizes().vec();
     t.rows = p.size(0);
     t.row_numel = t.rows ? p.numel() / t.rows : 0;
-    t.per_rank = (t.rows + size - 1) / size;
-    t.first = std::min(t.rows, shard_rank() * t.per_rank);
-    t.own = t.rows_of(shard_rank());
+    t.replicated = options.replicated.count(name) > 0;
+    t.per_rank = t.replicated ? t.rows : (t.rows + size - 1) / size;
+    t.first = t.replicated ? 0 : std::min(t.rows, shard_rank() * t.per_rank);
+    t.own = t.replicated ? t.rows : t.rows_of(shard_rank());
     t.master = at::zeros({t.block()}, state_options);
     std::vector<int64_t> own_shape = t.shape;
     own_shape[0] = t.own;
     at::Tensor own_rows = t.master.narrow(0, 0, t.own * t.row_numel).view(own_shape);
     source(name, p, t.first, own_rows);
-    Unit& u = units_[unit];
-    t.gather_offset = u.gather_numel;
-    u.gather_numel += t.block();
     const bool trains = !frozen.count(name);
-    if (trains) {
-      t.grad = at::zeros_like(t.master);
-      t.reduce_offset = u.reduce_numel;
-      u.reduce_numel += t.block();
-    }
+    if (trains) t.grad = at::zeros_like(t.master);
     p.set_data(at::empty(p.sizes(), p.options().dtype(options.compute).device(options.device)));
     p.set_requires_grad(trains);
-    set_storage(p, false);
     t.param = p;
-    u.tensors.push_back(tensors_.size());
+    if (t.replicated) {
+      storage_alias(p).view({-1}).copy_(t.master);
+      replicated_.push_back(tensors_.size());
+    } else {
+      Unit& u = units_[unit];
+      t.gather_offset = u.gather_numel;
+      u.gather_numel += t.block();
+      if (trains) t.reduce_offset = u.reduce_numel, u.reduce_numel += t.block();
+      set_storage(p, false);
+      u.tensors.push_back(tensors_.size());
+    }
     all_.emplace_back(name, own_rows);
     if (trains) {
       trainable_.emplace_back(name, all_.back().second);
@@ -151,7 +155,22 @@ ShardedWeights::~ShardedWeights() = default;
 
 void ShardedWeights::begin_forward() { runner_->begin(); }
 UnitRunner* ShardedWeights::unit_runner() { return runner_.get(); }
-void ShardedWeights::accumulate_grads() { runner_->finish(); }
+void ShardedWeights::accumulate_grads() {
+  runner_->finish();
+  at::NoGradGuard no_grad;
+  for (size_t i : replicated_) {
+    Tensor& t = tensors_[i];
+    if (!t.grad.defined() || !t.param.grad().defined()) continue;
+    t.grad.add_(t.param.grad().reshape({-1}).to(t.grad.device()));
+    has_grad_[t.trainable_index] = 1;
+    t.param.mutable_grad() = at::Tensor();
+  }
+}
+
+void ShardedWeights::publish() {
+  at::NoGradGuard no_grad;
+  for (size_t i : replicated_) storage_alias(tensors_[i].param).view({-1}).copy_(tensors_[i].master);
+}
 
 size_t ShardedWeights::unit_count() const { return units_.size(); }
 bool ShardedWeights::trains(size_t unit) const { return units_[unit].reduce_numel > 0; }
@@ -165,6 +184,7 @@ size_t ShardedWeights::unit_of(const torch::nn::Module& module) const {
 }
 
 int64_t ShardedWeights::first_row(size_t all_index) const { return tensors_[all_index].first; }
+bool ShardedWeights::writes(size_t all_index) const { return !tensors_[all_index].replicated || shard_rank() == 0; }
 
 std::optional<MasterWeights::RowShard> ShardedWeights::row_shard() const {
   return RowShard{shard_rank(), shard_size(), group_.rank() < shard_size()};
@@ -267,7 +287,7 @@ void ShardedWeights::finish_reduces(bool wait) {
 
 void ShardedWeights::check_no_stray_grads() const {
   for (size_t i : trainable_tensor_)
-    if (tensors_[i].param.grad().defined())
+    if (!tensors_[i].replicated && tensors_[i].param.grad().defined())
       throw Error(cat("internal: the gradient of ", tensors_[i].name,
                       " arrived after its unit's gradients were reduce-scattered"));
 }
@@ -281,18 +301,36 @@ bool ShardedWeights::any_rank_max(std::vector<bool>& flags, const std::string& w
   return any;
 }
 
-void ShardedWeights::reduce_grads(DataParallel& /*dp*/, at::ScalarType reduce) {
-  if (replica_group_) {  // HSDP: the shard groups' sums summed over the replicas
-    std::vector<at::Tensor> flat;
-    for (const at::Tensor& g : grads_) flat.push_back(g.reshape({-1}));
-    at::Tensor buffer = at::cat(flat).to(at::kCPU, reduce).contiguous();
-    replica_group_->all_reduce_sum(buffer, "summing the gradients over the replicas");
-    int64_t offset = 0;
-    for (at::Tensor& g : grads_) {
-      g.copy_(buffer.narrow(0, offset, g.numel()).view(g.sizes()));
-      offset += g.numel();
-    }
+namespace {
+
+// Sums `grads` (fp32) over some ranks in `reduce` dtype: one flattened transfer through all_reduce(buffer).
+template <class AllReduce>
+void sum_flattened(const std::vector<at::Tensor>& grads, at::ScalarType reduce, AllReduce&& all_reduce) {
+  if (grads.empty()) return;
+  std::vector<at::Tensor> flat;
+  for (const at::Tensor& g : grads) flat.push_back(g.reshape({-1}));
+  at::Tensor buffer = at::cat(flat).to(at::kCPU, reduce).contiguous();
+  all_reduce(buffer);
+  int64_t offset = 0;
+  for (const at::Tensor& g : grads) {
+    g.copy_(buffer.narrow(0, offset, g.numel()).view(g.sizes()));
+    offset += g.numel();
   }
+}
+
+}  // namespace
+
+void ShardedWeights::reduce_grads(DataParallel& /*dp*/, at::ScalarType reduce) {
+  std::vector<at::Tensor> replicated, rows;  // whole on every rank: summed over the job; rows: over the replicas
+  for (size_t k = 0; k < grads_.size(); ++k)
+    (tensors_[trainable_tensor_[k]].replicated ? replicated : rows).push_back(grads_[k]);
+  sum_flattened(replicated, reduce, [&](at::Tensor& buffer) {
+    group_.all_reduce_sum(buffer, "summing the gradients of the replicated modules");
+  });
+  if (replica_group_)  // HSDP: the shard groups' sums summed over the replicas
+    sum_flattened(rows, reduce, [&](at::Tensor& buffer) {
+      replica_group_->all_reduce_sum(buffer, "summing the gradients over the replicas");
+    });
   std::vector<bool> flags(has_grad_.begin(), has_grad_.end());
   any_rank_max(flags, "agreeing which parameters got a gradient");
   for (size_t i = 0; i < flags.size(); ++i) has_grad_[i] = flags[i] ? 1 : 0;
@@ -301,7 +339,9 @@ void ShardedWeights::reduce_grads(DataParallel& /*dp*/, at::ScalarType reduce) {
 at::Tensor ShardedWeights::clip_grads(double max_norm) {
   // Each rank's rows once per shard group: the sum of squares over the group is the global one.
   at::Tensor squares = at::zeros({1}, at::kDouble);
-  for (const at::Tensor& g : grads_) squares += sum_of_squares(g).to(at::kCPU);
+  for (size_t k = 0; k < grads_.size(); ++k)  // a replicated parameter counted once per shard group
+    if (!tensors_[trainable_tensor_[k]].replicated || shard_rank() == 0)
+      squares += sum_of_squares(grads_[k]).to(at::kCPU);
   reduce_group_->all_reduce_sum(squares, "summing the gradient norm");
   return clip_to_norm(grads_, squares.sqrt().to(at::kFloat).reshape({}), max_norm);
 }

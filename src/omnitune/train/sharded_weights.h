@@ -38,6 +38,7 @@ struct ShardingOptions {
   bool reshard_after_forward = true;
   bool offload_to_cpu = false, pin_memory = true;   // rows, gradients and AdamW state in (pinned) host memory
   int forward_prefetch = 1, backward_prefetch = 1;  // num_to_forward_prefetch, num_to_backward_prefetch
+  std::set<std::string> replicated;  // ignored_modules' parameters: whole on every rank, gradients summed
 };
 
 class FsdpRunner;
@@ -57,6 +58,7 @@ class ShardedWeights : public MasterWeights {
   int64_t shard_size() const;
   std::optional<RowShard> row_shard() const override;
   int64_t first_row(size_t all_index) const override;
+  bool writes(size_t all_index) const override;
 
   void gather(size_t unit);         // collective over the shard group (blocking); the parameters then hold the weights
   void start_gather(size_t unit);   // the same in two halves: the all-gather started (no-op while one runs) ...
@@ -72,7 +74,7 @@ class ShardedWeights : public MasterWeights {
   void begin_forward() override;
   UnitRunner* unit_runner() override;
   void accumulate_grads() override;  // the micro-batch's remaining reduce-scatters, added into grads()
-  void publish() override {}         // gather() reads the masters
+  void publish() override;           // the replicated parameters from their masters (gather() reads the rest)
   void reduce_grads(DataParallel& dp, at::ScalarType reduce) override;
   at::Tensor clip_grads(double max_norm) override;
 
@@ -84,6 +86,7 @@ class ShardedWeights : public MasterWeights {
   std::vector<Unit> units_;
   std::vector<std::unique_ptr<Pending>> pending_;
   std::vector<size_t> trainable_tensor_;  // trainable index -> tensors_ index
+  std::vector<size_t> replicated_;        // tensors_ indices of the replicated parameters
   ProcessGroup& group_;
   ShardingOptions options_;
   std::unique_ptr<Subgroup> gather_group_, reduce_group_, replica_group_;

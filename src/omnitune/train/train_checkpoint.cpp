@@ -45,22 +45,25 @@ std::vector<std::string> optimizer_files(const std::string& dir) {
 
 // A sharded job's part: this rank's rows of every model tensor and of their AdamW moments.
 void save_row_shard(const SaveRequest& r, const MasterWeights::RowShard& part, const std::string& dir) {
-  const NamedTensors& all = r.masters->all();
+  NamedTensors mine;  // a replicated parameter (ignored_modules) is written by part 0 only
   std::vector<int64_t> first_rows;
   std::map<std::string, int64_t> first_row_of;
-  for (size_t i = 0; i < all.size(); ++i) {
+  for (size_t i = 0; i < r.masters->all().size(); ++i) {
+    if (!r.masters->writes(i)) continue;
+    mine.push_back(r.masters->all()[i]);
     first_rows.push_back(r.masters->first_row(i));
-    first_row_of[all[i].first] = first_rows.back();
+    first_row_of[mine.back().first] = first_rows.back();
   }
-  save_checkpoint_rows(all, first_rows, dir, r.hf_config_json, "training", part.part, part.parts);
+  save_checkpoint_rows(mine, first_rows, dir, r.hf_config_json, "training", part.part, part.parts);
   if (!r.optimizer) return;
   NamedTensors state;
   std::vector<std::string> names;
   std::vector<std::vector<int64_t>> offsets;
   for (const auto& [name, t] : r.optimizer->state()) {
-    if (t.dim() > 0 && t.size(0) == 0) continue;
+    auto first = first_row_of.find(AdamW::param_of(name));
+    if ((t.dim() > 0 && t.size(0) == 0) || first == first_row_of.end()) continue;
     std::vector<int64_t> at(static_cast<size_t>(t.dim()), 0);
-    if (t.dim() > 0) at[0] = first_row_of.at(AdamW::param_of(name));
+    if (t.dim() > 0) at[0] = first->second;
     state.emplace_back(name, t);
     names.push_back(name);
     offsets.push_back(at);

@@ -84,15 +84,18 @@ TrainingModel build_training_model(const RunConfig& c, DataParallel& dp) {
     std::optional<ThinkerInit> init;
     const ShardRows rows = shard_rows(c, *m.thinker, checkpoint, hf, init);
     const Fsdp2Config& f = *c.fsdp;
-    const ShardingOptions options{c.device,
-                                  c.compute,
-                                  c.reduce,
-                                  c.sharding_size,
-                                  f.reshard_after_forward,
-                                  f.offload_to_cpu,
-                                  f.pin_memory,
-                                  f.num_to_forward_prefetch,
-                                  f.num_to_backward_prefetch};
+    std::vector<ModulePattern> ignored;
+    for (const std::string& text : f.ignored_modules) ignored.emplace_back(text, o.fsdp2_config + ": ignored_modules");
+    ShardingOptions options{c.device,
+                            c.compute,
+                            c.reduce,
+                            c.sharding_size,
+                            f.reshard_after_forward,
+                            f.offload_to_cpu,
+                            f.pin_memory,
+                            f.num_to_forward_prefetch,
+                            f.num_to_backward_prefetch,
+                            parameters_under(*m.thinker, ignored, o.fsdp2_config + ": ignored_modules")};
     auto sharded =
         std::make_unique<ShardedWeights>(*m.thinker, named_units(*m.thinker), frozen, *dp.group(), options, rows);
     if (hf) {

@@ -69,12 +69,17 @@ class Sharded(DistributedCase):
                                     load_file(self.path("fw_export.safetensors"))["logits"]))
 
     def test_hsdp_and_resume_on_other_world_sizes(self):
-        """4 ranks in shard groups of 2 (HSDP) equal one process; a checkpoint of 4 sharded ranks resumes on 2
+        """4 ranks in shard groups of 2 (HSDP; two modules replicated by ignored_modules) equal one process, its
+        checkpoint holds the same weights; a checkpoint of 4 sharded ranks resumes on 2
         (sharded) and on 1, one of a single process on 3 sharded ranks: each continuation = the straight run."""
         kw = dict(gbs=RESUME_GBS, iters=RESUME_STEPS)
         straight = self.run_on(1, name="gbs12", **kw)
-        hsdp = self.sharded(4, "hsdp4", yaml=self.yaml("sharding_size: 2\nparam_dtype: fp32\n", "hsdp.yaml"), **kw)
-        self.assert_same_curve(hsdp, straight, "HSDP 4 = 2 x 2")
+        hsdp_yaml = self.yaml("sharding_size: 2\nparam_dtype: fp32\n"
+                              "ignored_modules: [visual.merger, 'model.layers.{0-1}.input_layernorm']\n", "hsdp.yaml")
+        hsdp = self.sharded(4, "hsdp4", yaml=hsdp_yaml, **kw)
+        self.assert_same_curve(hsdp, straight, "HSDP 4 = 2 x 2, ignored_modules replicated")
+        last = f"iter_{RESUME_STEPS:07d}"
+        self.assertLessEqual(weights_rel(self.path("hsdp4", last), self.path("gbs12", last)), 1e-5)
         half = dict(gbs=RESUME_GBS, iters=RESUME_STEPS // 2)
         self.assert_same_curve(self.sharded(4, "saved4", **half), straight[:2], "sharded over 4")
         self.run_on(1, name="saved1", **half)
@@ -125,8 +130,8 @@ class Sharded(DistributedCase):
         for text, message in (("sharding_size: 3\n", "sharding_size 3 does not divide the 2 ranks"),
                               ("sharding_size: 1\noffload_to_cpu: true\n", "offload_to_cpu needs parameter sharding"),
                               ("output_dtype: bf16\n", "output_dtype is not supported yet"),
-                              ("sharding_size: auto\nignored_modules: [visual]\n",
-                               "ignored_modules with parameter sharding is not supported yet")):
+                              ("sharding_size: auto\nignored_modules: [visual.mergr]\n",
+                               "ignored_modules: pattern 'visual.mergr' matches no module of the model")):
             p = launch(2, *self.args(self.path("refused"), extra=("--fsdp2-config", self.yaml(text, "bad.yaml"))),
                        check=False)
             self.assertNotEqual(p.returncode, 0, text)
