@@ -107,15 +107,7 @@ class Distributed(DistributedCase):
         launch(2, *self.args(self.path("saved2"), iters=3))
         omnitune("train", *self.args(self.path("saved1"), iters=3))
         for source, world in (("saved2", 1), ("saved2", 3), ("saved1", 3)):
-            save = self.path(f"resume_{source}_on_{world}")
-            shutil.copytree(self.path(source), save)
-            os.remove(os.path.join(save, "metrics.jsonl"))
-            args = self.args(save, extra=("--load", save))
-            if world == 1:
-                omnitune("train", *args)
-            else:
-                launch(world, *args)
-            self.assert_same_curve(read_metrics(save), straight[3:], f"{source} resumed on {world}")
+            self.assert_same_curve(self.resume_copy(source, world), straight[3:], f"{source} resumed on {world}")
 
     def test_text_only_rank_next_to_a_video_audio_rank(self):
         """Rows alternate text / video with its sound track: rank 0 reads only text, rank 1 only video+audio."""

@@ -6,13 +6,11 @@ A sharded checkpoint is blocks of rows with DCP_SHARDING_INFO: torch.distributed
 dcp-to-hf` exports it, and it resumes on other world sizes (4 -> 2, 4 -> 1, 1 -> 3)."""
 import json
 import os
-import shutil
 import unittest
 
 import torch
 from safetensors.torch import load_file, save_file
 
-from train_fixture import read_metrics
 from common import omnitune
 from distributed_fixture import (DistributedCase, STEPS, launch, model_tensors, recompute_offload_frozen, rel,
                                  weights_rel)
@@ -84,16 +82,9 @@ class Sharded(DistributedCase):
         self.assert_same_curve(self.sharded(4, "saved4", **half), straight[:2], "sharded over 4")
         self.run_on(1, name="saved1", **half)
         for source, world in (("saved4", 2), ("saved4", 1), ("saved1", 3)):
-            save = self.path(f"resume_{source}_on_{world}")
-            shutil.copytree(self.path(source), save)
-            os.remove(os.path.join(save, "metrics.jsonl"))
-            args = self.args(save, extra=("--load", save, *(("--fsdp2-config", self.yaml()) if world > 1 else ())),
-                             **kw)
-            if world == 1:
-                omnitune("train", *args)
-            else:
-                launch(world, *args)
-            self.assert_same_curve(read_metrics(save), straight[2:], f"{source} resumed on {world}")
+            extra = ("--fsdp2-config", self.yaml()) if world > 1 else ()
+            self.assert_same_curve(self.resume_copy(source, world, extra, **kw), straight[2:],
+                                   f"{source} resumed on {world}")
 
     def test_text_only_rank_next_to_a_video_audio_rank(self):
         data = self.mixed_media_data()

@@ -2,6 +2,7 @@
 multi-rank test, and comparisons of runs and of checkpoints."""
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -121,6 +122,18 @@ class DistributedCase(TinyModelCase):
             self.assertEqual(m["tokens"], r["tokens"], label)
             self.assertEqual(m["lr"], r["lr"], label)
 
+
+    def resume_copy(self, source, world, extra=(), **kw):
+        """metrics.jsonl of a copy of run `source` resumed from its last checkpoint on `world` ranks."""
+        save = self.path(f"resume_{source}_on_{world}")
+        shutil.copytree(self.path(source), save)
+        os.remove(os.path.join(save, "metrics.jsonl"))
+        args = self.args(save, extra=("--load", save, *extra), **kw)
+        if world == 1:
+            omnitune("train", *args)
+        else:
+            launch(world, *args)
+        return read_metrics(save)
 
     def kill_rank_1_and_resume(self, save, extra=()):
         """3 ranks run until their checkpoint of step 2; rank 1 is SIGKILLed: the job ends within 60 s, launch
