@@ -42,12 +42,12 @@ const char* const kIgnoredValues[] = {"--tokenizer-type",
                                       "--optimizer-selection",
                                       "--eval-iters",
                                       "--mm-tool",
-                                      "--context-parallel-algo",
                                       "--position-embedding-type",
                                       "--max-position-embeddings"};
 
 struct ParallelFlags {
-  int64_t tensor = 1, pipeline = 1, context = 1, expert = 1;
+  int64_t tensor = 1, pipeline = 1, expert = 1;
+  std::string context_algo = "ulysses_cp_algo";
   std::optional<int64_t> eval_interval;
 };
 
@@ -125,7 +125,12 @@ Subcommand register_train(CLI::App& app) {
       ->check(number_in(0, 1e6, /*min_exclusive=*/true));
   sub->add_option("--tensor-model-parallel-size", parallel->tensor)->check(integer_in(1));
   sub->add_option("--pipeline-model-parallel-size", parallel->pipeline)->check(integer_in(1));
-  sub->add_option("--context-parallel-size", parallel->context)->check(integer_in(1));
+  sub->add_option("--context-parallel-size", o->context_parallel_size,
+                  "Ulysses context parallelism: ranks that split each sequence (world = data-parallel x this)")
+      ->capture_default_str()
+      ->check(integer_in(1));
+  sub->add_option("--context-parallel-algo", parallel->context_algo,
+                  "ulysses_cp_algo (the one algorithm here; the seed's others are refused)");
   sub->add_option("--expert-model-parallel-size", parallel->expert)->check(integer_in(1));
   sub->add_option("--eval-interval", parallel->eval_interval,
                   "Accepted when validation would never run (>= --train-iters)")
@@ -143,13 +148,16 @@ Subcommand register_train(CLI::App& app) {
       sub, [o, parallel, ignored] {
         const std::pair<const char*, int64_t> sizes[] = {{"--tensor-model-parallel-size", parallel->tensor},
                                                          {"--pipeline-model-parallel-size", parallel->pipeline},
-                                                         {"--context-parallel-size", parallel->context},
                                                          {"--expert-model-parallel-size", parallel->expert}};
         for (const auto& [flag, size] : sizes)
           if (size != 1)
             throw Error(cat(
                 flag, " ", size,
-                ": model and context parallelism are not supported yet (data parallelism is: start several ranks)"));
+                ": tensor, pipeline and expert parallelism are not supported yet (data and context parallelism are)"));
+        if (parallel->context_algo != "ulysses_cp_algo")
+          throw Error(cat("--context-parallel-algo ", parallel->context_algo,
+                          ": not supported; use ulysses_cp_algo (Ulysses, the context parallelism the seed runs for "
+                          "Qwen3-Omni; ring and hybrid attention are not built)"));
         if (parallel->eval_interval && *parallel->eval_interval > 0 && *parallel->eval_interval < o->train_iters)
           throw Error(cat("--eval-interval ", *parallel->eval_interval,
                           ": validation is not supported yet (set it to at "

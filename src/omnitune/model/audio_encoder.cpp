@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <string>
 
 #include "omnitune/core/error.h"
@@ -64,14 +65,16 @@ AudioAttentionImpl::AudioAttentionImpl(const AudioConfig& config, AttentionBacke
   out_proj = register_module("out_proj", Linear(d, d, true));
 }
 
-at::Tensor AudioAttentionImpl::forward(const at::Tensor& x, const std::vector<int64_t>& cu_seqlens) {
+at::Tensor AudioAttentionImpl::forward(const at::Tensor& x, const std::vector<int64_t>& cu_seqlens,
+                                       ContextParallelComm* cp) {
   const int64_t n = x.size(0);
   at::Tensor q = q_proj(x).view({n, heads_, -1});  // [N, H, D]
   at::Tensor k = k_proj(x).view({n, heads_, -1});  // [N, H, D]
   at::Tensor v = v_proj(x).view({n, heads_, -1});  // [N, H, D]
   const double scale = std::pow(static_cast<double>(q.size(2)), -0.5);
-  at::Tensor out = segment_attention(q, k, v, cu_seqlens, scale, backend_);  // [N, H, D]
-  return out_proj(out.reshape({n, -1}));                                     // [N, d_model]
+  at::Tensor out = cp ? ulysses_segment_attention(*cp, q, k, v, cu_seqlens, scale, backend_)
+                      : segment_attention(q, k, v, cu_seqlens, scale, backend_);  // [N, H, D]
+  return out_proj(out.reshape({n, -1}));                                          // [N, d_model]
 }
 
 AudioEncoderLayerImpl::AudioEncoderLayerImpl(const AudioConfig& config, AttentionBackend backend)
@@ -83,9 +86,10 @@ AudioEncoderLayerImpl::AudioEncoderLayerImpl(const AudioConfig& config, Attentio
   final_layer_norm = register_module("final_layer_norm", LayerNorm(config.d_model, 1e-5));
 }
 
-at::Tensor AudioEncoderLayerImpl::forward(const at::Tensor& x, const std::vector<int64_t>& cu_seqlens) {
-  at::Tensor h = x + self_attn(self_attn_layer_norm(x), cu_seqlens);  // [N, d_model]
-  return h + fc2(activate(activation_, fc1(final_layer_norm(h))));    // [N, d_model]
+at::Tensor AudioEncoderLayerImpl::forward(const at::Tensor& x, const std::vector<int64_t>& cu_seqlens,
+                                          ContextParallelComm* cp) {
+  at::Tensor h = x + self_attn(self_attn_layer_norm(x), cu_seqlens, cp);  // [N, d_model]
+  return h + fc2(activate(activation_, fc1(final_layer_norm(h))));        // [N, d_model]
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -181,7 +185,7 @@ at::Tensor AudioEncoderImpl::drop_padding(const at::Tensor& embedded, const std:
 }
 
 at::Tensor AudioEncoderImpl::forward(const at::Tensor& input_features, const at::Tensor& feature_lens,
-                                     const ActivationMemory& activations) {
+                                     const ActivationMemory& activations, ContextParallelComm* cp) {
   const std::vector<int64_t> lens = checked_lengths(input_features, feature_lens);
   const at::Tensor& weight = conv2d1->weight;
   check_backend(backend_, weight.is_cuda(), kWhere);
@@ -189,19 +193,29 @@ at::Tensor AudioEncoderImpl::forward(const at::Tensor& input_features, const at:
   const std::vector<int64_t> chunks = audio_chunk_lengths(lens, chunk_frames(config_));
 
   at::Tensor h = drop_padding(embed_chunks(chunk_features(features, lens, chunks)), chunks);  // [N, d_model]
-  const std::vector<int64_t> windows = audio_attention_windows(lens, config_);
+  std::vector<int64_t> windows = audio_attention_windows(lens, config_);
+  // Context parallel (the seed's rule): split the tokens when there are more of them than ranks and the group
+  // divides the heads; else every rank runs them all.
+  if (cp && (config_.encoder_attention_heads % cp->size() != 0 || h.size(0) <= cp->size())) cp = nullptr;
+  std::optional<SequenceSplit> split;
+  if (cp) {
+    split.emplace(h.size(0), cp->size(), cp->rank());
+    h = split->local(h, 0, 0);
+    windows = padded_segments(windows, *split);
+  }
   auto offload = activations.offload ? std::make_shared<ActivationOffload>(config_.encoder_layers) : nullptr;
   for (const auto& module : *layers) {
     auto layer = std::dynamic_pointer_cast<AudioEncoderLayerImpl>(module);
-    LayerFunction fn = [layer, windows](const std::vector<at::Tensor>& in) {
-      return std::vector<at::Tensor>{layer->forward(in[0], windows)};
+    LayerFunction fn = [layer, windows, cp](const std::vector<at::Tensor>& in) {
+      return std::vector<at::Tensor>{layer->forward(in[0], windows, cp)};
     };
     LayerFunction call = [&](const std::vector<at::Tensor>& in) {
       return activations.any() ? recompute(fn, in, layer->parameters(), offload) : fn(in);
     };
     h = run_unit(*layer, {h}, call)[0];
   }
-  return proj2(activate(config_.activation, proj1(ln_post(h))));  // [N, output_dim]
+  at::Tensor out = proj2(activate(config_.activation, proj1(ln_post(h))));  // [N, output_dim]
+  return cp ? gather_rows(*cp, out, split->length) : out;
 }
 
 std::vector<torch::nn::Module*> AudioEncoderImpl::units() {

@@ -10,6 +10,7 @@
 
 #include "omnitune/model/attention.h"
 #include "omnitune/model/config.h"
+#include "omnitune/model/context_parallel.h"
 #include "omnitune/model/layers.h"
 #include "omnitune/model/recompute.h"
 
@@ -28,8 +29,8 @@ std::vector<int64_t> audio_attention_windows(const std::vector<int64_t>& feature
 class AudioAttentionImpl : public torch::nn::Module {
  public:
   AudioAttentionImpl(const AudioConfig& config, AttentionBackend backend);
-  // x: [N, d_model]; returns [N, d_model].
-  at::Tensor forward(const at::Tensor& x, const std::vector<int64_t>& cu_seqlens);
+  // x: [N, d_model]; returns [N, d_model]. With `cp`: this rank's rows, cu_seqlens over all of them.
+  at::Tensor forward(const at::Tensor& x, const std::vector<int64_t>& cu_seqlens, ContextParallelComm* cp = nullptr);
 
   Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, out_proj{nullptr};
 
@@ -44,7 +45,7 @@ class AudioEncoderLayerImpl : public torch::nn::Module {
  public:
   AudioEncoderLayerImpl(const AudioConfig& config, AttentionBackend backend);
   // x: [N, d_model]; returns [N, d_model].
-  at::Tensor forward(const at::Tensor& x, const std::vector<int64_t>& cu_seqlens);
+  at::Tensor forward(const at::Tensor& x, const std::vector<int64_t>& cu_seqlens, ContextParallelComm* cp = nullptr);
 
   AudioAttention self_attn{nullptr};
   LayerNorm self_attn_layer_norm{nullptr}, final_layer_norm{nullptr};  // eps 1e-5
@@ -60,9 +61,11 @@ class AudioEncoderImpl : public torch::nn::Module {
   explicit AudioEncoderImpl(const AudioConfig& config, AttentionBackend backend = {});
   // input_features [Na, num_mel_bins, Tmax] (cast to the weights' dtype); feature_lens [Na] int64 = valid
   // mel frames per audio (= feature_attention_mask.sum(1)). Returns [sum_i audio_output_length(T_i), output_dim],
-  // audio 0's tokens first. activations: per-layer recompute / offload.
+  // audio 0's tokens first. activations: per-layer recompute / offload. cp: the tokens split over the group
+  // when there are more than its ranks and it divides the heads (else every rank runs them all), the output
+  // complete on every rank.
   at::Tensor forward(const at::Tensor& input_features, const at::Tensor& feature_lens,
-                     const ActivationMemory& activations = {});
+                     const ActivationMemory& activations = {}, ContextParallelComm* cp = nullptr);
 
   const AudioConfig& config() const { return config_; }
   // The wrapping units forward() runs, in its order: the layers.

@@ -72,14 +72,19 @@ struct LinearCrossEntropy : public torch::autograd::Function<LinearCrossEntropy>
 
 at::Tensor fused_causal_lm_loss(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels,
                                 int64_t chunk_rows, const at::Tensor& label_weights) {
-  at::Tensor shifted = shift_left(labels, kIgnoreIndex).reshape(-1);  // [B*S] labels[t+1]
-  at::Tensor keep = (shifted != kIgnoreIndex).nonzero().squeeze(1);   // [N]
-  if (keep.numel() == 0 && !label_weights.defined())  // as the reference: the mean over no tokens is NaN
+  return fused_shifted_lm_loss(hidden, weight, shift_left(labels, kIgnoreIndex), chunk_rows,
+                               label_weights.defined() ? shift_left(label_weights.to(at::kFloat), 0.0) : at::Tensor());
+}
+
+at::Tensor fused_shifted_lm_loss(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& targets,
+                                 int64_t chunk_rows, const at::Tensor& target_weights) {
+  at::Tensor shifted = targets.reshape(-1);                          // [B*S] labels[t+1]
+  at::Tensor keep = (shifted != kIgnoreIndex).nonzero().squeeze(1);  // [N]
+  if (keep.numel() == 0 && !target_weights.defined())                // as the reference: the mean over no tokens is NaN
     return hidden.sum() * std::numeric_limits<float>::quiet_NaN();
-  at::Tensor scale =
-      label_weights.defined()
-          ? shift_left(label_weights.to(at::kFloat), 0.0).reshape(-1).index_select(0, keep)
-          : at::full({keep.numel()}, 1.0 / static_cast<double>(keep.numel()), hidden.options().dtype(at::kFloat));
+  at::Tensor scale = target_weights.defined() ? target_weights.to(at::kFloat).reshape(-1).index_select(0, keep)
+                                              : at::full({keep.numel()}, 1.0 / static_cast<double>(keep.numel()),
+                                                         hidden.options().dtype(at::kFloat));
   at::Tensor rows = hidden.reshape({-1, hidden.size(-1)}).index_select(0, keep);  // [N, H]
   return LinearCrossEntropy::apply(rows, weight, shifted.index_select(0, keep), scale, chunk_rows);
 }

@@ -12,5 +12,8 @@ namespace omnitune {
 // labelled positions, or with label_weights [B, S] the sum of label_weights[b, t] * CE(labels[b, t]).
 at::Tensor fused_causal_lm_loss(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels,
                                 int64_t chunk_rows, const at::Tensor& label_weights = {});
+// The same for targets already shifted (causal_lm_loss.h: shifted_lm_loss).
+at::Tensor fused_shifted_lm_loss(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& targets,
+                                 int64_t chunk_rows, const at::Tensor& target_weights = {});
 
 }  // namespace omnitune

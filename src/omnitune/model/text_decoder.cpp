@@ -43,7 +43,8 @@ TextAttentionImpl::TextAttentionImpl(const TextConfig& c)
 }
 
 at::Tensor TextAttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                                      const at::Tensor& attention_mask, const AttentionBackend& backend) {
+                                      const at::Tensor& attention_mask, const AttentionBackend& backend,
+                                      ContextParallelComm* cp) {
   const int64_t b = x.size(0), s = x.size(1);
   at::Tensor q = q_norm->forward(q_proj->forward(x).view({b, s, heads_, head_dim_})).transpose(1, 2);  // [B, Hq, S, D]
   at::Tensor k =
@@ -52,7 +53,16 @@ at::Tensor TextAttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos
   at::Tensor c = cos.unsqueeze(1), sn = sin.unsqueeze(1);                                      // [B, 1, S, D]
   q = q * c + rotate_half(q) * sn;
   k = k * c + rotate_half(k) * sn;
-  at::Tensor out = causal_attention(q, k, v, attention_mask, 1.0 / std::sqrt(static_cast<double>(head_dim_)), backend);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim_));
+  at::Tensor out;
+  if (cp) {  // [B, Hq / CP, S, D] over the whole sequence, then this rank's tokens with every head
+    q = ulysses_gather_sequence(*cp, q);
+    k = ulysses_gather_sequence(*cp, ulysses_kv_heads(k, cp->size()));
+    v = ulysses_gather_sequence(*cp, ulysses_kv_heads(v, cp->size()));
+    out = ulysses_scatter_sequence(*cp, causal_attention(q, k, v, attention_mask, scale, backend));
+  } else {
+    out = causal_attention(q, k, v, attention_mask, scale, backend);
+  }
   return o_proj->forward(out.transpose(1, 2).reshape({b, s, heads_ * head_dim_}));  // [B, S, H]
 }
 
@@ -70,7 +80,8 @@ DecoderLayerImpl::DecoderLayerImpl(const TextConfig& c, int64_t layer) {
 at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
                                      const at::Tensor& attention_mask, const TextRunOptions& options,
                                      at::Tensor* router_logits) {
-  at::Tensor h = x + self_attn->forward(input_layernorm->forward(x), cos, sin, attention_mask, options.attention);
+  at::Tensor h = x + self_attn->forward(input_layernorm->forward(x), cos, sin, attention_mask, options.attention,
+                                        options.context_parallel);
   at::Tensor normed = post_attention_layernorm->forward(h);
   if (!moe) return h + dense->forward(normed);
   auto shape = normed.sizes().vec();

@@ -10,6 +10,7 @@
 
 #include "omnitune/model/attention.h"
 #include "omnitune/model/config.h"
+#include "omnitune/model/context_parallel.h"
 #include "omnitune/model/layers.h"
 #include "omnitune/model/moe.h"
 #include "omnitune/model/recompute.h"
@@ -21,6 +22,8 @@ struct TextRunOptions {
   MoeImpl moe = MoeImpl::kGrouped;
   bool bf16_position_ids = false;  // round position ids to bf16 before RoPE (the seed's LLaMA-Factory alignment)
   ActivationMemory activations;    // per-layer recompute / offload of the decoder layers
+  // Ulysses: the hidden states hold this rank's part of the sequence; attention exchanges heads for it.
+  ContextParallelComm* context_parallel = nullptr;
 };
 
 // cos, sin [B, S, head_dim] (in `dtype`) of interleaved M-RoPE for position_ids [3, B, S].
@@ -30,9 +33,11 @@ std::pair<at::Tensor, at::Tensor> mrope_cos_sin(const TextConfig& config, const 
 class TextAttentionImpl : public torch::nn::Module {
  public:
   explicit TextAttentionImpl(const TextConfig& config);
-  // x [B, S, H]; cos/sin [B, S, D]; attention_mask [B, S] or undefined -> [B, S, H]
+  // x [B, S, H]; cos/sin [B, S, D]; attention_mask [B, S] or undefined -> [B, S, H]. With `cp`: x, cos, sin
+  // hold this rank's s = S / CP tokens, attention_mask the whole sequence.
   at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                     const at::Tensor& attention_mask, const AttentionBackend& backend);
+                     const at::Tensor& attention_mask, const AttentionBackend& backend,
+                     ContextParallelComm* cp = nullptr);
   Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   RMSNorm q_norm{nullptr}, k_norm{nullptr};
 

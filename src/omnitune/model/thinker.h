@@ -8,6 +8,7 @@
 
 #include "omnitune/model/audio_encoder.h"
 #include "omnitune/model/config.h"
+#include "omnitune/model/context_parallel.h"
 #include "omnitune/model/layers.h"
 #include "omnitune/model/text_decoder.h"
 #include "omnitune/model/thinker_inputs.h"
@@ -32,6 +33,8 @@ struct ThinkerRunOptions {
   int64_t loss_chunk_rows = 0;
   // Per tower: recompute each layer in the backward, optionally offloading its input (recompute.h).
   ActivationMemory audio_activations, vision_activations, text_activations;
+  // Ulysses context parallelism (training): the LLM runs this rank's part of each sequence; null = off.
+  std::shared_ptr<ContextParallelComm> context_parallel;
 };
 
 class ThinkerImpl : public torch::nn::Module {
@@ -56,8 +59,10 @@ class ThinkerImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Thinker);
 
-// HF load_balancing_loss_func over the MoE layers' router logits (each [B*S, E]).
+// HF load_balancing_loss_func over the MoE layers' router logits (each [B*S, E]). With `cp` the logits are this
+// rank's tokens of the sequences: the counts are summed over the group and the result is this rank's share
+// (the shares add up to the loss of the whole sequences, and so do their gradients).
 at::Tensor router_aux_loss(const std::vector<at::Tensor>& router_logits, int64_t num_experts, int64_t top_k,
-                           const at::Tensor& attention_mask);
+                           const at::Tensor& attention_mask, ContextParallelComm* cp = nullptr);
 
 }  // namespace omnitune

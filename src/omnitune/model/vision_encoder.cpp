@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
+#include <optional>
 #include <string>
 
 #include "omnitune/core/error.h"
@@ -47,13 +48,14 @@ VisionAttentionImpl::VisionAttentionImpl(const VisionConfig& config, AttentionBa
 }
 
 at::Tensor VisionAttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                                        const std::vector<int64_t>& cu_seqlens) {
+                                        const std::vector<int64_t>& cu_seqlens, ContextParallelComm* cp) {
   const int64_t n = x.size(0);
   auto qkv_parts = qkv->forward(x).view({n, 3, heads_, head_dim_}).unbind(1);  // 3 x [N, heads, D]
   at::Tensor q = apply_rotary(qkv_parts[0], cos, sin);
   at::Tensor k = apply_rotary(qkv_parts[1], cos, sin);
-  at::Tensor out = segment_attention(q, k, qkv_parts[2], cu_seqlens, std::pow(static_cast<double>(head_dim_), -0.5),
-                                     backend_);  // [N, heads, D]
+  const double scale = std::pow(static_cast<double>(head_dim_), -0.5);
+  at::Tensor out = cp ? ulysses_segment_attention(*cp, q, k, qkv_parts[2], cu_seqlens, scale, backend_)
+                      : segment_attention(q, k, qkv_parts[2], cu_seqlens, scale, backend_);  // [N, heads, D]
   return proj->forward(out.reshape({n, heads_ * head_dim_}));
 }
 
@@ -74,8 +76,8 @@ VisionBlockImpl::VisionBlockImpl(const VisionConfig& config, AttentionBackend ba
 }
 
 at::Tensor VisionBlockImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                                    const std::vector<int64_t>& cu_seqlens) {
-  at::Tensor h = x + attn->forward(norm1->forward(x), cos, sin, cu_seqlens);  // [N, H]
+                                    const std::vector<int64_t>& cu_seqlens, ContextParallelComm* cp) {
+  at::Tensor h = x + attn->forward(norm1->forward(x), cos, sin, cu_seqlens, cp);  // [N, H]
   return h + mlp->forward(norm2->forward(h));
 }
 
@@ -208,7 +210,7 @@ std::pair<at::Tensor, at::Tensor> VisionEncoderImpl::rotary(const VisionLayout& 
 }
 
 VisionOutput VisionEncoderImpl::forward(const at::Tensor& pixel_values, const at::Tensor& grid_thw,
-                                        const ActivationMemory& activations) {
+                                        const ActivationMemory& activations, ContextParallelComm* cp) {
   if (pixel_values.dim() != 2 || pixel_values.size(1) != config_.patch_dim())
     throw Error(cat("vision encoder: pixel_values must be [N, ", config_.patch_dim(), "], got ", pixel_values.sizes()));
   const at::Device device = patch_embed->proj->weight.device();
@@ -219,22 +221,33 @@ VisionOutput VisionEncoderImpl::forward(const at::Tensor& pixel_values, const at
   at::Tensor x = patch_embed->forward(pixel_values.to(device));  // [N, H]
   x = x + position_embedding(grid).to(x.scalar_type());
   auto [cos, sin] = rotary(layout, device);  // [N, head_dim] fp32
+  // Context parallel: each rank keeps whole 2x2 merge blocks of the patches; attention trades heads for them.
+  if (cp && config_.num_heads % cp->size() != 0) cp = nullptr;  // run whole on every rank
+  const int64_t merged_rows = x.size(0) / (config_.spatial_merge_size * config_.spatial_merge_size);
+  std::optional<SequenceSplit> split;
+  if (cp) {
+    split.emplace(x.size(0), cp->size(), cp->rank(), config_.spatial_merge_size * config_.spatial_merge_size);
+    x = split->local(x, 0, 0), cos = split->local(cos, 0, 0), sin = split->local(sin, 0, 0);
+    layout.cu_seqlens = padded_segments(layout.cu_seqlens, *split);
+  }
+  // The merged rows of every rank (the LLM's part on each rank may hold any of them).
+  auto whole = [&](const at::Tensor& merged) { return cp ? gather_rows(*cp, merged, merged_rows) : merged; };
 
   VisionOutput out;
   auto offload = activations.offload ? std::make_shared<ActivationOffload>(config_.depth) : nullptr;
   for (int64_t i = 0; i < config_.depth; ++i) {
     auto block = blocks->ptr<VisionBlockImpl>(i);
-    LayerFunction fn = [block, cu_seqlens = layout.cu_seqlens](const std::vector<at::Tensor>& in) {
-      return std::vector<at::Tensor>{block->forward(in[0], in[1], in[2], cu_seqlens)};
+    LayerFunction fn = [block, cu_seqlens = layout.cu_seqlens, cp](const std::vector<at::Tensor>& in) {
+      return std::vector<at::Tensor>{block->forward(in[0], in[1], in[2], cu_seqlens, cp)};
     };
     LayerFunction call = [&](const std::vector<at::Tensor>& in) {
       return activations.any() ? recompute(fn, in, block->parameters(), offload) : fn(in);
     };
     x = run_unit(*block, {x, cos, sin}, call)[0];
     if (const int64_t k = tap_of(i); k >= 0)
-      out.deepstack.push_back(merge(merger_list->ptr<VisionPatchMergerImpl>(k), x));  // [N/4, out_hidden]
+      out.deepstack.push_back(whole(merge(merger_list->ptr<VisionPatchMergerImpl>(k), x)));  // [N/4, out_hidden]
   }
-  out.tokens = merge(merger.ptr(), x);  // [N/4, out_hidden]
+  out.tokens = whole(merge(merger.ptr(), x));  // [N/4, out_hidden]
   return out;
 }
 

@@ -14,6 +14,7 @@
 
 #include "omnitune/model/attention.h"
 #include "omnitune/model/config.h"
+#include "omnitune/model/context_parallel.h"
 #include "omnitune/model/layers.h"
 #include "omnitune/model/recompute.h"
 
@@ -34,9 +35,10 @@ struct VisionLayout {
 class VisionAttentionImpl : public torch::nn::Module {
  public:
   VisionAttentionImpl(const VisionConfig& config, AttentionBackend backend);
-  // x [N, H]; cos, sin [N, head_dim] fp32. Returns [N, H].
+  // x [N, H]; cos, sin [N, head_dim] fp32. Returns [N, H]. With `cp`: this rank's rows of the patches,
+  // cu_seqlens over all of them.
   at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                     const std::vector<int64_t>& cu_seqlens);
+                     const std::vector<int64_t>& cu_seqlens, ContextParallelComm* cp = nullptr);
 
   Linear qkv{nullptr}, proj{nullptr};
 
@@ -64,7 +66,8 @@ class VisionBlockImpl : public torch::nn::Module {
  public:
   VisionBlockImpl(const VisionConfig& config, AttentionBackend backend);
   at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                     const std::vector<int64_t>& cu_seqlens);  // [N, H] -> [N, H]
+                     const std::vector<int64_t>& cu_seqlens,
+                     ContextParallelComm* cp = nullptr);  // [N, H] -> [N, H]
 
   LayerNorm norm1{nullptr}, norm2{nullptr};
   VisionAttention attn{nullptr};
@@ -103,9 +106,10 @@ class VisionEncoderImpl : public torch::nn::Module {
  public:
   explicit VisionEncoderImpl(const VisionConfig& config, AttentionBackend backend = {});
   // pixel_values [N, patch_dim] (cast to the weights' dtype); grid_thw [n, 3] int64 (any device);
-  // activations: per-block recompute / offload.
+  // activations: per-block recompute / offload. cp: the patches are split over the group (when it divides
+  // the heads; else each rank runs them all) and the outputs gathered, complete on every rank.
   VisionOutput forward(const at::Tensor& pixel_values, const at::Tensor& grid_thw,
-                       const ActivationMemory& activations = {});
+                       const ActivationMemory& activations = {}, ContextParallelComm* cp = nullptr);
 
   const VisionConfig& config() const { return config_; }
   // The wrapping units forward() runs, in its order: the blocks, each DeepStack merger after its block, the

@@ -256,4 +256,13 @@ void Subgroup::all_reduce_sum(at::Tensor& tensor, const std::string& what) {
   }
 }
 
+void Subgroup::all_to_all(at::Tensor& out, at::Tensor& in, const std::string& what) {
+  try {
+    std::vector<int64_t> even;  // empty split sizes: dim 0 in equal parts
+    group_->gloo->alltoall_base(out, in, even, even)->wait();
+  } catch (const std::exception& e) {
+    owner_->fail(what, e);
+  }
+}
+
 }  // namespace omnitune

@@ -87,6 +87,8 @@ class Subgroup {
   PendingCollective reduce_scatter(at::Tensor& out, at::Tensor& in, const std::string& what);
   // In place, blocking.
   void all_reduce_sum(at::Tensor& tensor, const std::string& what);
+  // out[r] <- member r's in[rank()] for in, out [size, ...] contiguous CPU tensors of one shape; blocking.
+  void all_to_all(at::Tensor& out, at::Tensor& in, const std::string& what);
 
  private:
   friend class ProcessGroup;

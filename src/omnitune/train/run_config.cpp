@@ -148,23 +148,26 @@ at::Device pick_device(const std::string& device, int64_t local_rank) {
 }
 
 // The ranks a parameter is sharded over, from the FSDP2 yaml: `auto` = all of them, N < world = HSDP.
-int64_t sharding_size_for_job(const Fsdp2Config& f, const std::string& path, int64_t dp_size) {
+int64_t sharding_size_for_job(const Fsdp2Config& f, const std::string& path, int64_t world, int64_t cp) {
   if (f.output_dtype)
     throw Error(cat(path, ": output_dtype is not supported yet (each unit's outputs stay in param_dtype); remove it"));
   if (!f.cast_forward_inputs)
     throw Error(
         cat(path, ": cast_forward_inputs: false is not supported yet (floating inputs are cast to param_dtype)"));
-  const int64_t shard = f.sharding_size.value_or(dp_size);
-  if (dp_size == 1 || shard == 1) {
+  const int64_t shard = f.sharding_size.value_or(world);
+  if (world == 1 || shard == 1) {
     if (f.offload_to_cpu)
       throw Error(cat(path,
                       ": offload_to_cpu needs parameter sharding (sharding_size auto or > 1 on several ranks); "
                       "without it there is nothing to offload in this build"));
     return 1;
   }
-  if (shard < 1 || dp_size % shard != 0)
-    throw Error(cat(path, ": sharding_size ", shard, " does not divide the ", dp_size,
+  if (shard < 1 || world % shard != 0)
+    throw Error(cat(path, ": sharding_size ", shard, " does not divide the ", world,
                     " ranks of the job (each shard group must be whole; `auto` shards over all of them)"));
+  if (shard % cp != 0)
+    throw Error(cat(path, ": sharding_size ", shard, " is not a multiple of --context-parallel-size ", cp,
+                    " (the ranks that share a sequence shard the parameters together)"));
   return shard;
 }
 
@@ -177,7 +180,7 @@ void log_ignored(const RunConfig& c) {
   if (!c.fsdp) return;
   for (const auto& key : c.fsdp->ignored) log_info(cat("ignored: ", o.fsdp2_config, " ", key));
   if (c.sharding_size > 1) {
-    const int64_t replicas = c.dp_size / c.sharding_size;
+    const int64_t replicas = c.world / c.sharding_size;
     log_info(cat(o.fsdp2_config, ": parameters sharded over ", c.sharding_size, " ranks",
                  replicas > 1 ? cat(" (HSDP: ", replicas, " replicas)") : "", ", gathered in ",
                  precision_name(c.fsdp->param_dtype), ", gradients reduce-scattered in ",
@@ -186,10 +189,10 @@ void log_ignored(const RunConfig& c) {
                  " unit(s) ahead in forward, ", c.fsdp->num_to_backward_prefetch, " in backward"));
     return;
   }
-  log_info(cat(o.fsdp2_config, ": ", c.dp_size == 1 ? "one process" : "replicated on every rank",
+  log_info(cat(o.fsdp2_config, ": ", c.world == 1 ? "one process" : "replicated on every rank",
                ": prefetch and reshard settings have no effect; param_dtype ", precision_name(c.fsdp->param_dtype),
                " is the compute dtype, gradients accumulate in fp32",
-               c.dp_size == 1 ? "" : cat(" and are summed over the ranks in ", precision_name(c.fsdp->reduce_dtype))));
+               c.world == 1 ? "" : cat(" and are summed over the ranks in ", precision_name(c.fsdp->reduce_dtype))));
 }
 
 ThinkerRunOptions run_options(const ModelConfig& m, int64_t micro_batch, at::Device device) {
@@ -223,16 +226,22 @@ void check_save_series(const std::string& save, const ModelSource& source) {
 }
 
 RunConfig read_run_config(const TrainOptions& o, const LaunchEnv& launch) {
-  validate(o, launch.world_size);
+  const int64_t cp = o.context_parallel_size;
+  if (launch.world_size % cp != 0)
+    throw Error(cat("--context-parallel-size ", cp, " does not divide the ", launch.world_size,
+                    " ranks of the job (world = data-parallel x context-parallel)"));
+  validate(o, launch.world_size / cp);
   RunConfig c;
   c.options = o;
-  c.dp_size = launch.world_size, c.dp_rank = launch.rank;
+  c.cp_size = cp;
+  c.world = launch.world_size, c.rank = launch.rank;
+  c.dp_size = launch.world_size / cp, c.dp_rank = launch.rank / cp;
   const nlohmann::json model_json = load_json_file(o.mm_model), data_json = load_json_file(o.mm_data);
   const nlohmann::json fsdp_yaml = o.fsdp2_config.empty() ? nlohmann::json(nullptr) : load_yaml_file(o.fsdp2_config);
   c.model = read_model_config(model_json, o.mm_model);
   c.data = read_data_config(data_json, o.mm_data);
   if (!o.fsdp2_config.empty()) c.fsdp = read_fsdp2_config(fsdp_yaml, o.fsdp2_config);
-  if (c.fsdp) c.sharding_size = sharding_size_for_job(*c.fsdp, o.fsdp2_config, c.dp_size);
+  if (c.fsdp) c.sharding_size = sharding_size_for_job(*c.fsdp, o.fsdp2_config, launch.world_size, cp);
   if (o.seq_length) c.data.basic.cutoff_len = *o.seq_length;
   c.schedule = make_schedule(o);
   c.global_batch = o.global_batch_size.value_or(o.micro_batch_size * c.dp_size);
@@ -249,6 +258,7 @@ RunConfig read_run_config(const TrainOptions& o, const LaunchEnv& launch) {
       c.model.loss.router_aux_loss_coef.value_or(text.output_router_logits ? text.router_aux_loss_coef : 0.0);
   text.output_router_logits = coef > 0;
   text.router_aux_loss_coef = coef;
+  if (cp > 1) check_ulysses_heads(text.num_attention_heads, text.num_key_value_heads, cp, "text decoder");
   c.device = pick_device(o.device, launch.local_rank);
   c.compute = c.fsdp ? dtype_of(c.fsdp->param_dtype) : at::kFloat;
   c.reduce = c.fsdp ? dtype_of(c.fsdp->reduce_dtype) : at::kFloat;

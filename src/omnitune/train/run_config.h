@@ -43,6 +43,8 @@ struct RunConfig {
   at::ScalarType reduce = at::kFloat;   // its reduce_dtype: the gradients summed over the ranks
   LrSchedule schedule;
   int64_t dp_size = 1, dp_rank = 0;  // data-parallel ranks (each reads 1/dp_size of a global batch), this one
+  int64_t cp_size = 1;               // context-parallel ranks that share each sample (world = dp_size x cp_size)
+  int64_t world = 1, rank = 0;       // the job's ranks, this one
   int64_t sharding_size = 1;         // ranks a parameter is sharded over (FSDP2); 1 = every rank holds it all
   int64_t grad_accumulation = 1, global_batch = 1;  // micro-batches a rank a step; samples a step
   nlohmann::json resolved;                          // the flags and the three files as read, for trainer_state.json

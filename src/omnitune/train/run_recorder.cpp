@@ -28,7 +28,7 @@ RunRecorder::RunRecorder(const RunConfig& c, const MasterWeights& masters, const
       save_{c.options.save,
             &masters,
             c.options.no_save_optim ? nullptr : &optimizer,
-            c.options.distributed_optimizer && c.dp_size > 1,
+            c.options.distributed_optimizer && c.world > 1,
             !c.options.no_save_rng,
             c.hf_config_json,
             c.resolved},
@@ -70,7 +70,7 @@ void RunRecorder::save(Loader& loader) {
   if (bar_) bar_->clear();
   const auto t0 = Clock::now();
   progress_.sampler = loader.state();
-  progress_.sampler_ranks = dp_.size();
+  progress_.sampler_ranks = config_.dp_size;
   progress_.counters = loader.counters();
   last_checkpoint_ = save_training_checkpoint(save_, progress_, dp_);
   dp_.barrier("saving the checkpoint");  // no rank goes on (or exits) before the checkpoint is complete

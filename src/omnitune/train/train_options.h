@@ -34,6 +34,7 @@ struct TrainOptions {
   double distributed_timeout_minutes = 10;  // rendezvous and each collective (Megatron's default)
   std::string build;                        // the omnitune build: every rank of a job must run the same
   bool distributed_optimizer = false;       // AdamW state sharded over the ranks (ZeRO-1)
+  int64_t context_parallel_size = 1;        // Ulysses: ranks that share each sequence (world = DP x CP)
   std::vector<std::string> ignored_flags;   // the seed's flags that mean nothing here, as given
 };
 

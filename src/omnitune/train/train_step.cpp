@@ -92,6 +92,7 @@ StepResult train_step(ThinkerImpl& model, const std::vector<ThinkerInputs>& micr
   if (dp.size() > 1) {
     at::Tensor t = at::tensor({static_cast<double>(totals.micro_batches), static_cast<double>(totals.labels)});
     dp.sum(t, "counting the step's labels");
+    t /= static_cast<double>(s.context_parallel);  // each micro-batch was counted by each rank of its CP group
     totals = {static_cast<int64_t>(t[0].item<double>()), static_cast<int64_t>(t[1].item<double>())};
   }
   BackwardResult b = forward_backward(model, micro, s.loss_type, masters, s.device, s.compute, &clock, &totals);
@@ -110,6 +111,8 @@ StepResult train_step(ThinkerImpl& model, const std::vector<ThinkerInputs>& micr
   at::Tensor global = at::tensor({loss, v[0], static_cast<double>(b.tokens), static_cast<double>(b.labels),
                                   b.flops.text, b.flops.vision, b.flops.audio, finite ? 0.0 : 1.0});
   dp.sum(global, "summing the step's loss");
+  // The loss and aux loss are the sums of the CP ranks' shares; the counts were made by each of them.
+  global.narrow(0, 2, 5) /= static_cast<double>(s.context_parallel);
   const double* g = global.data_ptr<double>();
   StepResult r{g[0],
                g[1],

@@ -49,6 +49,7 @@ struct StepSettings {
   at::Device device = at::kCPU;
   at::ScalarType compute = at::kFloat;
   at::ScalarType reduce = at::kFloat;     // the gradients summed over the ranks in this dtype
+  int64_t context_parallel = 1;           // ranks that share each micro-batch (each holds a part of its sequence)
   const OptimizerShard* shard = nullptr;  // --use-distributed-optimizer: AdamW holds the owned parameters only
 };
 

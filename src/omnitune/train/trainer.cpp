@@ -36,17 +36,17 @@ SamplerState sampler_state_for(const TrainProgress& p, int64_t ranks) {
 
 // The data part of a run: data.json's rows (in memory or streamed) in the sampler's order, built into
 // micro-batches by worker threads, positioned where a resumed checkpoint left off.
-std::unique_ptr<Loader> build_loader(const RunConfig& c, const std::optional<LoadedState>& resumed,
-                                     const DataParallel& dp) {
+std::unique_ptr<Loader> build_loader(const RunConfig& c, const std::optional<LoadedState>& resumed) {
   const TrainOptions& o = c.options;
   const DataConfig& d = c.data;
   auto tokenizer = std::make_shared<const Tokenizer>(Tokenizer::from_dir(d.preprocess.model_name_or_path));
   auto builder = std::make_shared<const SampleBuilder>(d, tokenizer, c.thinker.position_id_per_seconds);
-  SamplerOptions sampler{o.micro_batch_size, dp.rank(),         dp.size(), static_cast<uint64_t>(o.seed),
+  // The ranks of a context-parallel group read the same rows: the sampler counts data-parallel ranks.
+  SamplerOptions sampler{o.micro_batch_size, c.dp_rank,         c.dp_size, static_cast<uint64_t>(o.seed),
                          d.loader.shuffle,   d.loader.drop_last};
   auto loader = std::make_unique<Loader>(open_rows(d, sampler), builder, d, d.loader.num_workers,
                                          std::max<int64_t>(2, 2 * c.grad_accumulation));
-  if (resumed) loader->restore(sampler_state_for(resumed->progress, dp.size()));
+  if (resumed) loader->restore(sampler_state_for(resumed->progress, c.dp_size));
   return loader;
 }
 
@@ -98,7 +98,7 @@ void run_training(const TrainOptions& options) {
     check_save_series(o.save, c.source);
   }
   TrainingModel model = build_training_model(c, dp);
-  std::unique_ptr<Loader> loader = build_loader(c, model.resumed, dp);
+  std::unique_ptr<Loader> loader = build_loader(c, model.resumed);
   TrainProgress progress;
   if (model.resumed) {
     progress = model.resumed->progress;
@@ -111,8 +111,8 @@ void run_training(const TrainOptions& options) {
 
   PhaseClock clock(c.device);
   RunRecorder recorder(c, *model.masters, *model.optimizer, progress, clock, dp);
-  StepSettings settings{
-      c.model.loss.type, 0.0, o.clip_grad, c.device, c.compute, c.reduce, model.shard ? &*model.shard : nullptr};
+  StepSettings settings{c.model.loss.type, 0.0,      o.clip_grad, c.device,
+                        c.compute,         c.reduce, c.cp_size,   model.shard ? &*model.shard : nullptr};
   for (int64_t it = progress.iteration; it < o.train_iters; ++it) {
     const auto waited = std::chrono::steady_clock::now();
     std::vector<ThinkerInputs> micro;

@@ -8,6 +8,7 @@
 #include "omnitune/core/log.h"
 #include "omnitune/model/hf_checkpoint.h"
 #include "omnitune/model/model_memory.h"
+#include "omnitune/train/context_parallel_group.h"
 #include "omnitune/train/freeze.h"
 #include "omnitune/train/sharded_weights.h"
 #include "omnitune/weights/checkpoint_model.h"
@@ -78,6 +79,11 @@ TrainingModel build_training_model(const RunConfig& c, DataParallel& dp) {
     log_warn(
         cat("--init-model-with-meta-device without --load: training starts from random weights (seed ", o.seed, ")"));
   const std::set<std::string> frozen = frozen_parameters(*m.thinker, c.model);
+  if (c.cp_size > 1) {  // before the sharding's groups: every rank forms its groups in the same order
+    m.thinker->options.context_parallel = context_parallel_group(*dp.group(), c.cp_size);
+    log_info(cat("context parallel (Ulysses): each sequence split over ", c.cp_size, " ranks; ", c.dp_size,
+                 " data-parallel group(s)"));
+  }
   if (c.sharding_size > 1) {
     std::optional<CheckpointModel> checkpoint;
     std::optional<HfThinkerReader> hf;
@@ -116,8 +122,8 @@ TrainingModel build_training_model(const RunConfig& c, DataParallel& dp) {
   }
   if (m.masters->trainable().empty()) throw Error(cat(o.mm_model, ": every parameter is frozen; nothing to train"));
   const AdamWOptions adam{o.adam_beta1, o.adam_beta2, o.adam_eps, o.weight_decay};
-  if (o.distributed_optimizer && c.dp_size > 1 && c.sharding_size == 1) {
-    m.shard.emplace(m.masters->trainable(), c.dp_rank, c.dp_size);
+  if (o.distributed_optimizer && c.world > 1 && c.sharding_size == 1) {
+    m.shard.emplace(m.masters->trainable(), c.rank, c.world);
     m.optimizer.emplace(m.shard->pick(m.masters->trainable()), adam);
     log_info(cat("distributed optimizer: the AdamW state of ", m.shard->owned().size(), " of ",
                  m.masters->trainable().size(), " trainable tensors lives on this rank (each rank owns its share)"));

@@ -13,7 +13,7 @@ from safetensors.torch import load_file, save_file
 
 from common import omnitune
 from distributed_fixture import (DistributedCase, STEPS, launch, model_tensors, recompute_offload_frozen, rel,
-                                 weights_rel)
+                                 weights_max_diff)
 
 RESUME_GBS, RESUME_STEPS = 12, 4  # divisible by 1, 2, 3 and 4 ranks
 
@@ -35,7 +35,7 @@ class Sharded(DistributedCase):
         for world in (2, 3):
             name = f"sharded{world}"
             self.assert_same_curve(self.sharded(world, name), one, f"sharded over {world}")
-            self.assertLessEqual(weights_rel(self.path(name, last), self.path("world1", last)), 1e-5)
+            self.assertLessEqual(weights_max_diff(self.path(name, last), self.path("world1", last)), 1e-6)
         files = sorted(f for f in os.listdir(self.path("sharded3", last)) if f.endswith(".safetensors"))
         self.assertEqual(files, [f"model-0000{k}-of-00003.safetensors" for k in (1, 2, 3)] +
                          [f"optimizer-0000{k}-of-00003.safetensors" for k in (1, 2, 3)] + ["rng.safetensors"])
@@ -47,13 +47,11 @@ class Sharded(DistributedCase):
         from torch.distributed.checkpoint import HuggingFaceStorageReader, load
         state = {k: torch.empty_like(v) for k, v in ref.items()}
         load(state, storage_reader=HuggingFaceStorageReader(ckpt))
-        num = sum((state[k].double() - ref[k].double()).pow(2).sum() for k in ref if not k.endswith("k_proj.bias"))
-        den = sum(ref[k].double().pow(2).sum() for k in ref if not k.endswith("k_proj.bias"))
-        self.assertLessEqual((num / den).sqrt().item(), 1e-5)
+        self.assertLessEqual(max((state[k].double() - ref[k].double()).abs().max().item() for k in ref), 1e-6)
         for name in ("world1", "sharded3"):
             omnitune("convert", "dcp-to-hf", "--hf-dir", self.model, "--dcp-dir", self.path(name),
                      "--save-dir", self.path(f"export_{name}"))
-        self.assertLessEqual(weights_rel(self.path("export_sharded3"), self.path("export_world1")), 1e-5)
+        self.assertLessEqual(weights_max_diff(self.path("export_sharded3"), self.path("export_world1")), 1e-6)
         totals = [json.loads(omnitune("inspect", d, "--json", "--summary").stdout)["total"]
                   for d in (ckpt, self.path("world1", last))]
         self.assertEqual(totals[0]["parameters"], totals[1]["parameters"])
@@ -77,7 +75,8 @@ class Sharded(DistributedCase):
         hsdp = self.sharded(4, "hsdp4", yaml=hsdp_yaml, **kw)
         self.assert_same_curve(hsdp, straight, "HSDP 4 = 2 x 2, ignored_modules replicated")
         last = f"iter_{RESUME_STEPS:07d}"
-        self.assertLessEqual(weights_rel(self.path("hsdp4", last), self.path("gbs12", last)), 1e-5)
+        # 12 micro-batches summed in groups over 2 x 2 ranks: seen 7e-6 where the single process is 1e-6 away
+        self.assertLessEqual(weights_max_diff(self.path("hsdp4", last), self.path("gbs12", last)), 1e-5)
         half = dict(gbs=RESUME_GBS, iters=RESUME_STEPS // 2)
         self.assert_same_curve(self.sharded(4, "saved4", **half), straight[:2], "sharded over 4")
         self.run_on(1, name="saved1", **half)

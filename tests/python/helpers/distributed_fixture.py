@@ -75,14 +75,22 @@ def model_tensors(d):
     return {k: torch.cat([v for _, v in sorted(parts, key=lambda p: p[0])]) for k, parts in blocks.items()}
 
 
-def weights_rel(a_dir, b_dir):
-    """||a - b|| / ||b|| over every tensor but the attention key biases (their gradient is zero in exact
-    arithmetic: AdamW turns float noise there into steps of the size of the LR)."""
+class MaxDiff(float):
+    """A largest difference that names its tensor in assertion messages."""
+    def __new__(cls, value, tensor):
+        self = super().__new__(cls, value)
+        self.tensor = tensor
+        return self
+
+    def __repr__(self):
+        return f"{float(self)!r} ({self.tensor})"
+
+
+def weights_max_diff(a_dir, b_dir):
+    """The largest |a - b| over every element of every model tensor of two checkpoint or export directories."""
     a, b = model_tensors(a_dir), model_tensors(b_dir)
-    keys = [k for k in b if not k.endswith("k_proj.bias")]
-    num = sum((a[k].double() - b[k].double()).pow(2).sum() for k in keys)
-    den = sum(b[k].double().pow(2).sum() for k in keys)
-    return (num / den).sqrt().item()
+    assert a.keys() == b.keys(), sorted(a.keys() ^ b.keys())
+    return MaxDiff(*max(((a[k].double() - b[k].double()).abs().max().item(), k) for k in b))
 
 
 class DistributedCase(TinyModelCase):
@@ -95,8 +103,8 @@ class DistributedCase(TinyModelCase):
         cls.data = make_dataset(cls.root, cls.model, rows=cls.rows, shuffle=True)
         cls.runs = {}
 
-    def args(self, save, iters=STEPS, gbs=GBS, data=None, extra=(), timeout_minutes=1, model_json=None):
-        return ["--mm-data", data or self.data, "--mm-model", model_json or self.model_json, "--micro-batch-size", "1",
+    def args(self, save, iters=STEPS, gbs=GBS, data=None, extra=(), timeout_minutes=1, model_json=None, mbs=1):
+        return ["--mm-data", data or self.data, "--mm-model", model_json or self.model_json, "--micro-batch-size", str(mbs),
                 "--global-batch-size", str(gbs), "--lr", "2e-3", "--min-lr", "1e-4", "--lr-decay-style", "cosine",
                 "--lr-warmup-iters", "1", "--weight-decay", "0.01", "--clip-grad", "1.0", "--train-iters", str(iters),
                 "--lr-decay-iters", str(STEPS), "--log-interval", "1", "--seed", "5", "--save", save, "--device",

@@ -1,0 +1,77 @@
+"""Ulysses context parallelism on CPU ranks (Gloo, loopback): the ranks of a CP group read the same samples,
+each runs its part of every sequence through the LLM and exchanges heads for sequence around each attention.
+CP 2, CP 4 (more ranks than the tiny LLM's 2 key/value heads) and DP 2 x CP 2 equal the single process on the
+same global batch, on padded micro-batches of 2 whose lengths CP mostly does not divide, with images, audio
+and text rows; eager and TND attention, the per-sample loss with the router aux loss and chunked loss; video
+with use_audio_in_video; CP inside FSDP2 sharding with recompute and activation offload. The vision and audio
+towers split their patches / tokens over CP 2 (their 2 heads) and run whole on each rank at CP 4. Other
+algorithms and sizes are refused."""
+import unittest
+
+from distributed_fixture import DistributedCase, launch, recompute_offload_frozen, rel, weights_max_diff
+
+GBS, STEPS = 4, 6  # micro-batches of 2: padded; GBS divisible by 2 x 2 data-parallel ranks
+
+
+class ContextParallel(DistributedCase):
+    def cp_run(self, world, cp, name, **kw):
+        extra = ("--context-parallel-size", str(cp), *kw.pop("extra", ()))
+        return self.run_on(world, name=name, gbs=GBS, mbs=2, extra=extra, **kw)
+
+    def assert_equal_runs(self, ours, ref, label, names):
+        self.assertEqual([m["iteration"] for m in ours], [m["iteration"] for m in ref], label)
+        for m, r in zip(ours, ref):
+            self.assertLessEqual(rel(m["loss"], r["loss"]), 1e-5, f"{label} step {r['iteration']}: loss")
+            self.assertLessEqual(rel(m["grad_norm"], r["grad_norm"]), 1e-4, f"{label} step {r['iteration']}: grad")
+            if "aux_loss" in r:
+                self.assertLessEqual(rel(m["aux_loss"], r["aux_loss"]), 1e-5, f"{label} step {r['iteration']}: aux")
+            self.assertEqual((m["tokens"], m["labels"]), (r["tokens"], r["labels"]), label)
+        last = f"iter_{STEPS:07d}"
+        # AdamW moves every element by ~lr at first: gradient differences of 1e-7 on elements near zero
+        # show here as up to ~1e-5
+        self.assertLessEqual(weights_max_diff(self.path(names[0], last), self.path(names[1], last)), 1e-4, label)
+
+    def test_cp2_cp4_and_dp2_cp2_equal_one_process(self):
+        """per_token_loss: with 2 data-parallel ranks the micro-batches hold other rows than the single process's
+        (the sampler deals rows to the ranks in turn), which only this loss type does not see."""
+        model_json = self.model_json_with("per_token.json", lambda cfg: cfg["loss_cfg"].update(loss_type="per_token_loss"))
+        one = self.cp_run(1, 1, "one", model_json=model_json)
+        for world, cp in ((2, 2), (4, 4), (4, 2)):
+            name = f"world{world}_cp{cp}"
+            self.assert_equal_runs(self.cp_run(world, cp, name, model_json=model_json), one, name, (name, "one"))
+
+    def test_eager_tnd_per_sample_loss_aux_and_chunks(self):
+        def edit(cfg):
+            cfg["text_decoder"].update({"attn_implementation": "eager", "attn_layout": "TND"})
+            cfg["loss_cfg"] = {"loss_type": "per_sample_loss", "compute_mode": "chunk", "chunk_size": 16,
+                               "router_aux_loss_coef": 0.01}
+        model_json = self.model_json_with("eager_tnd.json", edit)
+        one = self.cp_run(1, 1, "eager_one", model_json=model_json)
+        self.assertIn("aux_loss", one[0])
+        self.assert_equal_runs(self.cp_run(4, 4, "eager_cp4", model_json=model_json), one, "eager TND CP 4",
+                               ("eager_cp4", "eager_one"))
+
+    def test_video_with_its_audio_sharded_with_recompute_and_offload(self):
+        """Video rows with use_audio_in_video next to text rows; CP 2 inside FSDP2 sharding; recompute (LLM,
+        vision), activation offload (audio) and a frozen vision projector."""
+        yaml = self.path("fsdp2.yaml")
+        with open(yaml, "w") as f:
+            f.write("sharding_size: auto\nparam_dtype: fp32\nreduce_dtype: fp32\n")
+        model_json = self.model_json_with("recompute.json", recompute_offload_frozen)
+        data = self.mixed_media_data()
+        one = self.cp_run(1, 1, "video_one", data=data, model_json=model_json)
+        ours = self.cp_run(2, 2, "video_cp2", data=data, model_json=model_json, extra=("--fsdp2-config", yaml))
+        self.assert_equal_runs(ours, one, "video CP 2 sharded", ("video_cp2", "video_one"))
+
+    def test_refusals(self):
+        for extra, world, message in (
+                (("--context-parallel-size", "3"), 2, "--context-parallel-size 3 does not divide the 2 ranks"),
+                (("--context-parallel-size", "3"), 3, "the text decoder's 4 attention heads do not split over 3"),
+                (("--context-parallel-algo", "megatron_cp_algo"), 2, "use ulysses_cp_algo")):
+            p = launch(world, *self.args(self.path("refused"), extra=extra), check=False)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn(message, p.stdout + p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
