@@ -9,8 +9,11 @@
 namespace omnitune {
 
 SequenceSplit::SequenceSplit(int64_t n, int64_t ranks, int64_t rank, int64_t granule)
-    : length(n), padded((n + ranks * granule - 1) / (ranks * granule) * ranks * granule), chunk(padded / ranks),
-      begin(rank * chunk), end(begin + chunk) {}
+    : length(n),
+      padded((n + ranks * granule - 1) / (ranks * granule) * ranks * granule),
+      chunk(padded / ranks),
+      begin(rank * chunk),
+      end(begin + chunk) {}
 
 at::Tensor SequenceSplit::local(const at::Tensor& x, double fill) const { return local(x, 1, fill); }
 
@@ -30,7 +33,8 @@ TextInputs local_text_inputs(const TextInputs& full, const SequenceSplit& split)
   at::Tensor mask = full.attention_mask.defined()
                         ? full.attention_mask
                         : at::ones({full.embeds.size(0), full.embeds.size(1)}, full.embeds.options().dtype(at::kLong));
-  part.attention_mask = split.padded == split.length ? mask : at::constant_pad_nd(mask, {0, split.padded - split.length}, 0);
+  part.attention_mask =
+      split.padded == split.length ? mask : at::constant_pad_nd(mask, {0, split.padded - split.length}, 0);
   part.token_mask = part.attention_mask.narrow(1, split.begin, split.chunk);
   part.embeds = split.local(full.embeds);
   part.position_ids = split.local(full.position_ids, 2, 1);  // padding at position 1, as the reference's
