@@ -1,7 +1,8 @@
 #!/bin/bash
 # Fine-tunes Qwen3-Omni with OmniTune: the seed's finetune_qwen3omni.sh, same files, flags and launch
 # variables. Run it on every node with that node's NODE_RANK (MASTER_ADDR = node 0's address). The seed's
-# Megatron/NPU switches are accepted and listed as ignored; TP/PP/CP other than 1 are rejected.
+# Megatron/NPU switches are accepted and listed as ignored; TP/PP other than 1 are rejected; CP > 1 is Ulysses
+# context parallelism (long sequences: e.g. CP=8 SEQ_LEN=32768).
 # One process: NPUS_PER_NODE=1 NNODES=1.
 set -euo pipefail
 
@@ -22,10 +23,10 @@ FSDP2_PATH="./examples/qwen3omni/fsdp2_config.yaml"
 
 TP=1
 PP=1
-CP=1
+CP=${CP:-1}
 MBS=1
 GRAD_ACC_STEP=1
-SEQ_LEN=2048
+SEQ_LEN=${SEQ_LEN:-2048}
 DP=$(($WORLD_SIZE/$TP/$PP/$CP))
 GBS=$(($MBS*$GRAD_ACC_STEP*$DP))
 

@@ -12,10 +12,13 @@
 #include <thread>
 
 #include "omnitune/model/hf_checkpoint.h"
+#include "tiny_thinker.h"
 
 namespace omnitune {
 
 namespace {
+
+using test::tiny_thinker;
 
 // The shared memory of a group of `size` threads.
 class ThreadGroup {
@@ -69,16 +72,6 @@ class ThreadRank : public ContextParallelComm {
   ThreadGroup& group_;
   int64_t rank_;
 };
-
-Thinker tiny_thinker() {
-  ThinkerConfig config = load_thinker_config(OMNITUNE_SOURCE_DIR "/assets/configs/tiny-qwen3-omni");
-  Thinker thinker(config);
-  init_thinker_weights(*thinker, 5);
-  at::manual_seed(2);
-  at::NoGradGuard no_grad;
-  for (auto& p : thinker->parameters()) p.add_(at::randn_like(p) * 0.05);
-  return thinker;
-}
 
 // fn(rank, comm, thinker) on `ranks` threads, each with its own copy of the tiny thinker; returns each rank's
 // result (an exception on a thread fails the test).

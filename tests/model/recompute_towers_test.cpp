@@ -6,22 +6,15 @@
 #include <functional>
 
 #include "omnitune/model/hf_checkpoint.h"
+#include "tiny_thinker.h"
 
 namespace omnitune {
 
 namespace {
 
-const ActivationMemory kModes[] = {{false, false}, {true, false}, {true, true}};
+using test::tiny_thinker;
 
-Thinker tiny_thinker() {
-  ThinkerConfig config = load_thinker_config(OMNITUNE_SOURCE_DIR "/assets/configs/tiny-qwen3-omni");
-  Thinker thinker(config);
-  init_thinker_weights(*thinker, 5);
-  at::manual_seed(2);
-  at::NoGradGuard no_grad;
-  for (auto& p : thinker->parameters()) p.add_(at::randn_like(p) * 0.05);  // non-trivial norms and biases
-  return thinker;
-}
+const ActivationMemory kModes[] = {{false, false}, {true, false}, {true, true}};
 
 // The loss's value, its gradients (listed tensors first, then every parameter of `module`; zeros where none).
 std::vector<at::Tensor> run(torch::nn::Module& module, const std::vector<at::Tensor>& inputs,

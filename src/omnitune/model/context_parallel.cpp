@@ -79,23 +79,16 @@ at::Tensor sequence_to_heads(ContextParallelComm& comm, const at::Tensor& x) {
   return got.permute({1, 0, 2, 3, 4}).reshape({b, p * h, s, d});
 }
 
-struct GatherSequence : public torch::autograd::Function<GatherSequence> {
+// The exchange as an autograd function: heads for sequence (kToSequence) or back; backward the other way.
+template <bool kToSequence>
+struct Exchange : public torch::autograd::Function<Exchange<kToSequence>> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, ContextParallelComm* comm) {
     ctx->saved_data["comm"] = handle(comm);
-    return heads_to_sequence(*comm, x);
+    return kToSequence ? heads_to_sequence(*comm, x) : sequence_to_heads(*comm, x);
   }
   static variable_list backward(AutogradContext* ctx, variable_list grad) {
-    return {sequence_to_heads(comm_of(ctx), grad[0]), at::Tensor()};
-  }
-};
-
-struct ScatterSequence : public torch::autograd::Function<ScatterSequence> {
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, ContextParallelComm* comm) {
-    ctx->saved_data["comm"] = handle(comm);
-    return sequence_to_heads(*comm, x);
-  }
-  static variable_list backward(AutogradContext* ctx, variable_list grad) {
-    return {heads_to_sequence(comm_of(ctx), grad[0]), at::Tensor()};
+    ContextParallelComm& comm = comm_of(ctx);
+    return {kToSequence ? sequence_to_heads(comm, grad[0]) : heads_to_sequence(comm, grad[0]), at::Tensor()};
   }
 };
 
@@ -140,11 +133,11 @@ at::Tensor gather_rows(ContextParallelComm& comm, const at::Tensor& x, int64_t l
 }
 
 at::Tensor ulysses_gather_sequence(ContextParallelComm& comm, const at::Tensor& x) {
-  return GatherSequence::apply(x, &comm);
+  return Exchange<true>::apply(x, &comm);
 }
 
 at::Tensor ulysses_scatter_sequence(ContextParallelComm& comm, const at::Tensor& x) {
-  return ScatterSequence::apply(x, &comm);
+  return Exchange<false>::apply(x, &comm);
 }
 
 at::Tensor ulysses_kv_heads(const at::Tensor& kv, int64_t cp) {

@@ -41,15 +41,19 @@ class ContextParallel(DistributedCase):
             self.assert_equal_runs(self.cp_run(world, cp, name, model_json=model_json), one, name, (name, "one"))
 
     def test_eager_tnd_per_sample_loss_aux_and_chunks(self):
+        """eager attention everywhere; TND in the LLM and the vision tower."""
         def edit(cfg):
             cfg["text_decoder"].update({"attn_implementation": "eager", "attn_layout": "TND"})
+            cfg["image_encoder"]["vision_encoder"].update({"attn_implementation": "eager", "attn_layout": "TND"})
+            cfg["audio_encoder"]["audio_encoder"].update({"attn_implementation": "eager", "attn_layout": "BNSD"})
             cfg["loss_cfg"] = {"loss_type": "per_sample_loss", "compute_mode": "chunk", "chunk_size": 16,
                                "router_aux_loss_coef": 0.01}
         model_json = self.model_json_with("eager_tnd.json", edit)
         one = self.cp_run(1, 1, "eager_one", model_json=model_json)
         self.assertIn("aux_loss", one[0])
-        self.assert_equal_runs(self.cp_run(4, 4, "eager_cp4", model_json=model_json), one, "eager TND CP 4",
-                               ("eager_cp4", "eager_one"))
+        for world in (2, 4):  # towers split over 2, whole at 4
+            self.assert_equal_runs(self.cp_run(world, world, f"eager_cp{world}", model_json=model_json), one,
+                                   f"eager TND CP {world}", (f"eager_cp{world}", "eager_one"))
 
     def test_video_with_its_audio_sharded_with_recompute_and_offload(self):
         """Video rows with use_audio_in_video next to text rows; CP 2 inside FSDP2 sharding; recompute (LLM,
