@@ -3,7 +3,8 @@ each runs its part of every sequence through the LLM and exchanges heads for seq
 CP 2, CP 4 (more ranks than the tiny LLM's 2 key/value heads) and DP 2 x CP 2 equal the single process on the
 same global batch, on padded micro-batches of 2 whose lengths CP mostly does not divide, with images, audio
 and text rows; eager and TND attention, the per-sample loss with the router aux loss and chunked loss; video
-with use_audio_in_video; CP inside FSDP2 sharding with recompute and activation offload. The vision and audio
+with use_audio_in_video; CP inside FSDP2 sharding with recompute and activation offload; a checkpoint of DP 2 x CP 2
+resumes on one process. The vision and audio
 towers split their patches / tokens over CP 2 (their 2 heads) and run whole on each rank at CP 4. Other
 algorithms and sizes are refused."""
 import unittest
@@ -31,14 +32,30 @@ class ContextParallel(DistributedCase):
         # show here as up to ~1e-5
         self.assertLessEqual(weights_max_diff(self.path(names[0], last), self.path(names[1], last)), 1e-4, label)
 
+    def per_token_model(self):
+        return self.model_json_with("per_token.json", lambda cfg: cfg["loss_cfg"].update(loss_type="per_token_loss"))
+
     def test_cp2_cp4_and_dp2_cp2_equal_one_process(self):
         """per_token_loss: with 2 data-parallel ranks the micro-batches hold other rows than the single process's
         (the sampler deals rows to the ranks in turn), which only this loss type does not see."""
-        model_json = self.model_json_with("per_token.json", lambda cfg: cfg["loss_cfg"].update(loss_type="per_token_loss"))
+        model_json = self.per_token_model()
         one = self.cp_run(1, 1, "one", model_json=model_json)
         for world, cp in ((2, 2), (4, 4), (4, 2)):
             name = f"world{world}_cp{cp}"
             self.assert_equal_runs(self.cp_run(world, cp, name, model_json=model_json), one, name, (name, "one"))
+
+    def test_checkpoint_of_cp_resumes_on_one_process(self):
+        """3 steps at DP 2 x CP 2 (sharded), then the checkpoint resumes on one process: the same curve."""
+        model_json = self.per_token_model()
+        one = self.cp_run(1, 1, "one", model_json=model_json)
+        yaml = self.path("fsdp2.yaml")
+        with open(yaml, "w") as f:
+            f.write("sharding_size: auto\nparam_dtype: fp32\nreduce_dtype: fp32\n")
+        self.cp_run(4, 2, "half_dp2_cp2", model_json=model_json, iters=STEPS // 2, extra=("--fsdp2-config", yaml))
+        resumed = self.resume_copy("half_dp2_cp2", 1, gbs=GBS, mbs=2, model_json=model_json)
+        self.assertEqual([m["iteration"] for m in resumed], list(range(STEPS // 2 + 1, STEPS + 1)))
+        for m, r in zip(resumed, one[STEPS // 2:]):
+            self.assertLessEqual(rel(m["loss"], r["loss"]), 1e-5, f"resumed step {r['iteration']}")
 
     def test_eager_tnd_per_sample_loss_aux_and_chunks(self):
         """eager attention everywhere; TND in the LLM and the vision tower."""
