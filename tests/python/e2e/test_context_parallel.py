@@ -3,10 +3,9 @@ each runs its part of every sequence through the LLM and exchanges heads for seq
 CP 2, CP 4 (more ranks than the tiny LLM's 2 key/value heads) and DP 2 x CP 2 equal the single process on the
 same global batch, on padded micro-batches of 2 whose lengths CP mostly does not divide, with images, audio
 and text rows; eager and TND attention, the per-sample loss with the router aux loss and chunked loss; video
-with use_audio_in_video; CP inside FSDP2 sharding with recompute and activation offload; a checkpoint of DP 2 x CP 2
-resumes on one process. The vision and audio
-towers split their patches / tokens over CP 2 (their 2 heads) and run whole on each rank at CP 4. Other
-algorithms and sizes are refused."""
+with use_audio_in_video; CP inside FSDP2 sharding with recompute and activation offload; a checkpoint of
+DP 2 x CP 2 resumes on one process. The vision and audio towers split their patches / tokens over CP 2 (their
+2 heads) and run whole on each rank at CP 4. Other algorithms and sizes are refused."""
 import unittest
 
 from distributed_fixture import DistributedCase, launch, recompute_offload_frozen, rel, weights_max_diff
