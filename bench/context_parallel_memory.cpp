@@ -47,13 +47,14 @@ double heap_mb() {
 // The largest heap_mb() seen while it lives.
 class HeapPeak {
  public:
-  HeapPeak() : thread_([this] {
-      while (!stop_) {
-        const double now = heap_mb();
-        if (now > peak_) peak_ = now;
-        std::this_thread::sleep_for(std::chrono::microseconds(200));
-      }
-    }) {}
+  HeapPeak()
+      : thread_([this] {
+          while (!stop_) {
+            const double now = heap_mb();
+            if (now > peak_) peak_ = now;
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+          }
+        }) {}
   ~HeapPeak() { stop(); }
   double stop() {
     if (!stop_.exchange(true)) thread_.join();
