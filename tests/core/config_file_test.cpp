@@ -80,6 +80,11 @@ TEST(ConfigFile, ErrorsNameFileAndLine) {
       error_of([&] { parse_yaml(bomb, "bomb.yaml"); }).find("bomb.yaml: the YAML expands to more than 100000 values"),
       std::string::npos);
   EXPECT_NO_THROW(parse_yaml("base: &b {x: 1}\nother: *b\n", "alias.yaml"));  // ordinary aliases still work
+  // An alias inside its own anchor (found by the fuzzer: it recursed until the stack overflowed).
+  EXPECT_NE(error_of([] {
+              parse_yaml("base: &b {alyr: *b\n}\nother: *b\n", "cycle.yaml");
+            }).find("cycle.yaml: the YAML nests deeper than 200 levels"),
+            std::string::npos);
   std::string bad = error_of([] { parse_yaml("a: [1, 2\nb: 3\n", "y.yaml"); });
   EXPECT_EQ(bad.rfind("y.yaml:", 0), 0u) << bad;
   EXPECT_NE(bad.find("invalid YAML"), std::string::npos) << bad;

@@ -161,11 +161,15 @@ nlohmann::json resolve_plain_scalar(const std::string& s) {
 // Nodes a YAML document may expand to: aliases make a few bytes stand for exponentially many nodes
 // (an "alias bomb"), so the expansion is counted and stopped long before it can exhaust memory.
 constexpr int64_t kMaxYamlNodes = 100000;
+constexpr int kMaxYamlDepth = 200;  // nesting levels; an alias inside its own anchor would recurse forever
 
-nlohmann::json to_json(const YAML::Node& node, const std::string& label, int64_t& budget) {
+nlohmann::json to_json(const YAML::Node& node, const std::string& label, int64_t& budget, int depth = 0) {
   if (--budget < 0)
     throw Error(cat(label, ": the YAML expands to more than ", kMaxYamlNodes,
                     " values (aliases repeating anchors?); a configuration file is far smaller"));
+  if (depth > kMaxYamlDepth)
+    throw Error(cat(label, ": the YAML nests deeper than ", kMaxYamlDepth,
+                    " levels (an alias inside its own anchor?); a configuration file is far flatter"));
   switch (node.Type()) {
     case YAML::NodeType::Null:
     case YAML::NodeType::Undefined: return nullptr;
@@ -174,7 +178,7 @@ nlohmann::json to_json(const YAML::Node& node, const std::string& label, int64_t
       return node.Tag() == "!" ? nlohmann::json(node.Scalar()) : resolve_plain_scalar(node.Scalar());
     case YAML::NodeType::Sequence: {
       nlohmann::json out = nlohmann::json::array();
-      for (const auto& item : node) out.push_back(to_json(item, label, budget));
+      for (const auto& item : node) out.push_back(to_json(item, label, budget, depth + 1));
       return out;
     }
     case YAML::NodeType::Map: {
@@ -184,7 +188,7 @@ nlohmann::json to_json(const YAML::Node& node, const std::string& label, int64_t
           throw Error(cat(label, ":", item.first.Mark().line + 1, ": mapping keys must be plain scalars"));
         const std::string key = item.first.Scalar();
         if (out.contains(key)) throw Error(cat(label, ":", item.first.Mark().line + 1, ": duplicate key '", key, "'"));
-        out[key] = to_json(item.second, label, budget);
+        out[key] = to_json(item.second, label, budget, depth + 1);
       }
       return out;
     }
