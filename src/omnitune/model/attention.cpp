@@ -58,6 +58,14 @@ at::Tensor run(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, co
   return at::scaled_dot_product_attention(q, k, v, attn_mask, 0.0, false, scale);
 }
 
+// Causal attention of q: [B, H, S, D] over k, v: [B, H, S, D] with no padding. sdpa takes is_causal and no
+// mask tensor (as the reference does for a batch without padding): no [S, S] mask is built or saved.
+at::Tensor run_causal(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale, AttnImpl impl) {
+  if (impl == AttnImpl::kSdpa) return at::scaled_dot_product_attention(q, k, v, std::nullopt, 0.0, true, scale);
+  const int64_t seq = q.size(2);
+  return eager(q, k, v, at::ones({seq, seq}, q.options().dtype(at::kBool)).tril(), scale);
+}
+
 // [B, Hkv, S, D] -> [B, Hkv * groups, S, D]: kv head g serves q heads g*groups .. g*groups+groups-1.
 at::Tensor repeat_kv(const at::Tensor& x, int64_t groups) {
   if (groups == 1) return x;
@@ -137,22 +145,20 @@ at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::
         ob = flash_varlen(qb.transpose(0, 1), kb.transpose(0, 1), vb.transpose(0, 1), {0, n}, true, scale)
                  .transpose(0, 1);
       } else {
-        at::Tensor causal = at::ones({n, n}, q.options().dtype(at::kBool)).tril();
-        ob = run(qb.unsqueeze(0), kb.unsqueeze(0), vb.unsqueeze(0), causal, scale, backend.impl)[0];
+        ob = run_causal(qb.unsqueeze(0), kb.unsqueeze(0), vb.unsqueeze(0), scale, backend.impl)[0];
       }
       out[b].slice(1, 0, n).copy_(ob);
     }
     return out;
-  }
-  at::Tensor mask = at::ones({seq, seq}, q.options().dtype(at::kBool)).tril().view({1, 1, seq, seq});
-  if (attention_mask.defined()) {
-    mask = mask & attention_mask.to(at::kBool).view({batch, 1, 1, seq});
   }
   at::Tensor kr = repeat_kv(k, groups), vr = repeat_kv(v, groups);
   if (backend.layout == AttnLayout::kBSND) {  // same math on [B, S, H, D] storage
     kr = kr.transpose(1, 2).contiguous().transpose(1, 2);
     vr = vr.transpose(1, 2).contiguous().transpose(1, 2);
   }
+  if (!attention_mask.defined()) return run_causal(q, kr, vr, scale, backend.impl);
+  at::Tensor mask = at::ones({seq, seq}, q.options().dtype(at::kBool)).tril().view({1, 1, seq, seq}) &
+                    attention_mask.to(at::kBool).view({batch, 1, 1, seq});  // [B, 1, S, S]
   return run(q, kr, vr, mask, scale, backend.impl);
 }
 

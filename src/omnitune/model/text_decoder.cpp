@@ -116,6 +116,9 @@ TextOutput TextModelImpl::forward(const at::Tensor& embeds, const at::Tensor& at
                                   bool want_router_logits) {
   at::Tensor positions = options.bf16_position_ids ? position_ids.to(at::kBFloat16) : position_ids;
   auto [cos, sin] = mrope_cos_sin(config, positions, embeds.scalar_type());
+  // A batch without padding attends plainly causally: no mask, so no kernel builds or saves an [S, S] one.
+  const at::Tensor mask =
+      attention_mask.defined() && !attention_mask.all().item<bool>() ? attention_mask : at::Tensor();
   TextOutput out;
   at::Tensor h = embeds;
   auto offload =
@@ -131,7 +134,7 @@ TextOutput TextModelImpl::forward(const at::Tensor& embeds, const at::Tensor& at
     LayerFunction call = [&](const std::vector<at::Tensor>& in) {
       return options.activations.any() ? recompute(fn, in, layers[j]->parameters(), offload) : fn(in);
     };
-    std::vector<at::Tensor> outs = run_unit(*layers[j], {h, cos, sin, attention_mask}, call);
+    std::vector<at::Tensor> outs = run_unit(*layers[j], {h, cos, sin, mask}, call);
     h = outs[0];
     if (outs.size() > 1) logits = outs[1];
     if (want_router_logits && logits.defined()) out.router_logits.push_back(logits);
