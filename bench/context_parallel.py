@@ -6,9 +6,9 @@
 Each CP size trains one step twice, on the long sample and on a short one (same model, same flags): the
 activation memory of a rank is its peak RSS on the long sample minus its peak RSS on the short one (the model,
 its gradient and AdamW state — sharded over the ranks by FSDP2 here, as in a real job —, the runtime). The goal
-is 1/CP of CP 1. What stays whole on every rank: the sample's
-embeddings before the cut, the [S, S] causal mask the CPU attention kernels take (a GPU's flash attention
-takes none) and one attention's full-sequence q/k/v for 1/CP of the heads. The losses must agree with CP 1.
+is 1/CP of CP 1. What stays whole on every rank: the sample's embeddings before the cut, the chunked loss's
+[256, vocabulary] fp32 logits buffer (156 MB) and one attention's full-sequence q/k/v for 1/CP of the heads
+(an unpadded sample attends with no [S, S] mask). The losses must agree with CP 1.
 """
 import json
 import os
@@ -48,7 +48,7 @@ def main():
     with tempfile.TemporaryDirectory() as root:
         model, _, _ = bench_model(omnitune, root, wide_config(hidden=256, heads=4, kv_heads=2, head_dim=64))
         model_json = make_model_json(root, model, loss_cfg={"loss_type": "default", "compute_mode": "chunk",
-                                                           "chunk_size": 1024})
+                                                           "chunk_size": 256})
         long_json, short_json = long_data(root, model, tokens // 3)
         yaml = os.path.join(root, "fsdp2.yaml")  # the parameters sharded over the CP ranks, as in a real job
         with open(yaml, "w") as f:

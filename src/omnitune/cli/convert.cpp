@@ -1,4 +1,5 @@
-// omnitune convert: Hugging Face checkpoint <-> training checkpoint. `hf-to-dcp` / `dcp-to-hf`, and the
+// omnitune convert: Hugging Face checkpoint <-> training checkpoint. `hf-to-dcp` / `dcp-to-hf`, a LoRA
+// checkpoint's adapter as PEFT's (`dcp-to-peft`), and the
 // seed's spelling `convert ExpertMergeDcpConverter hf_to_dcp|dcp_to_hf --hf_dir ...` (every option
 // also takes its underscore form).
 #include <memory>
@@ -9,6 +10,7 @@
 #include "omnitune/core/error.h"
 #include "omnitune/io/safetensors_checkpoint.h"
 #include "omnitune/weights/convert.h"
+#include "omnitune/weights/peft_adapter.h"
 
 namespace omnitune {
 
@@ -17,6 +19,11 @@ namespace {
 struct HfToDcpArgs {
   HfToDcpOptions options;
   std::string max_shard_size = "4GB";
+};
+
+struct DcpToPeftArgs {
+  std::string dcp_dir, save_dir;
+  bool overwrite = false;
 };
 
 struct DcpToHfArgs {
@@ -60,6 +67,17 @@ CLI::App* add_dcp_to_hf(CLI::App& parent, const std::string& name, DcpToHfArgs& 
   return sub;
 }
 
+CLI::App* add_dcp_to_peft(CLI::App& parent, DcpToPeftArgs& a) {
+  CLI::App* sub = parent.add_subcommand("dcp-to-peft",
+                                        "A LoRA run's training checkpoint -> its adapter as PEFT writes one "
+                                        "(adapter_config.json + adapter_model.safetensors; PeftModel.from_pretrained "
+                                        "loads it on Qwen3OmniMoeForConditionalGeneration)");
+  sub->add_option("--dcp-dir,--dcp_dir", a.dcp_dir, "Checkpoint: a save directory, or its iter_N")->required();
+  sub->add_option("--save-dir,--save_dir", a.save_dir, "Output directory")->required();
+  sub->add_flag("--overwrite", a.overwrite, "Replace <save-dir> when it exists and is not empty");
+  return sub;
+}
+
 std::optional<DType> parse_export_dtype(const std::string& text) {
   if (text.empty()) return std::nullopt;
   if (text == "bf16") return DType::kBF16;
@@ -81,8 +99,12 @@ Subcommand register_convert(CLI::App& app) {
   CLI::App* hf_to_dcp[] = {add_hf_to_dcp(*convert, "hf-to-dcp", *h), add_hf_to_dcp(*seed, "hf_to_dcp", *h)};
   add_dcp_to_hf(*convert, "dcp-to-hf", *d);  // run when hf-to-dcp was not
   add_dcp_to_hf(*seed, "dcp_to_hf", *d);
+  auto p = std::make_shared<DcpToPeftArgs>();
+  CLI::App* dcp_to_peft = add_dcp_to_peft(*convert, *p);
   return {convert, [=] {
-            if (hf_to_dcp[0]->parsed() || hf_to_dcp[1]->parsed()) {
+            if (dcp_to_peft->parsed()) {
+              convert_dcp_to_peft(p->dcp_dir, p->save_dir, p->overwrite);
+            } else if (hf_to_dcp[0]->parsed() || hf_to_dcp[1]->parsed()) {
               h->options.max_shard_bytes = parse_byte_size(h->max_shard_size, "--max-shard-size");
               convert_hf_to_dcp(h->options);
             } else {

@@ -16,13 +16,15 @@
 #include "omnitune/model/model_memory.h"
 #include "omnitune/model/thinker_inputs_file.h"
 #include "omnitune/weights/checkpoint_model.h"
+#include "omnitune/weights/peft_adapter.h"
 
 namespace omnitune {
 
 namespace {
 
 struct ForwardOptions {
-  std::string model_dir, batch_path, out_path, dtype = "fp32", attn = "sdpa", layout = "BNSD", moe = "grouped";
+  std::string model_dir, adapter_dir, batch_path, out_path, dtype = "fp32", attn = "sdpa", layout = "BNSD",
+                                                            moe = "grouped";
   std::string text_attn, vision_attn, audio_attn;  // per-tower overrides "impl" or "impl:layout"
   std::string recompute, offload;                  // towers: "audio,vision,text" (any subset) or "all"
   bool grads = false, bf16_position_ids = false;
@@ -55,6 +57,18 @@ TowerSet parse_towers(const std::string& spec, const std::string& flag) {
     start = comma + 1;
   }
   return towers;
+}
+
+// Hugging Face weights or a training checkpoint (save root, iter_N or release) into `thinker`.
+void load_weights(ThinkerImpl& thinker, const std::string& path) {
+  if (is_training_checkpoint(path)) {
+    const std::string dir = locate_checkpoint(path).dir;
+    load_checkpoint_model(thinker, dir, checkpoint_config_text(dir));
+    return;
+  }
+  LoadReport report = load_hf_thinker(thinker, path);
+  log_debug(
+      cat("forward: loaded ", report.loaded, " tensors, ignored ", report.ignored_talker, " talker/code2wav tensors"));
 }
 
 int run_forward(const ForwardOptions& o) {
@@ -93,14 +107,16 @@ int run_forward(const ForwardOptions& o) {
   if (o.grads && !in.labels.defined()) throw Error("--grads needs 'labels' in the batch (gradients are of the loss)");
   check_thinker_fits_in_memory(config, model_dir + "/config.json");
   Thinker thinker(config, run);
-  if (training) {
-    load_checkpoint_model(*thinker, model_dir, checkpoint_config_text(model_dir));
-  } else {
-    LoadReport report = load_hf_thinker(*thinker, model_dir);
-    log_debug(cat("forward: loaded ", report.loaded, " tensors, ignored ", report.ignored_talker,
-                  " talker/code2wav tensors"));
-  }
+  // A LoRA run's checkpoint holds the adapter; the base is the model its adapter_config.json names.
+  const std::string base = training ? adapter_base(model_dir) : "";
+  if (!base.empty())
+    add_lora(*thinker, read_peft_adapter_config(*thinker, model_dir + "/" + kCheckpointAdapterConfig),
+             model_dir + "/" + kCheckpointAdapterConfig);
+  load_weights(*thinker, base.empty() ? model_dir : base);
+  if (!base.empty()) load_checkpoint_model(*thinker, model_dir, checkpoint_config_text(model_dir));
+  if (!o.adapter_dir.empty()) load_peft_adapter(*thinker, o.adapter_dir);
   if (o.dtype == "bf16") thinker->to(at::kBFloat16);
+  thinker->eval();  // no LoRA dropout
 
   std::optional<at::NoGradGuard> no_grad;
   if (!o.grads) no_grad.emplace();
@@ -130,6 +146,7 @@ Subcommand register_forward(CLI::App& app) {
                   "Hugging Face checkpoint directory (config.json + safetensors), or a training "
                   "checkpoint (save directory, iter_N or release)")
       ->required();
+  sub->add_option("--adapter", o->adapter_dir, "A LoRA adapter directory as PEFT writes it, applied to --model");
   sub->add_option("--batch", o->batch_path, "safetensors with input_ids, attention_mask, labels, pixel_values, ...")
       ->required();
   sub->add_option("--out", o->out_path, "Output safetensors")->required();

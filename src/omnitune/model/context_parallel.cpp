@@ -33,9 +33,13 @@ TextInputs local_text_inputs(const TextInputs& full, const SequenceSplit& split)
   at::Tensor mask = full.attention_mask.defined()
                         ? full.attention_mask
                         : at::ones({full.embeds.size(0), full.embeds.size(1)}, full.embeds.options().dtype(at::kLong));
-  part.attention_mask =
+  const at::Tensor padded_mask =
       split.padded == split.length ? mask : at::constant_pad_nd(mask, {0, split.padded - split.length}, 0);
-  part.token_mask = part.attention_mask.narrow(1, split.begin, split.chunk);
+  part.token_mask = padded_mask.narrow(1, split.begin, split.chunk);
+  // The cut's own padding comes last: no real token attends to it causally and its rows feed nothing (no
+  // target, no aux loss), so a batch without padding of its own attends with no mask (no [S, S] tensor).
+  const bool own_padding = full.attention_mask.defined() && !full.attention_mask.all().item<bool>();
+  part.attention_mask = own_padding ? padded_mask : at::Tensor();
   part.embeds = split.local(full.embeds);
   part.position_ids = split.local(full.position_ids, 2, 1);  // padding at position 1, as the reference's
   if (full.targets.defined()) part.targets = split.local(full.targets, kIgnoreIndex);

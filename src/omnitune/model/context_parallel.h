@@ -42,7 +42,8 @@ struct SequenceSplit {
 // The LLM's inputs of one micro-batch; position t predicts targets[t] (labels shifted on the whole sequence).
 struct TextInputs {
   at::Tensor embeds;                  // [B, S, H]
-  at::Tensor attention_mask;          // [B, S] 1 = real token: what the attention sees (the whole sequence)
+  at::Tensor attention_mask;          // [B, S] 1 = real token: what the attention sees (the whole sequence);
+                                      // undefined: plainly causal
   at::Tensor token_mask;              // [B, s] 1 = a real token among those this rank holds
   at::Tensor position_ids;            // [3, B, S]
   at::Tensor visual_mask;             // [B, S] bool, or undefined

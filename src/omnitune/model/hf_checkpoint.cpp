@@ -8,6 +8,7 @@
 #include "omnitune/io/qwen3_omni_names.h"
 #include "omnitune/model/hf_layout.h"
 #include "omnitune/model/load_module.h"
+#include "omnitune/model/lora.h"
 
 namespace omnitune {
 
@@ -69,7 +70,8 @@ LoadReport HfThinkerReader::finish() {
 
 LoadReport load_hf_thinker(ThinkerImpl& thinker, const std::string& path) {
   HfThinkerReader reader(path);
-  for (auto& item : thinker.named_parameters(true)) reader.fill(item.key(), item.value());
+  for (auto& item : thinker.named_parameters(true))
+    if (!is_lora_parameter(item.key())) reader.fill(item.key(), item.value());
   return reader.finish();
 }
 
@@ -77,6 +79,7 @@ NamedTensors hf_thinker_tensors(const ThinkerImpl& thinker, at::ScalarType dtype
   NamedTensors out;
   at::NoGradGuard no_grad;
   for (const auto& item : thinker.named_parameters(true)) {
+    if (is_lora_parameter(item.key())) continue;
     at::Tensor p = item.value().detach();
     if (grads) p = item.value().grad().defined() ? item.value().grad() : at::zeros_like(p);
     const ParamLayout layout = param_layout(item.key(), p.sizes().vec());
@@ -106,7 +109,8 @@ void ThinkerInit::fill(const std::string& name, at::Tensor& p) {
 
 void init_thinker_weights(ThinkerImpl& thinker, uint64_t seed, double std) {
   ThinkerInit init(thinker, seed, std);
-  for (auto& item : thinker.named_parameters(true)) init.fill(item.key(), item.value());
+  for (auto& item : thinker.named_parameters(true))
+    if (!is_lora_parameter(item.key())) init.fill(item.key(), item.value());
 }
 
 }  // namespace omnitune

@@ -1,7 +1,8 @@
 // model/hf_checkpoint: the thinker <-> Hugging Face on-disk tensors. On disk (what transformers'
 // save_pretrained writes) every name has the `thinker.` prefix and experts are separate tensors
 // `...mlp.experts.{e}.{gate,up,down}_proj.weight`; in memory experts are merged (see moe.h).
-// Loading is strict and streams from the memory-mapped shards: no second copy of the weights.
+// Loading is strict and streams from the memory-mapped shards: no second copy of the weights. LoRA adapter
+// factors (model/lora.h) are no part of it: loading, export and the random init leave them alone.
 #pragma once
 
 #include <set>

@@ -11,7 +11,19 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias) {
   if (with_bias) bias = register_parameter("bias", param_zeros({out}));
 }
 
-at::Tensor LinearImpl::forward(const at::Tensor& x) { return at::linear(x, weight, bias); }
+at::Tensor LinearImpl::forward(const at::Tensor& x) {
+  at::Tensor y = at::linear(x, weight, bias);
+  if (!lora_A.defined()) return y;
+  at::Tensor in = lora_dropout > 0 ? at::dropout(x, lora_dropout, is_training()) : x;
+  return y + at::linear(at::linear(in, lora_A), lora_B) * lora_scaling;
+}
+
+void LinearImpl::add_lora(int64_t rank, double scaling, double dropout) {
+  lora_A = register_parameter("lora_A", param_empty({rank, weight.size(1)}));
+  lora_B = register_parameter("lora_B", param_empty({weight.size(0), rank}));
+  lora_scaling = scaling;
+  lora_dropout = dropout;
+}
 
 RMSNormImpl::RMSNormImpl(int64_t size, double eps_) : eps(eps_) {
   weight = register_parameter("weight", param_ones({size}));

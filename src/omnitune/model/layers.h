@@ -8,12 +8,16 @@
 
 namespace omnitune {
 
-// y = x W^T (+ b). weight [out, in], bias [out].
+// y = x W^T (+ b). weight [out, in], bias [out]. With a LoRA adapter (model/lora.h) also
+// + scaling * (dropout(x) A^T) B^T: lora_A [r, in], lora_B [out, r].
 class LinearImpl : public torch::nn::Module {
  public:
   LinearImpl(int64_t in, int64_t out, bool bias);
   at::Tensor forward(const at::Tensor& x);  // [..., in] -> [..., out]
+  void add_lora(int64_t rank, double scaling, double dropout);
   at::Tensor weight, bias;
+  at::Tensor lora_A, lora_B;
+  double lora_scaling = 0, lora_dropout = 0;
 };
 TORCH_MODULE(Linear);
 

@@ -20,10 +20,15 @@ namespace omnitune {
 enum class MoeImpl { kGrouped, kLoop };
 MoeImpl parse_moe_impl(const std::string& text, const std::string& where);
 
+// With LoRA (model/lora.h) a merged tensor [E, in, out] gets <name>_lora_A [E, in, r] and _lora_B [E, r, out]:
+// expert e computes x W_e + scaling * (x A_e) B_e.
 class ExpertsImpl : public torch::nn::Module {
  public:
   ExpertsImpl(int64_t num_experts, int64_t hidden, int64_t intermediate);
+  void add_lora(const std::string& tensor, int64_t rank, double scaling);  // "gate_up_proj" or "down_proj"
   at::Tensor gate_up_proj, down_proj;
+  at::Tensor gate_up_lora_A, gate_up_lora_B, down_lora_A, down_lora_B;  // undefined without LoRA
+  double lora_scaling = 0;
 };
 TORCH_MODULE(Experts);
 

@@ -81,6 +81,7 @@ ModelConfig read_model_config(const nlohmann::json& root, const std::string& pat
   }
   if (in.has("text_decoder")) c.text = read_tower(in.object("text_decoder"), c, true);
   if (in.has("loss_cfg")) c.loss = read_loss(in.object("loss_cfg"));
+  if (in.has("lora")) c.lora = read_lora_settings(in.object("lora"));
   if (in.has("freeze")) {
     const auto patterns = in.required<std::vector<std::string>>("freeze");
     for (size_t i = 0; i < patterns.size(); ++i)

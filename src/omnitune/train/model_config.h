@@ -1,7 +1,7 @@
 // train/model_config: the seed's model.json (`--mm-model`), typed. The architecture always comes from
 // the HF config.json of `init_from_hf_path`; the seed's per-tower size keys (num_layers, hidden_size,
 // ...) are declared unchecked by the seed itself and are accepted and listed as ignored. What the file
-// does decide: freezing, attention backends, recomputation/offload and the loss.
+// does decide: freezing, LoRA, attention backends, recomputation/offload and the loss.
 #pragma once
 
 #include <optional>
@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "omnitune/model/attention.h"
+#include "omnitune/train/lora_config.h"
 #include "omnitune/train/module_pattern.h"
 
 namespace omnitune {
@@ -38,6 +39,7 @@ struct ModelConfig {
   TowerSettings vision, vision_projector, audio, text;
   std::vector<ModulePattern> freeze_patterns;  // module-name patterns (`*`, `?`, `{*}`, `{a-b}`), frozen recursively
   LossConfig loss;
+  LoraSettings lora;                 // `lora` section: adapters train, the base stays frozen
   bool bf16_position_ids = false;    // the seed's LLaMA-Factory alignment (always on there)
   std::vector<std::string> ignored;  // keys accepted for compatibility that change nothing here
 };

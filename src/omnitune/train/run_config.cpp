@@ -9,6 +9,7 @@
 #include "omnitune/core/error.h"
 #include "omnitune/core/files.h"
 #include "omnitune/core/log.h"
+#include "omnitune/weights/peft_adapter.h"
 
 namespace fs = std::filesystem;
 
@@ -25,14 +26,27 @@ at::ScalarType dtype_of(Precision p) {
   return at::kFloat;
 }
 
+// A weights directory: Hugging Face weights, or a training checkpoint.
+void set_weights(ModelSource& s, const std::string& path) {
+  if (is_hf_model_dir(path))
+    s.hf_weights = path;
+  else
+    s.checkpoint = locate_checkpoint(path);
+}
+
 ModelSource resolve_source(const TrainOptions& o, const ModelConfig& m) {
   ModelSource s;
   if (!o.load.empty()) {
     if (!fs::exists(o.load)) throw Error(cat("--load ", o.load, ": no such file or directory"));
-    if (is_hf_model_dir(o.load)) {
-      s.hf_weights = o.load;
-    } else {
-      s.checkpoint = locate_checkpoint(o.load);
+    set_weights(s, o.load);
+    if (s.checkpoint && !adapter_base(s.checkpoint->dir).empty()) {
+      s.adapter = s.checkpoint;
+      s.checkpoint.reset();
+      const std::string base = adapter_base(s.adapter->dir);
+      if (!fs::exists(base))
+        throw Error(cat("--load ", o.load, ": the LoRA adapter's base model ", base,
+                        " (base_model_name_or_path of its adapter_config.json) does not exist"));
+      set_weights(s, base);
     }
   }
   s.config_dir = m.init_from_hf_path;
@@ -56,6 +70,15 @@ ModelSource resolve_source(const TrainOptions& o, const ModelConfig& m) {
   }
   return s;
 }
+
+}  // namespace
+
+std::string ModelSource::resume_dir() const {
+  if (adapter) return adapter->dir;
+  return checkpoint && !checkpoint->release ? checkpoint->dir : "";
+}
+
+namespace {
 
 int64_t chunk_rows(const LossConfig& loss, int64_t micro_batch) {
   switch (loss.compute_mode) {
@@ -217,7 +240,8 @@ void check_save_series(const std::string& save, const ModelSource& source) {
   const std::vector<std::string> existing = checkpoint_dirs(save);
   if (existing.empty()) return;
   std::error_code ec;
-  if (source.checkpoint && fs::equivalent(fs::path(source.checkpoint->dir).parent_path(), save, ec)) return;
+  for (const auto& loaded : {source.checkpoint, source.adapter})
+    if (loaded && fs::equivalent(fs::path(loaded->dir).parent_path(), save, ec)) return;
   throw Error(cat("--save ", save, " already holds checkpoints (", existing.back(), " and ", existing.size() - 1,
                   " more) of another run; resume them with --load ", save,
                   ", or start over in a new --save directory "

@@ -27,6 +27,10 @@ struct ModelSource {
   std::string hf_weights;                        // load these HF weights ("" = none)
   std::optional<CheckpointLocation> checkpoint;  // or this training checkpoint
   bool random_init = false;
+  // --load of a LoRA run's checkpoint: it holds the adapter (and the training state); the base above is the
+  // one its adapter_config.json names (base_model_name_or_path)
+  std::optional<CheckpointLocation> adapter;
+  std::string resume_dir() const;  // the training checkpoint whose progress resumes ("" none)
 };
 
 struct RunConfig {

@@ -16,7 +16,7 @@ double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock:
 }  // namespace
 
 RunRecorder::RunRecorder(const RunConfig& c, const MasterWeights& masters, const AdamW& optimizer,
-                         TrainProgress progress, PhaseClock& clock, DataParallel& dp)
+                         TrainProgress progress, PhaseClock& clock, DataParallel& dp, AdapterSave adapter)
     : config_(c),
       clock_(clock),
       dp_(dp),
@@ -31,7 +31,8 @@ RunRecorder::RunRecorder(const RunConfig& c, const MasterWeights& masters, const
             c.options.distributed_optimizer && c.world > 1,
             !c.options.no_save_rng,
             c.hf_config_json,
-            c.resolved},
+            c.resolved,
+            std::move(adapter)},
       run_start_(Clock::now()),
       window_start_(Clock::now()) {
   log_info(cat("MFU is measured against ", peak_.flops_per_s / 1e12, " TFLOP/s (", peak_.source, ")"));

@@ -25,8 +25,9 @@ class RunRecorder {
   // `progress`: where the run starts (a resumed checkpoint's progress, or zero).
   // On a job of several ranks every rank records (each must, at the same steps: saving and the peak
   // memory exchange ranks), rank 0 alone writes the log, metrics, TensorBoard and checkpoint files.
+  // `adapter`: what a LoRA run's checkpoints hold (empty without LoRA).
   RunRecorder(const RunConfig& config, const MasterWeights& masters, const AdamW& optimizer, TrainProgress progress,
-              PhaseClock& clock, DataParallel& dp);
+              PhaseClock& clock, DataParallel& dp, AdapterSave adapter);
 
   const TrainProgress& progress() const { return progress_; }
   const std::string& last_checkpoint() const { return last_checkpoint_; }

@@ -17,6 +17,7 @@
 #include "omnitune/io/tensor_pieces.h"
 #include "omnitune/weights/checkpoint_layout.h"
 #include "omnitune/weights/checkpoint_model.h"
+#include "omnitune/weights/peft_adapter.h"
 
 namespace omnitune {
 
@@ -49,7 +50,7 @@ void save_row_shard(const SaveRequest& r, const MasterWeights::RowShard& part, c
   std::vector<int64_t> first_rows;
   std::map<std::string, int64_t> first_row_of;
   for (size_t i = 0; i < r.masters->all().size(); ++i) {
-    if (!r.masters->writes(i)) continue;
+    if (!r.masters->writes(i) || (r.adapter.holds && !r.adapter.holds(r.masters->all()[i].first))) continue;
     mine.push_back(r.masters->all()[i]);
     first_rows.push_back(r.masters->first_row(i));
     first_row_of[mine.back().first] = first_rows.back();
@@ -84,8 +85,10 @@ std::string save_training_checkpoint(const SaveRequest& r, const TrainProgress& 
   if (const auto rows = r.masters->row_shard()) {
     if (rows->writes) save_row_shard(r, *rows, dir);
   } else {
-    save_checkpoint_model(r.masters->all(), dir, r.hf_config_json, "training", shard_bytes(r.masters->all(), writers),
-                          {writer, writers});
+    NamedTensors params;
+    for (const auto& item : r.masters->all())
+      if (!r.adapter.holds || r.adapter.holds(item.first)) params.push_back(item);
+    save_checkpoint_model(params, dir, r.hf_config_json, "training", shard_bytes(params, writers), {writer, writers});
   }
   if (r.optimizer && !r.masters->row_shard()) {
     const std::map<std::string, std::string> steps = {{"steps", std::to_string(r.optimizer->steps())}};
@@ -119,6 +122,7 @@ std::string save_training_checkpoint(const SaveRequest& r, const TrainProgress& 
       {"config", r.resolved_config},
   };
   write_file_atomic(dir + "/" + kState, state.dump(2) + "\n");
+  if (!r.adapter.config_json.empty()) write_file_atomic(dir + "/" + kCheckpointAdapterConfig, r.adapter.config_json);
   staging->commit(std::to_string(p.iteration));
   return r.root + "/" + name;
 }

@@ -8,6 +8,7 @@
 //   rng.safetensors        the CPU (and CUDA) generator states
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -31,6 +32,12 @@ struct TrainProgress {
   LoaderCounters counters;
 };
 
+// A LoRA run's checkpoints hold its adapter: adapter_config.json (naming the base) and these parameters.
+struct AdapterSave {
+  std::string config_json;                        // "" without LoRA
+  std::function<bool(const std::string&)> holds;  // the adapter factors and modules_to_save
+};
+
 struct SaveRequest {
   std::string root;  // --save
   const MasterWeights* masters = nullptr;
@@ -39,6 +46,7 @@ struct SaveRequest {
   bool save_rng = true;
   std::string hf_config_json;
   nlohmann::json resolved_config;
+  AdapterSave adapter;
 };
 
 // Writes <root>/iter_%07d atomically, then the tracker. Returns the directory written. On a job of several

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <optional>
 
 #include "omnitune/core/error.h"
@@ -16,6 +17,7 @@
 #include "omnitune/train/save_lock.h"
 #include "omnitune/train/train_step.h"
 #include "omnitune/train/training_model.h"
+#include "omnitune/weights/peft_adapter.h"
 
 namespace omnitune {
 
@@ -85,6 +87,20 @@ RunConfig read_job_config(const TrainOptions& o, const LaunchEnv& env, DataParal
   return c;
 }
 
+// A LoRA run's checkpoints: the adapter factors and modules_to_save, with the adapter's config naming the base
+// (absolute, so the checkpoint resumes from anywhere).
+AdapterSave adapter_save(const RunConfig& c, const TrainingModel& model) {
+  if (!model.lora) return {};
+  const ModelSource& s = c.source;
+  const std::string base = !s.hf_weights.empty() ? s.hf_weights : (s.checkpoint ? s.checkpoint->dir : "");
+  std::vector<std::string> saved = model.lora->modules_to_save;
+  return {
+      peft_adapter_config(*model.lora, base.empty() ? "" : std::filesystem::absolute(base).lexically_normal().string())
+              .dump(2) +
+          "\n",
+      [saved](const std::string& name) { return is_lora_parameter(name) || under_module(name, saved); }};
+}
+
 }  // namespace
 
 void run_training(const TrainOptions& options) {
@@ -110,7 +126,7 @@ void run_training(const TrainOptions& options) {
                     " leaves nothing to do"));
 
   PhaseClock clock(c.device);
-  RunRecorder recorder(c, *model.masters, *model.optimizer, progress, clock, dp);
+  RunRecorder recorder(c, *model.masters, *model.optimizer, progress, clock, dp, adapter_save(c, model));
   StepSettings settings{c.model.loss.type, 0.0,      o.clip_grad, c.device,
                         c.compute,         c.reduce, c.cp_size,   model.shard ? &*model.shard : nullptr};
   for (int64_t it = progress.iteration; it < o.train_iters; ++it) {

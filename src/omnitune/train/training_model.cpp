@@ -7,9 +7,11 @@
 #include "omnitune/core/error.h"
 #include "omnitune/core/log.h"
 #include "omnitune/model/hf_checkpoint.h"
+#include "omnitune/model/lora.h"
 #include "omnitune/model/model_memory.h"
 #include "omnitune/train/context_parallel_group.h"
 #include "omnitune/train/freeze.h"
+#include "omnitune/train/lora_config.h"
 #include "omnitune/train/sharded_weights.h"
 #include "omnitune/weights/checkpoint_model.h"
 
@@ -52,9 +54,11 @@ ShardRows shard_rows(const RunConfig& c, ThinkerImpl& thinker, std::optional<Che
   };
 }
 
-// Every rank holds the whole model: loaded into the thinker, which then moves to the device.
-void load_whole(const RunConfig& c, ThinkerImpl& thinker) {
+// Every rank holds the whole model: loaded into the thinker (LoRA adapters from the checkpoint that has them,
+// else fresh), which then moves to the device.
+void load_whole(const RunConfig& c, ThinkerImpl& thinker, const std::optional<LoraSpec>& lora) {
   const ModelSource& source = c.source;
+  bool adapters_loaded = false;
   if (source.random_init) {
     init_thinker_weights(thinker, static_cast<uint64_t>(c.options.seed));
   } else if (!source.hf_weights.empty()) {
@@ -63,7 +67,23 @@ void load_whole(const RunConfig& c, ThinkerImpl& thinker) {
   } else {
     load_checkpoint_model(thinker, source.checkpoint->dir, c.hf_config_json);
   }
+  if (source.adapter) adapters_loaded = load_checkpoint_model(thinker, source.adapter->dir, c.hf_config_json);
+  if (lora && !adapters_loaded)
+    for (auto& item : thinker.named_parameters(true))
+      if (is_lora_parameter(item.key()))
+        init_lora_parameter(item.key(), item.value(), *lora, static_cast<uint64_t>(c.options.seed));
   thinker.to(c.device);
+}
+
+// Attaches the model.json's adapters; logs what they are.
+std::optional<LoraSpec> attach_lora(const RunConfig& c, ThinkerImpl& thinker) {
+  if (!c.model.lora.enabled) return std::nullopt;
+  LoraSpec spec = resolve_lora(thinker, c.model.lora);
+  add_lora(thinker, spec, c.model.lora.where);
+  log_info(cat("LoRA rank ", spec.rank, ", alpha ", spec.alpha, " on ", spec.modules.size(), " linear layers and ",
+               spec.parameters.size(), " expert tensors; ", spec.modules_to_save.size(),
+               " modules trained whole (modules_to_save); the rest of the model is frozen"));
+  return spec;
 }
 
 }  // namespace
@@ -78,7 +98,10 @@ TrainingModel build_training_model(const RunConfig& c, DataParallel& dp) {
   if (source.random_init)
     log_warn(
         cat("--init-model-with-meta-device without --load: training starts from random weights (seed ", o.seed, ")"));
-  const std::set<std::string> frozen = frozen_parameters(*m.thinker, c.model);
+  m.lora = attach_lora(c, *m.thinker);
+  const std::optional<LoraSpec>& lora = m.lora;
+  std::set<std::string> frozen = frozen_parameters(*m.thinker, c.model);
+  if (lora) frozen.merge(lora_frozen_parameters(*m.thinker, *lora));
   if (c.cp_size > 1) {  // before the sharding's groups: every rank forms its groups in the same order
     m.thinker->options.context_parallel = context_parallel_group(*dp.group(), c.cp_size);
     log_info(cat("context parallel (Ulysses): each sequence split over ", c.cp_size, " ranks; ", c.dp_size,
@@ -88,7 +111,17 @@ TrainingModel build_training_model(const RunConfig& c, DataParallel& dp) {
     std::optional<CheckpointModel> checkpoint;
     std::optional<HfThinkerReader> hf;
     std::optional<ThinkerInit> init;
-    const ShardRows rows = shard_rows(c, *m.thinker, checkpoint, hf, init);
+    const ShardRows base_rows = shard_rows(c, *m.thinker, checkpoint, hf, init);
+    std::optional<CheckpointModel> adapter;  // a LoRA checkpoint: its adapter and modules_to_save
+    if (source.adapter) adapter.emplace(*m.thinker, source.adapter->dir, c.hf_config_json);
+    const uint64_t seed = static_cast<uint64_t>(o.seed);
+    const ShardRows rows = [&](const std::string& name, const at::Tensor& param, int64_t first, at::Tensor& out) {
+      if (adapter && adapter->holds.count(name)) return adapter->read_rows(name, first, out);
+      if (!lora || !is_lora_parameter(name)) return base_rows(name, param, first, out);
+      at::Tensor full = at::empty(param.sizes(), out.options());
+      init_lora_parameter(name, full, *lora, seed);
+      out.copy_(full.narrow(0, first, out.size(0)));
+    };
     const Fsdp2Config& f = *c.fsdp;
     std::vector<ModulePattern> ignored;
     for (const std::string& text : f.ignored_modules) ignored.emplace_back(text, o.fsdp2_config + ": ignored_modules");
@@ -112,14 +145,13 @@ TrainingModel build_training_model(const RunConfig& c, DataParallel& dp) {
                  sharded->trainable_numel(), " trainable values here)"));
     m.masters = std::move(sharded);
   } else {
-    load_whole(c, *m.thinker);
+    load_whole(c, *m.thinker, lora);
     m.masters = std::make_unique<MasterWeights>(*m.thinker, c.compute, frozen);
   }
-  if (source.checkpoint) {
-    log_info(cat("loaded the model of ", source.checkpoint->dir));
-    if (!source.checkpoint->release)
-      m.resumed = load_training_state(source.checkpoint->dir, !o.no_load_optim, !o.no_load_rng);
-  }
+  if (source.checkpoint) log_info(cat("loaded the model of ", source.checkpoint->dir));
+  if (source.adapter) log_info(cat("loaded the LoRA adapter of ", source.adapter->dir));
+  if (!source.resume_dir().empty())
+    m.resumed = load_training_state(source.resume_dir(), !o.no_load_optim, !o.no_load_rng);
   if (m.masters->trainable().empty()) throw Error(cat(o.mm_model, ": every parameter is frozen; nothing to train"));
   const AdamWOptions adam{o.adam_beta1, o.adam_beta2, o.adam_eps, o.weight_decay};
   if (o.distributed_optimizer && c.world > 1 && c.sharding_size == 1) {
@@ -139,7 +171,7 @@ TrainingModel build_training_model(const RunConfig& c, DataParallel& dp) {
       }
     const NamedTensors state = optimizer_state_rows(*m.resumed->optimizer, rows);
     m.optimizer->load_state(m.shard ? m.shard->owned_state(state) : state, m.resumed->optimizer_steps,
-                            source.checkpoint->dir);
+                            source.resume_dir());
   }
   log_info(cat("model: ", m.masters->all().size(), " tensors, ", m.masters->trainable_numel(),
                " trainable parameters (", frozen.size(), " tensors frozen); compute ", c10::toString(c.compute), " on ",

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 
+#include "omnitune/model/lora.h"
 #include "omnitune/model/thinker.h"
 #include "omnitune/train/adamw.h"
 #include "omnitune/train/distributed_optimizer.h"
@@ -21,6 +22,7 @@ struct TrainingModel {
   std::optional<AdamW> optimizer;          // over every trainable parameter, or the owned ones with `shard`
   std::optional<OptimizerShard> shard;     // --use-distributed-optimizer on several ranks
   std::optional<LoadedState> resumed;      // progress, optimizer and RNG of the checkpoint resumed from
+  std::optional<LoraSpec> lora;            // the adapters model.json's `lora` attached
 };
 
 // Builds and loads on config.device. Error when the model would not fit, when every parameter is frozen,

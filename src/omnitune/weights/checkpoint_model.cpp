@@ -8,11 +8,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "omnitune/core/config_file.h"
 #include "omnitune/core/error.h"
 #include "omnitune/core/files.h"
 #include "omnitune/io/atomic_file.h"
 #include "omnitune/io/torch_tensors.h"
+#include "omnitune/model/lora.h"
 #include "omnitune/weights/config_match.h"
+#include "omnitune/weights/peft_adapter.h"
 #include "omnitune/weights/tensor_stream.h"
 
 namespace fs = std::filesystem;
@@ -164,7 +167,21 @@ CheckpointModel::CheckpointModel(const ThinkerImpl& thinker, const std::string& 
                                  const std::string& expected_hf_config_json)
     : info(read_checkpoint_info(dir)),
       tensors((check_checkpoint_config(dir, expected_hf_config_json), open_checkpoint_model(dir))) {
-  checkpoint_tensor_problems(tensors, thinker_layout(thinker), info).throw_if_any(dir);
+  std::vector<ParamLayout> layout = thinker_layout(thinker);
+  const std::string adapter_config = dir + "/" + kCheckpointAdapterConfig;
+  if (fs::exists(adapter_config)) {  // a LoRA run's: the adapters and modules_to_save only
+    adapter_only = true;
+    std::vector<std::string> saved;
+    const nlohmann::json config = load_json_file(adapter_config);
+    if (config.contains("modules_to_save") && config["modules_to_save"].is_array())
+      saved = config["modules_to_save"].get<std::vector<std::string>>();
+    std::erase_if(layout,
+                  [&](const ParamLayout& p) { return !is_lora_parameter(p.name) && !under_module(p.name, saved); });
+  } else {  // a base model's: its adapters (if any) start fresh
+    std::erase_if(layout, [](const ParamLayout& p) { return is_lora_parameter(p.name); });
+  }
+  for (const ParamLayout& p : layout) holds.insert(p.name);
+  checkpoint_tensor_problems(tensors, layout, info).throw_if_any(dir);
 }
 
 void CheckpointModel::read_rows(const std::string& param, int64_t first, at::Tensor& rows) const {
@@ -174,9 +191,11 @@ void CheckpointModel::read_rows(const std::string& param, int64_t first, at::Ten
   for (const TensorPiece& piece : tensors.pieces(name)) release_pages(*piece.file, *piece.entry);
 }
 
-void load_checkpoint_model(ThinkerImpl& thinker, const std::string& dir, const std::string& expected_hf_config_json) {
+bool load_checkpoint_model(ThinkerImpl& thinker, const std::string& dir, const std::string& expected_hf_config_json) {
   const CheckpointModel model(thinker, dir, expected_hf_config_json);
-  for (auto& item : thinker.named_parameters(true)) model.read_rows(item.key(), 0, item.value());
+  for (auto& item : thinker.named_parameters(true))
+    if (model.holds.count(item.key())) model.read_rows(item.key(), 0, item.value());
+  return model.adapter_only;
 }
 
 }  // namespace omnitune

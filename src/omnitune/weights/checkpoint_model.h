@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -39,8 +40,10 @@ void save_checkpoint_rows(const NamedTensors& rows, const std::vector<int64_t>& 
 
 // Strict load into `thinker` (copied into its parameters, whatever their dtype and device). Errors: the
 // checkpoint was made for a different model config (naming the differing thinker config keys), or a list
-// of every missing, unexpected, mis-shaped or non-float tensor.
-void load_checkpoint_model(ThinkerImpl& thinker, const std::string& dir, const std::string& expected_hf_config_json);
+// of every missing, unexpected, mis-shaped or non-float tensor. A LoRA run's checkpoint (adapter_config.json
+// next to the weights) holds the adapter factors and modules_to_save only: those are read (returns true) and
+// the base is left alone; a base model's checkpoint leaves the adapter factors alone.
+bool load_checkpoint_model(ThinkerImpl& thinker, const std::string& dir, const std::string& expected_hf_config_json);
 
 // The same checks, then the model tensors read parameter by parameter (a sharded rank reads its rows only).
 struct CheckpointModel {
@@ -49,6 +52,8 @@ struct CheckpointModel {
   void read_rows(const std::string& param, int64_t first, at::Tensor& rows) const;
   CheckpointInfo info;
   TensorPieces tensors;
+  bool adapter_only = false;    // a LoRA run's: the adapter factors and modules_to_save, no base
+  std::set<std::string> holds;  // the thinker parameters it holds
 };
 
 // <dir>/config.json as it is: the config of the model the checkpoint was made for.

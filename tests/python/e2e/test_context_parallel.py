@@ -2,8 +2,8 @@
 each runs its part of every sequence through the LLM and exchanges heads for sequence around each attention.
 CP 2, CP 4 (more ranks than the tiny LLM's 2 key/value heads) and DP 2 x CP 2 equal the single process on the
 same global batch, on padded micro-batches of 2 whose lengths CP mostly does not divide, with images, audio
-and text rows; eager and TND attention, the per-sample loss with the router aux loss and chunked loss; video
-with use_audio_in_video; CP inside FSDP2 sharding with recompute and activation offload; a checkpoint of
+and text rows; every LLM attention implementation x layout pair of the CPU (sdpa, eager x BNSD, TND), the
+per-sample loss with the router aux loss and chunked loss; video with use_audio_in_video; CP inside FSDP2 sharding with recompute and activation offload; a checkpoint of
 DP 2 x CP 2 resumes on one process. The vision and audio towers split their patches / tokens over CP 2 (their
 2 heads) and run whole on each rank at CP 4. Other algorithms and sizes are refused."""
 import unittest
@@ -70,6 +70,16 @@ class ContextParallel(DistributedCase):
         for world in (2, 4):  # towers split over 2, whole at 4
             self.assert_equal_runs(self.cp_run(world, world, f"eager_cp{world}", model_json=model_json), one,
                                    f"eager TND CP {world}", (f"eager_cp{world}", "eager_one"))
+
+    def test_llm_sdpa_tnd_and_eager_bnsd(self):
+        """The LLM's other implementation x layout pairs (sdpa + BNSD is the default the other tests run)."""
+        for impl, layout, world in (("sdpa", "TND", 4), ("eager", "BNSD", 2)):
+            name = f"{impl}_{layout}"
+            model_json = self.model_json_with(f"{name}.json", lambda cfg: cfg["text_decoder"].update(
+                {"attn_implementation": impl, "attn_layout": layout}))
+            one = self.cp_run(1, 1, f"{name}_one", model_json=model_json)
+            ours = self.cp_run(world, world, f"{name}_cp{world}", model_json=model_json)
+            self.assert_equal_runs(ours, one, f"{impl} {layout} CP {world}", (f"{name}_cp{world}", f"{name}_one"))
 
     def test_video_with_its_audio_sharded_with_recompute_and_offload(self):
         """Video rows with use_audio_in_video next to text rows; CP 2 inside FSDP2 sharding; recompute (LLM,

@@ -1,0 +1,135 @@
+"""LoRA adapters (model.json `lora`), checked against transformers + peft run live: a few training steps make
+the adapters non-trivial, `convert dcp-to-peft` exports them, PeftModel.from_pretrained loads them on the
+Hugging Face base, and its logits equal `omnitune forward --adapter` and `omnitune forward` of the checkpoint
+(attention-only targets; all-linear + the MoE experts' merged tensors + lm_head in modules_to_save). A LoRA
+run's checkpoint holds only the adapter; training lowers the loss and resumes on the straight run's curve with
+the base re-read from its Hugging Face files (so the base never moved); the same run on 2 sharded ranks equals
+one process. Bad configs are refused with the entry named."""
+import json
+import os
+import tempfile
+import unittest
+
+import torch
+from peft import PeftModel
+from safetensors import safe_open
+from transformers import Qwen3OmniMoeForConditionalGeneration
+
+from common import omnitune
+from distributed_fixture import DistributedCase, launch, rel as rel_float
+from omni_batches import Builder
+from parity_util import omnitune_forward, rel
+
+ATTENTION = {"rank": 4, "alpha": 8, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
+EVERYTHING = {"rank": 3, "alpha": 6, "use_rslora": True, "target_modules": "all-linear",
+              "target_parameters": ["mlp.experts.gate_up_proj", "mlp.experts.down_proj"],
+              "modules_to_save": ["lm_head"]}
+
+
+def tensor_names(path):
+    with safe_open(path, "pt") as f:
+        return list(f.keys())
+
+
+class Lora(DistributedCase):
+    def lora_json(self, name, lora):
+        return self.model_json_with(f"{name}.json", lambda cfg: cfg.update(lora=lora))
+
+    def lora_args(self, name, lora, iters, extra=(), lr="2e-2"):
+        """A LoRA run at a high LR (the adapters move far from their start) decaying over 20 steps whatever
+        --train-iters (a run of 10 then resumed follows the straight run's schedule); global batch 4."""
+        return ["--mm-data", self.data, "--mm-model", self.lora_json(name, lora), "--global-batch-size", "4",
+                "--lr", lr, "--lr-decay-style", "linear", "--lr-decay-iters", "20", "--train-iters", str(iters), "--log-interval", "1", "--seed", "5", "--save",
+                self.path(name), "--device", "cpu", "--distributed-timeout-minutes", "1", *extra]
+
+    def train(self, name, lora, iters, world=1, extra=(), lr="2e-2"):
+        """metrics.jsonl of a LoRA run on `world` ranks."""
+        args = self.lora_args(name, lora, iters, extra, lr)
+        if world == 1:
+            omnitune("train", *args)
+        else:
+            launch(world, *args)
+        with open(self.path(name, "metrics.jsonl")) as f:
+            return [json.loads(line) for line in f]
+
+    def batch(self):
+        cfg = Qwen3OmniMoeForConditionalGeneration.from_pretrained(self.model).config
+        b = Builder(cfg, torch.Generator().manual_seed(11))
+        b.row(b.text(3), b.image(1, 4, 4), b.audio(157), b.text(5))
+        b.row(b.text(4), b.text(3))
+        return b.build()
+
+    def check_against_peft(self, name, lora):
+        self.train(name, lora, iters=3)
+        checkpoint = self.path(name, "iter_0000003")
+        names = tensor_names(os.path.join(checkpoint, "model.safetensors"))
+        saved = lora.get("modules_to_save", [])
+        self.assertTrue(all("lora_" in n or any(n.startswith(m + ".") for m in saved) for n in names), names)
+        adapter = self.path(f"{name}_peft")
+        omnitune("convert", "dcp-to-peft", "--dcp-dir", self.path(name), "--save-dir", adapter)
+        base = Qwen3OmniMoeForConditionalGeneration.from_pretrained(self.model, dtype=torch.float32)
+        model = PeftModel.from_pretrained(base, adapter)
+        batch = self.batch()
+        tensors = {k: v for k, v in batch.items() if k != "use_audio_in_video"}
+        with torch.no_grad():
+            ref = model.base_model.model.thinker(**tensors).logits
+            plain = Qwen3OmniMoeForConditionalGeneration.from_pretrained(self.model).thinker(**tensors).logits
+        self.assertGreater(rel(plain, ref), 1e-2, f"{name}: the trained adapter changes the logits")
+        work = tempfile.mkdtemp(dir=self.root)
+        ours = omnitune_forward(self.model, batch, work, "--adapter", adapter, grads=False)["logits"]
+        self.assertLessEqual(rel(ours, ref), 1e-5, f"{name}: forward --adapter vs peft")
+        from_checkpoint = omnitune_forward(checkpoint, batch, work, grads=False)["logits"]
+        self.assertLessEqual(rel(from_checkpoint, ref), 1e-5, f"{name}: forward of the checkpoint vs peft")
+        return names
+
+    def test_attention_adapter_equals_peft(self):
+        names = self.check_against_peft("attention", ATTENTION)
+        self.assertIn("model.layers.0.self_attn.q_proj.lora_A", names)
+        self.assertIn("audio_tower.layers.0.self_attn.k_proj.lora_B", names)  # PEFT's suffix rule: every tower
+
+    def test_all_linear_experts_and_lm_head_equal_peft(self):
+        names = self.check_against_peft("everything", EVERYTHING)
+        for name in ("model.layers.1.mlp.experts.gate_up_proj_lora_A", "visual.blocks.0.attn.qkv.lora_B",
+                     "audio_tower.conv_out.lora_A", "lm_head.weight"):
+            self.assertIn(name, names)
+        self.assertNotIn("model.layers.0.mlp.gate.lora_A", names)  # routers are not in all-linear
+
+    def test_training_lowers_the_loss_and_resumes_with_the_base_from_its_files(self):
+        straight = self.train("straight", ATTENTION, iters=20)
+        losses = [m["loss"] for m in straight]
+        self.assertLess(sum(losses[-4:]) / 4, sum(losses[:4]) / 4 - 0.25, losses)
+        self.train("half", ATTENTION, iters=10)
+        with open(self.path("half", "iter_0000010", "adapter_config.json")) as f:
+            self.assertEqual(json.load(f)["base_model_name_or_path"], os.path.abspath(self.model))
+        resumed = self.train("half", ATTENTION, iters=20, extra=("--load", self.path("half")))
+        for m, r in zip(resumed[10:], straight[10:]):
+            self.assertLessEqual(rel_float(m["loss"], r["loss"]), 1e-6, f"resumed step {r['iteration']}")
+
+    def test_sharded_ranks_equal_one_process(self):
+        yaml = self.path("fsdp2.yaml")
+        with open(yaml, "w") as f:
+            f.write("sharding_size: auto\nparam_dtype: fp32\nreduce_dtype: fp32\n")
+        # a low LR: AdamW's first steps move every element by ~LR whatever its gradient, so a high one turns the
+        # ranks' other summation order (1e-7) into visible differences
+        one = self.train("one", EVERYTHING, iters=4, lr="1e-3")
+        two = self.train("two", EVERYTHING, iters=4, world=2, extra=("--fsdp2-config", yaml), lr="1e-3")
+        for m, r in zip(two, one):
+            self.assertLessEqual(rel_float(m["loss"], r["loss"]), 1e-6, f"sharded step {r['iteration']}")
+            self.assertLessEqual(rel_float(m["grad_norm"], r["grad_norm"]), 1e-5, f"sharded step {r['iteration']}")
+
+    def test_refusals(self):
+        for lora, message in (
+                ({"target_modules": ["q_prj"]}, "'q_prj' matches nothing (did you mean 'q_proj'?)"),
+                ({"target_modules": ["lm_head"]}, "LoRA on lm_head is not supported"),
+                ({"target_parameters": ["mlp.experts.gate_up_proj"], "dropout": 0.1}, "dropout"),
+                ({"init_lora_weights": "pissa"}, "init_lora_weights"),
+                ({"rank": 0}, "rank")):
+            name = f"refused{len(message)}"
+            r = omnitune("train", *self.lora_args(name, lora, 1), check=False)
+            self.assertNotEqual(r.returncode, 0, lora)
+            self.assertIn(message, r.stdout + r.stderr, lora)
+            self.assertIn("$.lora", r.stdout + r.stderr, lora)
+
+
+if __name__ == "__main__":
+    unittest.main()
