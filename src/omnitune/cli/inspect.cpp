@@ -1,4 +1,5 @@
-// omnitune inspect <checkpoint-dir|file.safetensors>: what a checkpoint holds, without loading it.
+// omnitune inspect <checkpoint-dir|file.safetensors>: what a checkpoint holds, without loading it; with
+// --mm-model, what a LoRA run of a model.json trains and saves.
 #include <ATen/ATen.h>
 
 #include <filesystem>
@@ -13,7 +14,10 @@
 #include "omnitune/core/error.h"
 #include "omnitune/io/checkpoint_summary.h"
 #include "omnitune/model/hf_checkpoint.h"
+#include "omnitune/model/lora.h"
 #include "omnitune/model/param_init.h"
+#include "omnitune/train/lora_config.h"
+#include "omnitune/train/model_config.h"
 #include "omnitune/weights/checkpoint_model.h"
 
 namespace omnitune {
@@ -21,7 +25,7 @@ namespace omnitune {
 namespace {
 
 struct InspectOptions {
-  std::string path;
+  std::string path, mm_model;
   bool json = false;
   bool summary_only = false;
 };
@@ -158,6 +162,55 @@ void print_config_summary(const std::string& dir, bool json) {
   }
 }
 
+// The adapters a model.json's `lora` section puts on the model of `dir`'s config.json (built on the meta device):
+// what trains and what a checkpoint of the run holds.
+void print_lora_summary(const std::string& dir, const std::string& mm_model, bool json) {
+  const ModelConfig model = load_model_config(mm_model);
+  if (!model.lora.enabled) throw Error(cat(mm_model, ": no `lora` section (or enable: false): nothing to inspect"));
+  ThinkerConfig config = load_thinker_config(dir);
+  MetaInit meta;
+  Thinker thinker(config);
+  const LoraSpec spec = resolve_lora(*thinker, model.lora);
+  add_lora(*thinker, spec, model.lora.where);
+  uint64_t all = 0, adapters = 0, saved = 0;
+  for (const auto& item : thinker->named_parameters(true)) {
+    const auto n = static_cast<uint64_t>(item.value().numel());
+    all += n;
+    if (is_lora_parameter(item.key()))
+      adapters += n;
+    else if (under_module(item.key(), spec.modules_to_save))
+      saved += n;
+  }
+  const uint64_t base = all - adapters, trainable = adapters + saved;
+  if (json) {
+    std::cout << nlohmann::json{{"path", dir},
+                                {"rank", spec.rank},
+                                {"alpha", spec.alpha},
+                                {"linear_layers", spec.modules.size()},
+                                {"expert_tensors", spec.parameters.size()},
+                                {"modules_to_save", spec.modules_to_save},
+                                {"base_parameters", base},
+                                {"adapter_parameters", adapters},
+                                {"modules_to_save_parameters", saved},
+                                {"checkpoint_model_bytes", trainable * 4},
+                                {"checkpoint_optimizer_bytes", trainable * 8},
+                                {"peft_adapter_bytes", trainable * 4}}
+                     .dump(2)
+              << "\n";
+    return;
+  }
+  std::cout << dir << " + " << mm_model << ": LoRA rank " << spec.rank << ", alpha " << spec.alpha << " on "
+            << spec.modules.size() << " linear layers and " << spec.parameters.size() << " expert tensors"
+            << (spec.modules_to_save.empty() ? "" : cat(", ", spec.modules_to_save.size(), " module(s) trained whole"))
+            << "\n  trainable parameters: " << with_commas(trainable) << " (adapters " << with_commas(adapters)
+            << ", modules_to_save " << with_commas(saved) << "), " << std::setprecision(3)
+            << 100.0 * static_cast<double>(trainable) / static_cast<double>(base) << "% of the " << with_commas(base)
+            << "-parameter thinker, which stays frozen\n"
+            << "  each checkpoint: " << human_bytes(trainable * 4) << " of model tensors (fp32) + "
+            << human_bytes(trainable * 8)
+            << " of AdamW state; the PEFT adapter (dcp-to-peft): " << human_bytes(trainable * 4) << "\n";
+}
+
 }  // namespace
 
 Subcommand register_inspect(CLI::App& app) {
@@ -172,7 +225,14 @@ Subcommand register_inspect(CLI::App& app) {
       ->required();
   sub->add_flag("--json", options->json, "Print JSON instead of a table");
   sub->add_flag("--summary", options->summary_only, "Print only the totals, not every tensor");
+  sub->add_option("--mm-model", options->mm_model,
+                  "A model.json with a `lora` section: the adapters it puts on the model of <path>'s config.json, "
+                  "their trainable parameters and the size of a checkpoint (a dry run: nothing is allocated)");
   return {sub, [options] {
+            if (!options->mm_model.empty()) {
+              print_lora_summary(options->path, options->mm_model, options->json);
+              return 0;
+            }
             if (std::filesystem::is_directory(options->path) && !has_weights(options->path) &&
                 std::filesystem::exists(std::filesystem::path(options->path) / "config.json")) {
               print_config_summary(options->path, options->json);

@@ -25,7 +25,8 @@ void convert_hf_to_dcp(const HfToDcpOptions& options);
 
 // A complete Hugging Face model directory: the thinker from the training checkpoint as per-expert
 // `thinker.` tensors in the original's names, shapes and (by default) dtypes; talker/code2wav tensors
-// copied byte for byte from the original; every non-weight file of the original copied.
+// copied byte for byte from the original; every non-weight file of the original copied. A LoRA run's checkpoint
+// gives its base (the model its adapter_config.json names) with the adapter merged: W + scaling * B A.
 struct DcpToHfOptions {
   std::string hf_dir;   // the original Hugging Face model
   std::string dcp_dir;  // a save root, iter_N or release

@@ -1,5 +1,6 @@
 // convert_dcp_to_hf: a training checkpoint back to a complete Hugging Face directory laid out like the
-// original (the seed: ExpertMergeDcpConverter.dcp_to_hf, which drops the talker and keeps fp32).
+// original (the seed: ExpertMergeDcpConverter.dcp_to_hf, which drops the talker and keeps fp32); a LoRA run's
+// checkpoint exports its base with the adapter merged.
 #include <ATen/ATen.h>
 
 #include <algorithm>
@@ -17,6 +18,8 @@
 #include "omnitune/weights/checkpoint_model.h"
 #include "omnitune/weights/convert.h"
 #include "omnitune/weights/hf_model.h"
+#include "omnitune/weights/lora_merge.h"
+#include "omnitune/weights/peft_adapter.h"
 #include "omnitune/weights/tensor_stream.h"
 
 namespace fs = std::filesystem;
@@ -106,7 +109,11 @@ void convert_dcp_to_hf(const DcpToHfOptions& o) {
   CheckpointInfo info = read_checkpoint_info(location.dir);
   check_checkpoint_config(location.dir, original.config_text);
   TensorPieces model = open_checkpoint_model(location.dir);
-  checkpoint_tensor_problems(model, original.layout, info).throw_if_any(location.dir);
+  std::optional<MergedThinker> merged;  // a LoRA run's checkpoint: its base with the adapter merged
+  if (!adapter_base(location.dir).empty())
+    merged.emplace(location.dir, original.config_text);
+  else
+    checkpoint_tensor_problems(model, original.layout, info).throw_if_any(location.dir);
 
   check_output_is_not_input({"--save-dir", o.save_dir}, {{"--hf-dir", o.hf_dir}, {"--dcp-dir", o.dcp_dir}});
   const fs::path save = fs::absolute(o.save_dir).lexically_normal();
@@ -123,6 +130,13 @@ void convert_dcp_to_hf(const DcpToHfOptions& o) {
     if (it == source.end()) {  // talker / code2wav: the original bytes
       t.produce = [shard, entry](const ByteSink& sink) {
         emit_mapped(*shard, *entry, to_scalar_type(entry->dtype), sink);
+      };
+    } else if (merged) {
+      const auto [param, index] = it->second;
+      if (o.dtype) t.dtype = *o.dtype;
+      t.produce = [m = &*merged, param, index, dtype = to_scalar_type(t.dtype)](const ByteSink& sink) {
+        const at::Tensor value = m->hf_tensor(*param, index).to(dtype).contiguous();
+        sink(value.data_ptr(), value.nbytes());
       };
     } else {
       const auto [param, index] = it->second;

@@ -1,10 +1,10 @@
 """LoRA adapters (model.json `lora`), checked against transformers + peft run live: a few training steps make
 the adapters non-trivial, `convert dcp-to-peft` exports them, PeftModel.from_pretrained loads them on the
-Hugging Face base, and its logits equal `omnitune forward --adapter` and `omnitune forward` of the checkpoint
-(attention-only targets; all-linear + the MoE experts' merged tensors + lm_head in modules_to_save). A LoRA
+Hugging Face base, and its logits equal `omnitune forward --adapter`, `omnitune forward` of the checkpoint and
+transformers on `convert dcp-to-hf`'s export with the adapter merged (attention-only targets; all-linear + the MoE experts' merged tensors + lm_head in modules_to_save). A LoRA
 run's checkpoint holds only the adapter; training lowers the loss and resumes on the straight run's curve with
-the base re-read from its Hugging Face files (so the base never moved); the same run on 2 sharded ranks equals
-one process. Bad configs are refused with the entry named."""
+the base re-read from its Hugging Face files (so the base never moved); the same run on 2 sharded ranks and on
+2 context-parallel ranks, with recompute and offload, equals one process. Bad configs are refused with the entry named."""
 import json
 import os
 import tempfile
@@ -32,19 +32,24 @@ def tensor_names(path):
 
 
 class Lora(DistributedCase):
-    def lora_json(self, name, lora):
-        return self.model_json_with(f"{name}.json", lambda cfg: cfg.update(lora=lora))
+    def lora_json(self, name, lora, recompute=False):
+        def edit(cfg):
+            cfg["lora"] = lora
+            if recompute:  # the adapters are parameters of the recomputed layers (their gradients come back)
+                cfg["text_decoder"]["recompute"] = True
+                cfg["image_encoder"]["vision_encoder"]["activation_offload"] = True
+        return self.model_json_with(f"{name}.json", edit)
 
-    def lora_args(self, name, lora, iters, extra=(), lr="2e-2"):
+    def lora_args(self, name, lora, iters, extra=(), lr="2e-2", recompute=False):
         """A LoRA run at a high LR (the adapters move far from their start) decaying over 20 steps whatever
         --train-iters (a run of 10 then resumed follows the straight run's schedule); global batch 4."""
-        return ["--mm-data", self.data, "--mm-model", self.lora_json(name, lora), "--global-batch-size", "4",
+        return ["--mm-data", self.data, "--mm-model", self.lora_json(name, lora, recompute), "--global-batch-size", "4",
                 "--lr", lr, "--lr-decay-style", "linear", "--lr-decay-iters", "20", "--train-iters", str(iters), "--log-interval", "1", "--seed", "5", "--save",
                 self.path(name), "--device", "cpu", "--distributed-timeout-minutes", "1", *extra]
 
-    def train(self, name, lora, iters, world=1, extra=(), lr="2e-2"):
+    def train(self, name, lora, iters, world=1, extra=(), lr="2e-2", recompute=False):
         """metrics.jsonl of a LoRA run on `world` ranks."""
-        args = self.lora_args(name, lora, iters, extra, lr)
+        args = self.lora_args(name, lora, iters, extra, lr, recompute)
         if world == 1:
             omnitune("train", *args)
         else:
@@ -80,6 +85,15 @@ class Lora(DistributedCase):
         self.assertLessEqual(rel(ours, ref), 1e-5, f"{name}: forward --adapter vs peft")
         from_checkpoint = omnitune_forward(checkpoint, batch, work, grads=False)["logits"]
         self.assertLessEqual(rel(from_checkpoint, ref), 1e-5, f"{name}: forward of the checkpoint vs peft")
+        merged_dir = self.path(f"{name}_merged")
+        omnitune("convert", "dcp-to-hf", "--hf-dir", self.model, "--dcp-dir", self.path(name), "--save-dir",
+                 merged_dir, "--dtype", "fp32")
+        merged, info = Qwen3OmniMoeForConditionalGeneration.from_pretrained(merged_dir, dtype=torch.float32,
+                                                                           output_loading_info=True)
+        self.assertFalse(any(info.values()), info)
+        with torch.no_grad():
+            merged_logits = merged.thinker(**tensors).logits
+        self.assertLessEqual(rel(merged_logits, ref), 1e-5, f"{name}: merged export vs peft")
         return names
 
     def test_attention_adapter_equals_peft(self):
@@ -105,17 +119,19 @@ class Lora(DistributedCase):
         for m, r in zip(resumed[10:], straight[10:]):
             self.assertLessEqual(rel_float(m["loss"], r["loss"]), 1e-6, f"resumed step {r['iteration']}")
 
-    def test_sharded_ranks_equal_one_process(self):
+    def test_sharded_and_context_parallel_ranks_with_recompute_equal_one_process(self):
         yaml = self.path("fsdp2.yaml")
         with open(yaml, "w") as f:
             f.write("sharding_size: auto\nparam_dtype: fp32\nreduce_dtype: fp32\n")
         # a low LR: AdamW's first steps move every element by ~LR whatever its gradient, so a high one turns the
         # ranks' other summation order (1e-7) into visible differences
         one = self.train("one", EVERYTHING, iters=4, lr="1e-3")
-        two = self.train("two", EVERYTHING, iters=4, world=2, extra=("--fsdp2-config", yaml), lr="1e-3")
-        for m, r in zip(two, one):
-            self.assertLessEqual(rel_float(m["loss"], r["loss"]), 1e-6, f"sharded step {r['iteration']}")
-            self.assertLessEqual(rel_float(m["grad_norm"], r["grad_norm"]), 1e-5, f"sharded step {r['iteration']}")
+        for name, extra, tol in (("sharded", ("--fsdp2-config", yaml), 1e-6),
+                                 ("cp2", ("--context-parallel-size", "2"), 1e-5)):
+            ours = self.train(name, EVERYTHING, iters=4, world=2, extra=extra, lr="1e-3", recompute=True)
+            for m, r in zip(ours, one):
+                self.assertLessEqual(rel_float(m["loss"], r["loss"]), tol, f"{name} step {r['iteration']}")
+                self.assertLessEqual(rel_float(m["grad_norm"], r["grad_norm"]), 1e-4, f"{name} step {r['iteration']}")
 
     def test_refusals(self):
         for lora, message in (
