@@ -129,6 +129,21 @@ Subcommand register_train(CLI::App& app) {
                   "Ulysses context parallelism: ranks that split each sequence (world = data-parallel x this)")
       ->capture_default_str()
       ->check(integer_in(1));
+  sub->add_option("--lora-rank", o->lora_rank, "LoRA rank (turns LoRA on; overrides model.json's lora.rank)")
+      ->check(integer_in(1));
+  sub->add_option("--lora-alpha", o->lora_alpha, "LoRA alpha (scaling alpha / rank)")
+      ->check(number_in(0, 1e9, /*min_exclusive=*/true));
+  sub->add_option("--lora-dropout", o->lora_dropout, "LoRA dropout on the adapted layers' inputs")
+      ->check(number_in(0, 1));
+  sub->add_option("--lora-target-modules", o->lora_target_modules,
+                  "Linear layers to adapt: names as PEFT matches them (q_proj,v_proj), globs, or all-linear")
+      ->delimiter(',');
+  sub->add_option("--lora-target-parameters", o->lora_target_parameters,
+                  "Merged expert tensors to adapt: mlp.experts.gate_up_proj,mlp.experts.down_proj")
+      ->delimiter(',');
+  sub->add_option("--lora-modules-to-save", o->lora_modules_to_save,
+                  "Modules trained whole next to the adapters (e.g. lm_head)")
+      ->delimiter(',');
   sub->add_option("--context-parallel-algo", parallel->context_algo,
                   "ulysses_cp_algo (the one algorithm here; the seed's others are refused)");
   sub->add_option("--expert-model-parallel-size", parallel->expert)->check(integer_in(1));

@@ -71,6 +71,21 @@ ModelSource resolve_source(const TrainOptions& o, const ModelConfig& m) {
   return s;
 }
 
+// The --lora-* flags over model.json's `lora` section.
+void apply_lora_flags(const TrainOptions& o, LoraSettings& s) {
+  const bool any = o.lora_rank || o.lora_alpha || o.lora_dropout || !o.lora_target_modules.empty() ||
+                   !o.lora_target_parameters.empty() || !o.lora_modules_to_save.empty();
+  if (!any) return;
+  if (!s.enabled) s = LoraSettings{}, s.where = "--lora-*";
+  s.enabled = true;
+  if (o.lora_rank) s.rank = *o.lora_rank;
+  if (o.lora_alpha) s.alpha = *o.lora_alpha;
+  if (o.lora_dropout) s.dropout = *o.lora_dropout;
+  if (!o.lora_target_modules.empty()) s.target_modules = o.lora_target_modules;
+  if (!o.lora_target_parameters.empty()) s.target_parameters = o.lora_target_parameters;
+  if (!o.lora_modules_to_save.empty()) s.modules_to_save = o.lora_modules_to_save;
+}
+
 }  // namespace
 
 std::string ModelSource::resume_dir() const {
@@ -263,6 +278,7 @@ RunConfig read_run_config(const TrainOptions& o, const LaunchEnv& launch) {
   const nlohmann::json model_json = load_json_file(o.mm_model), data_json = load_json_file(o.mm_data);
   const nlohmann::json fsdp_yaml = o.fsdp2_config.empty() ? nlohmann::json(nullptr) : load_yaml_file(o.fsdp2_config);
   c.model = read_model_config(model_json, o.mm_model);
+  apply_lora_flags(o, c.model.lora);
   c.data = read_data_config(data_json, o.mm_data);
   if (!o.fsdp2_config.empty()) c.fsdp = read_fsdp2_config(fsdp_yaml, o.fsdp2_config);
   if (c.fsdp) c.sharding_size = sharding_size_for_job(*c.fsdp, o.fsdp2_config, launch.world_size, cp);

@@ -35,7 +35,11 @@ struct TrainOptions {
   std::string build;                        // the omnitune build: every rank of a job must run the same
   bool distributed_optimizer = false;       // AdamW state sharded over the ranks (ZeRO-1)
   int64_t context_parallel_size = 1;        // Ulysses: ranks that share each sequence (world = DP x CP)
-  std::vector<std::string> ignored_flags;   // the seed's flags that mean nothing here, as given
+  // LoRA flags: each overrides model.json's `lora` key of the same name and turns LoRA on
+  std::optional<int64_t> lora_rank;
+  std::optional<double> lora_alpha, lora_dropout;
+  std::vector<std::string> lora_target_modules, lora_target_parameters, lora_modules_to_save;
+  std::vector<std::string> ignored_flags;  // the seed's flags that mean nothing here, as given
 };
 
 }  // namespace omnitune

@@ -133,6 +133,17 @@ class Lora(DistributedCase):
                 self.assertLessEqual(rel_float(m["loss"], r["loss"]), tol, f"{name} step {r['iteration']}")
                 self.assertLessEqual(rel_float(m["grad_norm"], r["grad_norm"]), 1e-4, f"{name} step {r['iteration']}")
 
+    def test_flags_turn_lora_on_and_override_model_json(self):
+        args = self.lora_args("flags", {"enable": False, "rank": 8}, 1,
+                              extra=("--lora-rank", "2", "--lora-alpha", "3", "--lora-target-modules", "q_proj,v_proj",
+                                     "--lora-modules-to-save", "lm_head"))
+        omnitune("train", *args)
+        with open(self.path("flags", "iter_0000001", "adapter_config.json")) as f:
+            config = json.load(f)
+        self.assertEqual((config["r"], config["lora_alpha"], config["modules_to_save"]), (2, 3, ["lm_head"]))
+        self.assertTrue(config["target_modules"], config)
+        self.assertTrue(all(t.endswith(("q_proj", "v_proj")) for t in config["target_modules"]), config)
+
     def test_refusals(self):
         for lora, message in (
                 ({"target_modules": ["q_prj"]}, "'q_prj' matches nothing (did you mean 'q_proj'?)"),
