@@ -5,7 +5,9 @@
 
 Each CP size trains one step twice, on the long sample and on a short one (same model, same flags): the
 activation memory of a rank is its peak RSS on the long sample minus its peak RSS on the short one (the model,
-its gradient and AdamW state — sharded over the ranks by FSDP2 here, as in a real job —, the runtime). The goal
+its gradient and AdamW state — sharded over the ranks by FSDP2 here, as in a real job —, the runtime). CP 1
+runs as two data-parallel ranks, each with the whole sample, so that every run is sharded (FSDP2's gathered
+units and gradient buffers are then in every column alike). The goal
 is 1/CP of CP 1. What stays whole on every rank: the sample's embeddings before the cut, the chunked loss's
 [256, vocabulary] fp32 logits buffer (156 MB) and one attention's full-sequence q/k/v for 1/CP of the heads
 (an unpadded sample attends with no [S, S] mask). The losses must agree with CP 1.
@@ -24,14 +26,14 @@ from data_parallel import bench_args, bench_model, config as wide_config, free_p
 
 
 def long_data(root, model, words):
-    """data.json with one text row of about `words` number words (over 2 tokens each), and its short twin."""
+    """data.json with a text row of about `words` number words (over 2 tokens each) twice, and its short twin."""
     paths = []
     for name, n in (("long", words), ("short", 40)):
         row = {"messages": [{"role": "user", "content": "Repeat: " + " ".join(str(k % 997) for k in range(n))},
                             {"role": "assistant", "content": " ".join(str(k % 991) for k in range(n))}]}
         rows = os.path.join(root, f"{name}.jsonl")
         with open(rows, "w") as f:
-            f.write(json.dumps(row) + "\n")
+            f.write((json.dumps(row) + "\n") * 2)
         with open(os.path.join(root, "data.json")) as f:
             cfg = json.load(f)
         cfg["dataset_param"]["basic_parameters"]["dataset"] = rows
@@ -57,18 +59,20 @@ def main():
         for cp in (1, 2, 4):
             for name, data in (("long", long_json), ("short", short_json)):
                 save = os.path.join(root, f"{name}{cp}")
+                ranks = max(cp, 2)  # CP 1: two data-parallel ranks, each with the whole sample
                 train = ["train", "--mm-data", data, "--mm-model", model_json, "--micro-batch-size", "1",
-                         "--global-batch-size", "1", "--lr", "1e-4", "--train-iters", "1", "--seq-length",
-                         str(tokens), "--seed", "1", "--device", "cpu", "--save", save, "--context-parallel-size",
-                         str(cp), "--fsdp2-config", yaml]
-                cmd = [omnitune, *train] if cp == 1 else [omnitune, "launch", "--nproc-per-node", str(cp),
-                                                          "--master-port", str(free_port()), "--", *train]
+                         "--global-batch-size", str(ranks // cp), "--lr", "1e-4", "--train-iters", "1",
+                         "--seq-length", str(tokens), "--seed", "1", "--device", "cpu", "--save", save,
+                         "--context-parallel-size", str(cp), "--fsdp2-config", yaml]
+                cmd = [omnitune, "launch", "--nproc-per-node", str(ranks), "--master-port", str(free_port()), "--",
+                       *train]
                 p = subprocess.run(cmd, capture_output=True, text=True)
                 if p.returncode != 0:
                     sys.exit(f"{' '.join(cmd)} failed:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
                 results[name, cp] = read_metrics(save)[-1]
         base = results["long", 1]
-        print(f"one step of a {base['tokens']}-token text sample; model: hidden 256, 4 layers, 4 heads (2 K/V)")
+        print(f"one step of a {results['long', 2]['tokens']}-token text sample; model: hidden 256, 4 layers, 4 heads "
+              "(2 K/V)")
         print(f"{'CP':>3} {'peak RSS MB':>12} {'short MB':>9} {'activations MB':>15} {'ratio':>6} {'goal':>6} "
               f"{'loss diff':>10}")
         act_one = base["peak_memory_mb"] - results["short", 1]["peak_memory_mb"]
