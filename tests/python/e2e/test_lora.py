@@ -7,12 +7,14 @@ the base re-read from its Hugging Face files (so the base never moved); the same
 2 context-parallel ranks, with recompute and offload, equals one process. Bad configs are refused with the entry named."""
 import json
 import os
+import shutil
 import tempfile
 import unittest
 
 import torch
 from peft import PeftModel
 from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 from transformers import Qwen3OmniMoeForConditionalGeneration
 
 from common import omnitune
@@ -143,6 +145,53 @@ class Lora(DistributedCase):
         self.assertEqual((config["r"], config["lora_alpha"], config["modules_to_save"]), (2, 3, ["lm_head"]))
         self.assertTrue(config["target_modules"], config)
         self.assertTrue(all(t.endswith(("q_proj", "v_proj")) for t in config["target_modules"]), config)
+
+    def test_broken_adapters_are_errors_naming_what_is_wrong(self):
+        self.train("small", ATTENTION, iters=1)
+        adapter = self.path("small_peft")
+        omnitune("convert", "dcp-to-peft", "--dcp-dir", self.path("small"), "--save-dir", adapter)
+        batch = self.batch()
+        work = tempfile.mkdtemp(dir=self.root)
+
+        def broken(name, change):
+            target = self.path(name)
+            shutil.copytree(adapter, target)
+            change(target)
+            return target
+
+        def dora(d):
+            with open(os.path.join(d, "adapter_config.json")) as f:
+                config = json.load(f)
+            config["use_dora"] = True
+            with open(os.path.join(d, "adapter_config.json"), "w") as f:
+                json.dump(config, f)
+
+        def renamed(d):
+            tensors = load_file(os.path.join(d, "adapter_model.safetensors"))
+            key = sorted(tensors)[0]
+            tensors[key.replace("lora_A", "lora_X")] = tensors.pop(key)
+            save_file(tensors, os.path.join(d, "adapter_model.safetensors"))
+
+        for name, change, message in (
+                ("no_weights", lambda d: os.remove(os.path.join(d, "adapter_model.safetensors")),
+                 "no adapter_model.safetensors"),
+                ("dora", dora, "use_dora: is not supported yet"),
+                ("renamed", renamed, "missing: 1 (first base_model.model.thinker.audio_tower.layers.0.self_attn.")):
+            with self.assertRaises(AssertionError) as caught:
+                omnitune_forward(self.model, batch, work, "--adapter", broken(name, change), grads=False)
+            self.assertIn(message, str(caught.exception), name)
+        # a LoRA checkpoint whose base model has gone: named, nothing trains
+        moved = self.path("small_moved")
+        shutil.copytree(self.path("small"), moved)
+        config_path = os.path.join(moved, "iter_0000001", "adapter_config.json")
+        with open(config_path) as f:
+            config = json.load(f)
+        config["base_model_name_or_path"] = self.path("gone")
+        with open(config_path, "w") as f:
+            json.dump(config, f)
+        r = omnitune("train", *self.lora_args("small_moved", ATTENTION, 2, extra=("--load", moved)), check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(f"the LoRA adapter's base model {self.path('gone')}", r.stdout + r.stderr)
 
     def test_refusals(self):
         for lora, message in (
