@@ -33,22 +33,14 @@ const char* const kIgnoredSwitches[] = {"--use-mcore-models",
                                         "--log-tps",
                                         "--log-throughput",
                                         "--sequence-parallel"};
-const char* const kIgnoredValues[] = {"--tokenizer-type",
-                                      "--vocab-size",
-                                      "--make-vocab-size-divisible-by",
-                                      "--normalization",
-                                      "--num-workers",
-                                      "--ckpt-format",
-                                      "--optimizer-selection",
-                                      "--eval-iters",
-                                      "--mm-tool",
-                                      "--position-embedding-type",
+const char* const kIgnoredValues[] = {"--tokenizer-type",         "--vocab-size",  "--make-vocab-size-divisible-by",
+                                      "--normalization",          "--num-workers", "--ckpt-format",
+                                      "--optimizer-selection",    "--mm-tool",     "--position-embedding-type",
                                       "--max-position-embeddings"};
 
 struct ParallelFlags {
   int64_t tensor = 1, pipeline = 1, expert = 1;
   std::string context_algo = "ulysses_cp_algo";
-  std::optional<int64_t> eval_interval;
 };
 
 }  // namespace
@@ -147,9 +139,12 @@ Subcommand register_train(CLI::App& app) {
   sub->add_option("--context-parallel-algo", parallel->context_algo,
                   "ulysses_cp_algo (the one algorithm here; the seed's others are refused)");
   sub->add_option("--expert-model-parallel-size", parallel->expert)->check(integer_in(1));
-  sub->add_option("--eval-interval", parallel->eval_interval,
-                  "Accepted when validation would never run (>= --train-iters)")
+  sub->add_option("--eval-interval", o->eval_interval,
+                  "Validation loss every this many iterations (data.json's val_dataset or val_rate rows; 0: never)")
       ->check(integer_in(0));
+  sub->add_option("--eval-iters", o->eval_iters,
+                  "Validation micro-batches per evaluation on each data-parallel rank (default: all the rows)")
+      ->check(integer_in(1));
   for (const char* flag : kIgnoredSwitches)
     sub->add_flag_callback(
            flag, [ignored, flag] { ignored->emplace_back(flag, ""); }, "Accepted for the seed's script; no effect")
@@ -173,11 +168,6 @@ Subcommand register_train(CLI::App& app) {
           throw Error(cat("--context-parallel-algo ", parallel->context_algo,
                           ": not supported; use ulysses_cp_algo (Ulysses, the context parallelism the seed runs for "
                           "Qwen3-Omni; ring and hybrid attention are not built)"));
-        if (parallel->eval_interval && *parallel->eval_interval > 0 && *parallel->eval_interval < o->train_iters)
-          throw Error(cat("--eval-interval ", *parallel->eval_interval,
-                          ": validation is not supported yet (set it to at "
-                          "least --train-iters ",
-                          o->train_iters, ")"));
         for (const auto& [flag, value] : *ignored)
           o->ignored_flags.push_back(value.empty() ? flag : cat(flag, " ", value));
         o->build = cat(git_revision(), " libtorch ", TORCH_VERSION);

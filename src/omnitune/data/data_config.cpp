@@ -1,5 +1,7 @@
 #include "omnitune/data/data_config.h"
 
+#include <cmath>
+
 #include "omnitune/core/closest_match.h"
 #include "omnitune/core/config_file.h"
 #include "omnitune/core/config_reader.h"
@@ -54,23 +56,37 @@ void read_preprocess(ConfigReader in, DataConfig& c) {
   in.finish();
 }
 
+// A comma-separated list of files ("a.json,b.jsonl"; no empty entries).
+std::vector<std::string> file_list(ConfigReader& in, const std::string& key) {
+  std::vector<std::string> out;
+  const std::string list = in.required<std::string>(key);
+  for (size_t start = 0; start <= list.size();) {
+    size_t comma = list.find(',', start);
+    std::string item = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (item.empty()) in.fail(key, "empty entry in the comma-separated list '" + list + "'");
+    out.push_back(item);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
 void read_basic(ConfigReader in, DataConfig& c) {
   BasicParameters& b = c.basic;
   b.chat_template.kind = parse_template(in.get<std::string>("template", "qwen3_omni"), in.where("template"));
   b.chat_template.train_on_empty_think = in.get("train_on_empty_think", false);
   b.dataset_dir = in.get("dataset_dir", b.dataset_dir);
-  std::string list = in.required<std::string>("dataset");
-  for (size_t start = 0; start <= list.size();) {
-    size_t comma = list.find(',', start);
-    std::string item = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (item.empty()) in.fail("dataset", "empty entry in the comma-separated list '" + list + "'");
-    b.datasets.push_back(item);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
+  b.datasets = file_list(in, "dataset");
   if (in.has("max_samples")) {
     b.max_samples = in.required<int64_t>("max_samples");
     if (*b.max_samples < 1) in.fail("max_samples", "must be >= 1");
+  }
+  if (in.has("val_dataset")) b.val_datasets = file_list(in, "val_dataset");
+  if (in.has("val_max_samples")) b.val_max_samples = in.required<int64_t>("val_max_samples", at_least(1));
+  if (in.has("val_rate")) {
+    b.val_rate = in.required<double>("val_rate", Range{0, INFINITY, true});
+    if (*b.val_rate >= 1 && *b.val_rate != std::floor(*b.val_rate))
+      in.fail("val_rate", "a fraction below 1 or a whole number of rows");
   }
   b.cutoff_len = in.get("cutoff_len", b.cutoff_len);
   b.train_on_prompt = in.get("train_on_prompt", b.train_on_prompt);

@@ -33,6 +33,11 @@ struct BasicParameters {
   std::string dataset_dir = "data";
   std::vector<std::string> datasets;  // "a.json,b.jsonl" split on ','
   std::optional<int64_t> max_samples;
+  // Validation rows: val_dataset's files ("a.json,b.jsonl", capped by val_max_samples), or else val_rate of
+  // the training rows held out (a fraction below 1, or a number of rows; chosen with the run's seed).
+  std::vector<std::string> val_datasets;
+  std::optional<int64_t> val_max_samples;
+  std::optional<double> val_rate;
   int64_t cutoff_len = 1024;  // token budget per sample (the trainer's --seq-length overrides it)
   bool train_on_prompt = false;
   bool mask_history = false;

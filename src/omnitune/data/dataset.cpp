@@ -64,6 +64,14 @@ Dataset::Dataset(const DataConfig& config) {
   }
 }
 
+Dataset::Dataset(const Dataset& from, const std::vector<int64_t>& rows) : files_(from.files_) {
+  for (int64_t r : rows) {
+    from.row(r);  // checks the index
+    rows_.push_back(from.rows_[r]);
+    origins_.push_back(from.origins_[r]);
+  }
+}
+
 const nlohmann::json& Dataset::row(int64_t index) const {
   if (index < 0 || index >= size())
     throw Error(cat("row index ", index, " is outside the dataset (", size(), " rows)"));

@@ -18,6 +18,7 @@ namespace omnitune {
 class Dataset {
  public:
   explicit Dataset(const DataConfig& config);  // reads every file; Error naming file and line on bad JSON
+  Dataset(const Dataset& from, const std::vector<int64_t>& rows);  // those rows of `from`, origins kept
   int64_t size() const { return static_cast<int64_t>(rows_.size()); }
   const nlohmann::json& row(int64_t index) const;
   RowOrigin origin(int64_t index) const;

@@ -73,15 +73,17 @@ int64_t count_nonfinite(const LossPoints& points) {
 
 }  // namespace
 
-std::string loss_curve_svg(const LossPoints& points, const std::string& title) {
+std::string loss_curve_svg(const LossPoints& points, const std::string& title, const LossPoints& validation) {
   const int64_t nonfinite = count_nonfinite(points);
   std::string heading = title;
   if (nonfinite > 0) heading += cat(" (", nonfinite, " non-finite point", nonfinite == 1 ? "" : "s", " skipped)");
 
   bool any_finite = false;
   Span steps{0, 0}, losses{0, 0};
-  for (size_t i = 0; i < points.size(); ++i) {
-    const auto [step, loss] = points[i];
+  LossPoints all = points;
+  all.insert(all.end(), validation.begin(), validation.end());
+  for (size_t i = 0; i < all.size(); ++i) {
+    const auto [step, loss] = all[i];
     const double x = static_cast<double>(step);
     steps = i == 0 ? Span{x, x} : Span{std::min(steps.lo, x), std::max(steps.hi, x)};
     if (!std::isfinite(loss)) continue;
@@ -122,38 +124,49 @@ std::string loss_curve_svg(const LossPoints& points, const std::string& title) {
     svg += cat("<text x=\"", f(kLeft + plot_w / 2), "\" y=\"", f(kTop + plot_h / 2),
                "\" text-anchor=\"middle\">no finite points</text>\n");
 
-  // One polyline per run of increasing steps; a lone point also gets a dot.
-  std::vector<std::pair<double, double>> line;
-  auto end_line = [&] {
-    if (line.empty()) return;
-    svg += "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\" points=\"";
-    for (size_t i = 0; i < line.size(); ++i) svg += cat(i ? " " : "", f(line[i].first), ",", f(line[i].second));
-    svg += "\"/>\n";
-    if (line.size() == 1)
-      svg += cat("<circle cx=\"", f(line[0].first), "\" cy=\"", f(line[0].second), "\" r=\"3\" fill=\"#1f77b4\"/>\n");
-    line.clear();
-  };
-  bool have_previous = false;
-  int64_t previous = 0;
-  for (const auto& [step, loss] : points) {
-    if (!std::isfinite(loss)) {
-      svg +=
-          cat("<line x1=\"", f(px(static_cast<double>(step))), "\" y1=\"", f(kTop), "\" x2=\"",
-              f(px(static_cast<double>(step))), "\" y2=\"", f(kTop + 10),
-              "\" stroke=\"#d62728\" stroke-width=\"2\"><title>step ", step, ": ", number(loss), "</title></line>\n");
-      continue;
+  // One polyline per run of increasing steps; a lone point (and every validation point) also gets a dot.
+  auto draw = [&](const LossPoints& series, const char* color, bool dots) {
+    std::vector<std::pair<double, double>> line;
+    auto end_line = [&] {
+      if (line.empty()) return;
+      svg += cat("<polyline fill=\"none\" stroke=\"", color, "\" stroke-width=\"1.5\" points=\"");
+      for (size_t i = 0; i < line.size(); ++i) svg += cat(i ? " " : "", f(line[i].first), ",", f(line[i].second));
+      svg += "\"/>\n";
+      for (const auto& [x, y] : line)
+        if (dots || line.size() == 1)
+          svg += cat("<circle cx=\"", f(x), "\" cy=\"", f(y), "\" r=\"3\" fill=\"", color, "\"/>\n");
+      line.clear();
+    };
+    bool have_previous = false;
+    int64_t previous = 0;
+    for (const auto& [step, loss] : series) {
+      if (!std::isfinite(loss)) {
+        svg +=
+            cat("<line x1=\"", f(px(static_cast<double>(step))), "\" y1=\"", f(kTop), "\" x2=\"",
+                f(px(static_cast<double>(step))), "\" y2=\"", f(kTop + 10),
+                "\" stroke=\"#d62728\" stroke-width=\"2\"><title>step ", step, ": ", number(loss), "</title></line>\n");
+        continue;
+      }
+      if (have_previous && step <= previous) end_line();
+      line.emplace_back(px(static_cast<double>(step)), py(loss));
+      previous = step;
+      have_previous = true;
     }
-    if (have_previous && step <= previous) end_line();
-    line.emplace_back(px(static_cast<double>(step)), py(loss));
-    previous = step;
-    have_previous = true;
+    end_line();
+  };
+  draw(points, "#1f77b4", false);
+  if (!validation.empty()) {
+    draw(validation, "#ff7f0e", true);
+    svg += cat("<g font-size=\"11\"><text x=\"", f(kLeft + plot_w - 4), "\" y=\"", f(kTop + 14),
+               "\" text-anchor=\"end\" fill=\"#1f77b4\">training</text><text x=\"", f(kLeft + plot_w - 4), "\" y=\"",
+               f(kTop + 28), "\" text-anchor=\"end\" fill=\"#ff7f0e\">validation</text></g>\n");
   }
-  end_line();
   return svg + "</svg>\n";
 }
 
-void write_loss_curve_svg(const std::string& path, const LossPoints& points, const std::string& title) {
-  write_file_atomic(path, loss_curve_svg(points, title));
+void write_loss_curve_svg(const std::string& path, const LossPoints& points, const std::string& title,
+                          const LossPoints& validation) {
+  write_file_atomic(path, loss_curve_svg(points, title, validation));
 }
 
 std::string ascii_loss_curve(const LossPoints& points, int width, int height) {

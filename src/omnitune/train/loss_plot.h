@@ -13,10 +13,12 @@ namespace omnitune {
 
 using LossPoints = std::vector<std::pair<int64_t, double>>;
 
-// The SVG document; each line is a <polyline> with one vertex per finite point.
-std::string loss_curve_svg(const LossPoints& points, const std::string& title);
+// The SVG document; each line is a <polyline> with one vertex per finite point. `validation` points (the
+// evaluations' losses), when any, are a second series with a dot at each and a legend.
+std::string loss_curve_svg(const LossPoints& points, const std::string& title, const LossPoints& validation = {});
 // loss_curve_svg written atomically to `path` (Error naming the file).
-void write_loss_curve_svg(const std::string& path, const LossPoints& points, const std::string& title);
+void write_loss_curve_svg(const std::string& path, const LossPoints& points, const std::string& title,
+                          const LossPoints& validation = {});
 
 // A width x height grid of '*' with the loss range on the left and the step range below; Error for a
 // width or height under 2.

@@ -55,6 +55,8 @@ MetricsLog::MetricsLog(const std::string& metrics_path, const std::string& tenso
       }
       kept += line + "\n";
       losses_.emplace_back(iteration, j["loss"].is_number() ? j["loss"].get<double>() : NAN);
+      if (j.contains("eval_loss"))
+        eval_losses_.emplace_back(iteration, j["eval_loss"].is_number() ? j["eval_loss"].get<double>() : NAN);
     }
     if (dropped > 0) {
       write_file_atomic(metrics_path_, kept);
@@ -77,8 +79,10 @@ void MetricsLog::record(const IterationRecord& r) {
   line += cat(" | grad norm: ", format("%.3f", r.grad_norm), " | tokens/s: ", format("%.1f", r.tokens_per_s),
               " | TFLOP/s: ", format("%.3f", r.tflops), " | MFU: ", format("%.2f%%", 100 * r.mfu),
               " | peak memory (MB): ", format("%.0f", r.peak_memory_mb), " |");
+  if (r.eval_loss) line += " eval loss: " + format("%.6E", *r.eval_loss) + " |";
   log_info(line);
   losses_.emplace_back(r.iteration, r.loss);
+  if (r.eval_loss) eval_losses_.emplace_back(r.iteration, *r.eval_loss);
 
   if (!metrics_path_.empty()) {
     nlohmann::json j = {{"iteration", r.iteration},
@@ -95,6 +99,7 @@ void MetricsLog::record(const IterationRecord& r) {
                         {"labels", r.labels},
                         {"time", static_cast<int64_t>(std::time(nullptr))}};
     if (r.has_aux) j["aux_loss"] = number(r.aux_loss);
+    if (r.eval_loss) j["eval_loss"] = number(*r.eval_loss);
     std::ofstream out(metrics_path_, std::ios::app);
     out << j.dump() << "\n";
     out.flush();
@@ -114,6 +119,7 @@ void MetricsLog::record(const IterationRecord& r) {
     tensorboard_->add_scalar("train/ms_per_iter", r.ms_per_iter, r.iteration);
     tensorboard_->add_scalar("train/peak_memory_mb", r.peak_memory_mb, r.iteration);
     if (r.has_aux) tensorboard_->add_scalar("train/aux_loss", r.aux_loss, r.iteration);
+    if (r.eval_loss) tensorboard_->add_scalar("eval/loss", *r.eval_loss, r.iteration);
     tensorboard_->flush();
   }
 }

@@ -1,10 +1,12 @@
 // train/metrics_log: what a run reports. Every --log-interval iterations: one log line (the seed's
 // fields plus aux loss, tokens/s, MFU and peak memory), one JSON object appended to
-// <save>/metrics.jsonl and TensorBoard scalars. At the end: the time per phase (data wait, forward,
+// <save>/metrics.jsonl and TensorBoard scalars; at the iterations that evaluated, the validation loss too
+// (`eval_loss`, TensorBoard `eval/loss`). At the end: the time per phase (data wait, forward,
 // backward, optimizer, checkpoint) and a summary.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "omnitune/train/loss_plot.h"
@@ -24,6 +26,7 @@ struct IterationRecord {
   double tokens_per_s = 0, tflops = 0, mfu = 0;  // mfu in [0, 1]
   double peak_memory_mb = 0;
   int64_t tokens = 0, labels = 0;
+  std::optional<double> eval_loss;  // the validation loss, at the iterations that evaluated
 };
 
 class MetricsLog {
@@ -35,11 +38,12 @@ class MetricsLog {
   MetricsLog(const std::string& metrics_path, const std::string& tensorboard_dir, int64_t start_iteration = 0);
   void record(const IterationRecord& r);                // log line + metrics.jsonl + TensorBoard
   const LossPoints& losses() const { return losses_; }  // earlier runs' points (read back on resume) included
+  const LossPoints& eval_losses() const { return eval_losses_; }
 
  private:
   std::string metrics_path_;
   std::unique_ptr<TensorBoardWriter> tensorboard_;
-  LossPoints losses_;
+  LossPoints losses_, eval_losses_;
 };
 
 std::string format_phases(const PhaseTimes& t);  // "data 1.2s (3%) | forward ..."

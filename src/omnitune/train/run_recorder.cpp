@@ -39,13 +39,15 @@ RunRecorder::RunRecorder(const RunConfig& c, const MasterWeights& masters, const
   if (isatty(1) && dp.writes()) bar_.emplace("train", c.options.train_iters - start_iteration_);
 }
 
-void RunRecorder::record(const StepResult& step, double lr, double data_s, Loader& loader) {
+void RunRecorder::record(const StepResult& step, double lr, double data_s, Loader& loader, const Evaluated& eval) {
   const TrainOptions& o = config_.options;
   progress_.iteration += 1;
   progress_.consumed_samples += config_.global_batch;
   phases_.data += data_s;
   window_flops_ += step.flops.total(), window_tokens_ += step.tokens, ++window_iters_;
-  const bool log_now = progress_.iteration % o.log_interval == 0 || progress_.iteration == o.train_iters;
+  window_start_ += std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(eval.seconds));
+  const bool log_now =
+      progress_.iteration % o.log_interval == 0 || progress_.iteration == o.train_iters || eval.loss.has_value();
   if (log_now) {
     const auto device = clock_.collect();  // waits for the device: the window's wall time is then real
     phases_.forward += device[0], phases_.backward += device[1], phases_.optimizer += device[2];
@@ -59,7 +61,7 @@ void RunRecorder::record(const StepResult& step, double lr, double data_s, Loade
     r.tokens_per_s = window_tokens_ / window_s, r.tflops = window_flops_ / window_s / 1e12;
     r.mfu = window_flops_ / window_s / (peak_.flops_per_s * static_cast<double>(dp_.size()));
     r.peak_memory_mb = dp_.max(peak_memory_mb(config_.device.is_cuda()), "the peak memory of the ranks");
-    r.tokens = step.tokens, r.labels = step.labels;
+    r.tokens = step.tokens, r.labels = step.labels, r.eval_loss = eval.loss;
     if (dp_.writes()) metrics_.record(r);
     window_start_ = Clock::now(), window_flops_ = 0, window_tokens_ = window_iters_ = 0;
   }
@@ -95,7 +97,9 @@ void RunRecorder::finish(Loader& loader) {
   if (dp_.writes() && !metrics_.losses().empty()) {
     std::cout << ascii_loss_curve(metrics_.losses()) << std::flush;
     if (!o.save.empty()) {
-      write_loss_curve_svg(o.save + "/loss_curve.svg", metrics_.losses(), "training loss");
+      write_loss_curve_svg(o.save + "/loss_curve.svg", metrics_.losses(),
+                           metrics_.eval_losses().empty() ? "training loss" : "training and validation loss",
+                           metrics_.eval_losses());
       log_info(cat("loss curve: ", o.save, "/loss_curve.svg; metrics: ", o.save, "/metrics.jsonl"));
     }
   }

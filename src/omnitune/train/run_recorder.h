@@ -20,6 +20,11 @@
 
 namespace omnitune {
 
+struct Evaluated {
+  std::optional<double> loss;  // the validation loss, when the step was followed by an evaluation
+  double seconds = 0;
+};
+
 class RunRecorder {
  public:
   // `progress`: where the run starts (a resumed checkpoint's progress, or zero).
@@ -32,9 +37,10 @@ class RunRecorder {
   const TrainProgress& progress() const { return progress_; }
   const std::string& last_checkpoint() const { return last_checkpoint_; }
 
-  // After each step: counts it, logs when due, saves at --save-interval. `data_s`: time spent waiting for
-  // the loader; `lr`: the LR the step used.
-  void record(const StepResult& step, double lr, double data_s, Loader& loader);
+  // After each step: counts it, logs when due (and when it evaluated), saves at --save-interval. `data_s`: time
+  // spent waiting for the loader; `lr`: the LR the step used; `eval`: the validation after it, if any (its
+  // time is not the step's).
+  void record(const StepResult& step, double lr, double data_s, Loader& loader, const Evaluated& eval = {});
   // After the last step: the final checkpoint (when --save and not just saved), the summary, the loss curve.
   void finish(Loader& loader);
 

@@ -35,6 +35,8 @@ struct TrainOptions {
   std::string build;                        // the omnitune build: every rank of a job must run the same
   bool distributed_optimizer = false;       // AdamW state sharded over the ranks (ZeRO-1)
   int64_t context_parallel_size = 1;        // Ulysses: ranks that share each sequence (world = DP x CP)
+  int64_t eval_interval = 0;                // validation loss every this many iterations (0: never)
+  std::optional<int64_t> eval_iters;        // micro-batches per evaluation and rank (default: all the rows)
   // LoRA flags: each overrides model.json's `lora` key of the same name and turns LoRA on
   std::optional<int64_t> lora_rank;
   std::optional<double> lora_alpha, lora_dropout;

@@ -10,7 +10,10 @@
 #include "omnitune/core/error.h"
 #include "omnitune/core/log.h"
 #include "omnitune/data/loader.h"
+#include "omnitune/data/row_source.h"
+#include "omnitune/data/validation_split.h"
 #include "omnitune/train/data_parallel.h"
+#include "omnitune/train/evaluation.h"
 #include "omnitune/train/phase_clock.h"
 #include "omnitune/train/run_config.h"
 #include "omnitune/train/run_recorder.h"
@@ -36,9 +39,15 @@ SamplerState sampler_state_for(const TrainProgress& p, int64_t ranks) {
   return s;
 }
 
-// The data part of a run: data.json's rows (in memory or streamed) in the sampler's order, built into
-// micro-batches by worker threads, positioned where a resumed checkpoint left off.
-std::unique_ptr<Loader> build_loader(const RunConfig& c, const std::optional<LoadedState>& resumed) {
+// The data part of a run: data.json's training rows (in memory or streamed) in the sampler's order, built into
+// micro-batches by worker threads, positioned where a resumed checkpoint left off; and the validation, when
+// there are validation rows and --eval-interval asks for it.
+struct RunData {
+  std::unique_ptr<Loader> loader;
+  std::optional<Evaluation> evaluation;
+};
+
+RunData build_data(const RunConfig& c, const std::optional<LoadedState>& resumed) {
   const TrainOptions& o = c.options;
   const DataConfig& d = c.data;
   auto tokenizer = std::make_shared<const Tokenizer>(Tokenizer::from_dir(d.preprocess.model_name_or_path));
@@ -46,10 +55,18 @@ std::unique_ptr<Loader> build_loader(const RunConfig& c, const std::optional<Loa
   // The ranks of a context-parallel group read the same rows: the sampler counts data-parallel ranks.
   SamplerOptions sampler{o.micro_batch_size, c.dp_rank,         c.dp_size, static_cast<uint64_t>(o.seed),
                          d.loader.shuffle,   d.loader.drop_last};
-  auto loader = std::make_unique<Loader>(open_rows(d, sampler), builder, d, d.loader.num_workers,
-                                         std::max<int64_t>(2, 2 * c.grad_accumulation));
-  if (resumed) loader->restore(sampler_state_for(resumed->progress, c.dp_size));
-  return loader;
+  const TrainValidation rows = load_train_validation(d, static_cast<uint64_t>(o.seed));
+  RunData out;
+  out.loader =
+      std::make_unique<Loader>(rows.train ? std::make_unique<IndexedRows>(rows.train, sampler) : open_rows(d, sampler),
+                               builder, d, d.loader.num_workers, std::max<int64_t>(2, 2 * c.grad_accumulation));
+  if (resumed) out.loader->restore(sampler_state_for(resumed->progress, c.dp_size));
+  const bool evaluates = o.eval_interval > 0 && o.eval_interval <= o.train_iters;  // the seed's 10000: never
+  if (evaluates && !rows.validation)
+    log_info(cat("--eval-interval ", o.eval_interval, ": ", o.mm_data,
+                 " names no validation rows (val_dataset, val_rate): no evaluation"));
+  if (evaluates && rows.validation) out.evaluation.emplace(rows.validation, builder, c);
+  return out;
 }
 
 // The job this process belongs to (the launcher's environment; none: one process).
@@ -114,7 +131,8 @@ void run_training(const TrainOptions& options) {
     check_save_series(o.save, c.source);
   }
   TrainingModel model = build_training_model(c, dp);
-  std::unique_ptr<Loader> loader = build_loader(c, model.resumed);
+  RunData data = build_data(c, model.resumed);
+  std::unique_ptr<Loader>& loader = data.loader;
   TrainProgress progress;
   if (model.resumed) {
     progress = model.resumed->progress;
@@ -137,7 +155,13 @@ void run_training(const TrainOptions& options) {
     settings.lr = c.schedule.lr_at(it);
     const StepResult step =
         train_step(*model.thinker, micro, settings, *model.masters, *model.optimizer, clock, it + 1, dp);
-    recorder.record(step, settings.lr, data_s, *loader);
+    Evaluated eval;
+    if (data.evaluation && data.evaluation->due(it + 1)) {
+      const auto started = std::chrono::steady_clock::now();
+      eval.loss = data.evaluation->run(*model.thinker, *model.masters, dp);
+      eval.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    }
+    recorder.record(step, settings.lr, data_s, *loader, eval);
   }
   recorder.finish(*loader);
 }
