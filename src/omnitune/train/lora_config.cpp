@@ -45,14 +45,14 @@ LoraSettings read_lora_settings(ConfigReader in) {
   LoraSettings s;
   s.where = in.file() + ": " + in.path();
   s.enabled = in.get("enable", true);
-  s.rank = in.get<int64_t>("rank", s.rank, at_least(1));
-  s.alpha = in.get<double>("alpha", s.alpha, Range{0, INFINITY, true});
-  s.dropout = in.get<double>("dropout", s.dropout, between(0, 1));
-  s.rslora = in.get("use_rslora", false);
+  s.hyper.rank = in.get<int64_t>("rank", s.hyper.rank, at_least(1));
+  s.hyper.alpha = in.get<double>("alpha", s.hyper.alpha, Range{0, INFINITY, true});
+  s.hyper.dropout = in.get<double>("dropout", s.hyper.dropout, between(0, 1));
+  s.hyper.rslora = in.get("use_rslora", false);
   if (in.has("init_lora_weights")) {
     const nlohmann::json& init = in.raw("init_lora_weights");
     if (init.is_string() && init.get<std::string>() == "gaussian")
-      s.gaussian_init = true;
+      s.hyper.gaussian_init = true;
     else if (!(init.is_boolean() && init.get<bool>()))
       in.fail("init_lora_weights", "supported: true (PEFT's default) or \"gaussian\"; other inits are not yet");
   }
@@ -64,12 +64,7 @@ LoraSettings read_lora_settings(ConfigReader in) {
 }
 
 LoraSpec resolve_lora(ThinkerImpl& thinker, const LoraSettings& s) {
-  LoraSpec spec;
-  spec.rank = s.rank;
-  spec.alpha = s.alpha;
-  spec.dropout = s.dropout;
-  spec.rslora = s.rslora;
-  spec.gaussian_init = s.gaussian_init;
+  LoraSpec spec = s.hyper;
   const std::vector<std::string> linears = lora_linear_layers(thinker);
   for (size_t i = 0; i < s.target_modules.size(); ++i) {
     const std::string& entry = s.target_modules[i];

@@ -16,11 +16,7 @@ namespace omnitune {
 
 struct LoraSettings {
   bool enabled = false;
-  int64_t rank = 8;
-  double alpha = 16;
-  double dropout = 0;
-  bool rslora = false;
-  bool gaussian_init = false;
+  LoraSpec hyper;  // rank, alpha, dropout, rslora, init (its name lists stay empty: resolve_lora fills them)
   std::vector<std::string> target_modules = {"q_proj", "k_proj", "v_proj"};  // the seed's default
   std::vector<std::string> target_parameters;
   std::vector<std::string> modules_to_save;

@@ -78,9 +78,9 @@ void apply_lora_flags(const TrainOptions& o, LoraSettings& s) {
   if (!any) return;
   if (!s.enabled) s = LoraSettings{}, s.where = "--lora-*";
   s.enabled = true;
-  if (o.lora_rank) s.rank = *o.lora_rank;
-  if (o.lora_alpha) s.alpha = *o.lora_alpha;
-  if (o.lora_dropout) s.dropout = *o.lora_dropout;
+  if (o.lora_rank) s.hyper.rank = *o.lora_rank;
+  if (o.lora_alpha) s.hyper.alpha = *o.lora_alpha;
+  if (o.lora_dropout) s.hyper.dropout = *o.lora_dropout;
   if (!o.lora_target_modules.empty()) s.target_modules = o.lora_target_modules;
   if (!o.lora_target_parameters.empty()) s.target_parameters = o.lora_target_parameters;
   if (!o.lora_modules_to_save.empty()) s.modules_to_save = o.lora_modules_to_save;
