@@ -1,9 +1,10 @@
 """Training on several ranks (CPU, Gloo, loopback): a job of 2 or 3 ranks equals the single process on the
-same global batch (losses 1e-6 relative at every step); `omnitune launch`, `torchrun --no-python` and two
-`--nnodes 2` launches give the same run; a text-only rank next to a video+audio rank neither hangs nor
-changes the result; a checkpoint saved by 2 ranks resumes on 1 and on 3 (and one of 1 on 3) exactly where a
-straight run goes; a rank killed mid-run stops the others with a message naming it, and the last checkpoint
-resumes; ranks started with different files stop at once saying what differs."""
+same global batch (losses 1e-6 relative at every step); `omnitune launch`, `torchrun --no-python`, two
+`--nnodes 2` launches, Slurm's and Open MPI's environments give the same run; a text-only rank next to a
+video+audio rank (recompute, offload, a frozen tower) neither hangs nor changes the result; a checkpoint saved
+by 2 ranks resumes on 1 and on 3 exactly where a straight run goes; a rank killed mid-run stops the others
+with a message naming it, and the last checkpoint resumes; ranks started with different files stop at once
+saying what differs."""
 import json
 import os
 import shutil
@@ -17,7 +18,7 @@ from safetensors.torch import load_file
 
 from train_fixture import read_metrics
 from common import OMNITUNE, omnitune
-from distributed_fixture import (DistributedCase, STEPS, TORCHRUN, children_of, free_port, launch, model_tensors,
+from distributed_fixture import (DistributedCase, HALF, STEPS, TORCHRUN, children_of, free_port, launch, model_tensors,
                                  recompute_offload_frozen, rel, weights_max_diff)
 
 
@@ -55,7 +56,7 @@ class Distributed(DistributedCase):
         """--use-distributed-optimizer (AdamW state sharded over the ranks): bit for bit the replicated run;
         its checkpoint (one optimizer part a rank, each its own parameters) resumes on 2 replicated ranks."""
         replicated = self.run_on(3)
-        sharded = self.run_on(3, name="zero3", extra=("--use-distributed-optimizer", "--save-interval", "3"))
+        sharded = self.run_on(3, name="zero3", extra=("--use-distributed-optimizer", "--save-interval", str(HALF)))
         self.assertEqual([(m["loss"], m["grad_norm"]) for m in sharded],
                          [(m["loss"], m["grad_norm"]) for m in replicated])
         last = f"iter_{STEPS:07d}"
@@ -70,50 +71,58 @@ class Distributed(DistributedCase):
         shutil.rmtree(os.path.join(save, last))
         os.remove(os.path.join(save, "metrics.jsonl"))
         with open(os.path.join(save, "latest_checkpointed_iteration.txt"), "w") as f:
-            f.write("3")
+            f.write(str(HALF))
         launch(2, *self.args(save, extra=("--load", save)))
-        self.assert_same_curve(read_metrics(save), self.run_on(1)[3:], "distributed optimizer resumed on 2")
+        self.assert_same_curve(read_metrics(save), self.run_on(1)[HALF:], "distributed optimizer resumed on 2")
 
-    def test_recompute_offload_and_frozen_towers_on_2_ranks(self):
-        """Recompute (text, vision), activation offload (audio) and a frozen vision projector: 2 ranks equal
-        one process with the same model.json."""
-        model_json = self.model_json_with("model_recompute.json", recompute_offload_frozen)
-        one = self.run_on(1, name="recompute1", model_json=model_json)
-        two = self.run_on(2, name="recompute2", model_json=model_json)
-        self.assert_same_curve(two, one, "recompute/offload/frozen on 2 ranks")
-        self.assertNotEqual([m["loss"] for m in one], [m["loss"] for m in self.run_on(1)], "the freeze took effect")
-
-    def test_torchrun_and_two_nodes_run_what_launch_runs(self):
-        ours = self.run_on(2)
-        save = self.path("torchrun")
+    def test_launch_torchrun_two_nodes_slurm_and_mpirun_run_the_same_job(self):
+        """Two ranks started five ways (2 steps, a micro-batch a rank): the same losses, norms and tokens."""
+        short = dict(iters=2, gbs=2)
+        launch(2, *self.args(self.path("launch"), **short))
+        ours = read_metrics(self.path("launch"))
         port = free_port()
         subprocess.run([TORCHRUN, "--nproc-per-node", "2", "--master-port", str(port), "--no-python", OMNITUNE,
-                        "train", *self.args(save)], check=True, capture_output=True, timeout=600)
-        nodes = self.path("two_nodes")
+                        "train", *self.args(self.path("torchrun"), **short)], check=True, capture_output=True,
+                       timeout=600)
         port = free_port()
         procs = [subprocess.Popen([OMNITUNE, "launch", "--nnodes", "2", "--node_rank", str(n), "--nproc_per_node", "1",
                                    "--master_addr", "127.0.0.1", "--master_port", str(port), "--", "train",
-                                   *self.args(nodes)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                   *self.args(self.path("two_nodes"), **short)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True,
                                   env=dict(os.environ, OMP_NUM_THREADS="1"))  # as 2 ranks on one node get
                  for n in (0, 1)]
         outputs = [p.communicate(timeout=600)[0] for p in procs]
         self.assertEqual([p.returncode for p in procs], [0, 0], outputs)
-        for other in (read_metrics(save), read_metrics(nodes)):
-            self.assertEqual([(m["loss"], m["grad_norm"], m["tokens"]) for m in other],
-                             [(m["loss"], m["grad_norm"], m["tokens"]) for m in ours])
+        port = free_port()
+        slurm = [{"SLURM_STEP_ID": "0", "SLURM_PROCID": str(r), "SLURM_NTASKS": "2", "SLURM_LOCALID": str(r),
+                  "SLURM_STEP_TASKS_PER_NODE": "2", "SLURM_STEP_NODELIST": "localhost", "MASTER_PORT": str(port),
+                  "OMP_NUM_THREADS": "1"} for r in (0, 1)]
+        port = free_port()
+        mpi = [{"OMPI_COMM_WORLD_RANK": str(r), "OMPI_COMM_WORLD_SIZE": "2", "OMPI_COMM_WORLD_LOCAL_RANK": str(r),
+                "OMPI_COMM_WORLD_LOCAL_SIZE": "2", "MASTER_PORT": str(port), "OMP_NUM_THREADS": "1"} for r in (0, 1)]
+        for name, envs in (("slurm", slurm), ("mpirun", mpi)):
+            results = self.start_ranks(envs, lambda rank: self.args(self.path(name), **short))
+            self.assertEqual([rc for rc, _ in results], [0, 0], results[0][1][-2000:] + results[1][1][-2000:])
+            self.assertIn(f"({name}, rendezvous at", results[0][1])
+        for name in ("torchrun", "two_nodes", "slurm", "mpirun"):
+            self.assertEqual([(m["loss"], m["grad_norm"], m["tokens"]) for m in read_metrics(self.path(name))],
+                             [(m["loss"], m["grad_norm"], m["tokens"]) for m in ours], name)
 
     def test_resume_on_other_world_sizes(self):
+        """A checkpoint of 2 replicated ranks resumes on 1 and on 3 (a single process's on sharded ranks: the
+        sharded test)."""
         straight = self.run_on(1)
-        launch(2, *self.args(self.path("saved2"), iters=3))
-        omnitune("train", *self.args(self.path("saved1"), iters=3))
-        for source, world in (("saved2", 1), ("saved2", 3), ("saved1", 3)):
-            self.assert_same_curve(self.resume_copy(source, world), straight[3:], f"{source} resumed on {world}")
+        launch(2, *self.args(self.path("saved2"), iters=HALF))
+        for world in (1, 3):
+            self.assert_same_curve(self.resume_copy("saved2", world), straight[HALF:], f"saved2 resumed on {world}")
 
-    def test_text_only_rank_next_to_a_video_audio_rank(self):
-        """Rows alternate text / video with its sound track: rank 0 reads only text, rank 1 only video+audio."""
+    def test_text_only_rank_next_to_a_video_audio_rank_with_recompute_offload_and_a_frozen_tower(self):
+        """Rows alternate text / video with its sound track: rank 0 reads only text, rank 1 only video+audio;
+        recompute (text, vision), activation offload (audio) and a frozen vision projector on both."""
         data = self.mixed_media_data()
-        one = self.run_on(1, name="mixed1", data=data, gbs=2, iters=4)
-        two = self.run_on(2, name="mixed2", data=data, gbs=2, iters=4)
+        model_json = self.model_json_with("model_recompute.json", recompute_offload_frozen)
+        one = self.run_on(1, name="mixed1", data=data, gbs=2, iters=4, model_json=model_json)
+        two = self.run_on(2, name="mixed2", data=data, gbs=2, iters=4, model_json=model_json)
         self.assert_same_curve(two, one, "text-only rank + video/audio rank")
 
     def test_a_killed_rank_stops_the_others_and_the_checkpoint_resumes(self):
@@ -195,22 +204,6 @@ class Distributed(DistributedCase):
                     p.kill()
                     p.wait()
         return [(p.returncode, out) for p, out in zip(procs, outputs)]
-
-    def test_slurm_and_mpirun_environments_run_the_same_job(self):
-        ours = self.run_on(2)
-        port = free_port()
-        slurm = [{"SLURM_STEP_ID": "0", "SLURM_PROCID": str(r), "SLURM_NTASKS": "2", "SLURM_LOCALID": str(r),
-                  "SLURM_STEP_TASKS_PER_NODE": "2", "SLURM_STEP_NODELIST": "localhost", "MASTER_PORT": str(port),
-                  "OMP_NUM_THREADS": "1"} for r in (0, 1)]
-        port = free_port()
-        mpi = [{"OMPI_COMM_WORLD_RANK": str(r), "OMPI_COMM_WORLD_SIZE": "2", "OMPI_COMM_WORLD_LOCAL_RANK": str(r),
-                "OMPI_COMM_WORLD_LOCAL_SIZE": "2", "MASTER_PORT": str(port), "OMP_NUM_THREADS": "1"} for r in (0, 1)]
-        for name, envs in (("slurm", slurm), ("mpirun", mpi)):
-            results = self.start_ranks(envs, lambda rank: self.args(self.path(name)))
-            self.assertEqual([rc for rc, _ in results], [0, 0], results[0][1][-2000:] + results[1][1][-2000:])
-            self.assertIn(f"({name}, rendezvous at", results[0][1])
-            self.assertEqual([(m["loss"], m["grad_norm"]) for m in read_metrics(self.path(name))],
-                             [(m["loss"], m["grad_norm"]) for m in ours], name)
 
     def test_a_rank_that_cannot_start_stops_every_rank(self):
         port = free_port()

@@ -44,7 +44,7 @@ class Lora(DistributedCase):
 
     def lora_args(self, name, lora, iters, extra=(), lr="2e-2", recompute=False):
         """A LoRA run at a high LR (the adapters move far from their start) decaying over 20 steps whatever
-        --train-iters (a run of 10 then resumed follows the straight run's schedule); global batch 4."""
+        --train-iters (a run of 4 then resumed follows the straight run's schedule); global batch 4."""
         return ["--mm-data", self.data, "--mm-model", self.lora_json(name, lora, recompute), "--global-batch-size", "4",
                 "--lr", lr, "--lr-decay-style", "linear", "--lr-decay-iters", "20", "--train-iters", str(iters), "--log-interval", "1", "--seed", "5", "--save",
                 self.path(name), "--device", "cpu", "--distributed-timeout-minutes", "1", *extra]
@@ -111,14 +111,14 @@ class Lora(DistributedCase):
         self.assertNotIn("model.layers.0.mlp.gate.lora_A", names)  # routers are not in all-linear
 
     def test_training_lowers_the_loss_and_resumes_with_the_base_from_its_files(self):
-        straight = self.train("straight", ATTENTION, iters=20)
-        losses = [m["loss"] for m in straight]
-        self.assertLess(sum(losses[-4:]) / 4, sum(losses[:4]) / 4 - 0.25, losses)
-        self.train("half", ATTENTION, iters=10)
-        with open(self.path("half", "iter_0000010", "adapter_config.json")) as f:
+        straight = self.train("straight", ATTENTION, iters=9)
+        losses = [m["loss"] for m in straight]  # an epoch of the 12 rows is 3 steps: the first against the third
+        self.assertLess(sum(losses[-3:]) / 3, sum(losses[:3]) / 3 - 0.1, losses)
+        self.train("half", ATTENTION, iters=4)
+        with open(self.path("half", "iter_0000004", "adapter_config.json")) as f:
             self.assertEqual(json.load(f)["base_model_name_or_path"], os.path.abspath(self.model))
-        resumed = self.train("half", ATTENTION, iters=20, extra=("--load", self.path("half")))
-        for m, r in zip(resumed[10:], straight[10:]):
+        resumed = self.train("half", ATTENTION, iters=9, extra=("--load", self.path("half")))
+        for m, r in zip(resumed[4:], straight[4:]):
             self.assertLessEqual(rel_float(m["loss"], r["loss"]), 1e-6, f"resumed step {r['iteration']}")
 
     def test_sharded_and_context_parallel_ranks_with_recompute_equal_one_process(self):

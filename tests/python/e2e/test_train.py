@@ -15,7 +15,7 @@ from measure import run_measured
 from train_fixture import PAD_ID, TinyModelCase, make_model_json, read_metrics
 from common import OMNITUNE, SOURCE_DIR, omnitune
 
-LR, MIN_LR, WARMUP, STEPS, CLIP, WD = 2e-3, 1e-4, 0.1, 30, 1.0, 0.01
+LR, MIN_LR, WARMUP, STEPS, CLIP, WD = 2e-3, 1e-4, 0.1, 16, 1.0, 0.01
 
 
 def megatron_lr(step, lr=LR, min_lr=MIN_LR, warmup=WARMUP * STEPS, decay=STEPS):
@@ -78,8 +78,8 @@ class Train(TinyModelCase):
             self.assertLessEqual(abs(m["loss"] - loss.item()) / abs(loss.item()), 1e-4,
                                  f"step {step + 1}: ours {m['loss']} transformers {loss.item()}")
             self.assertLessEqual(abs(m["grad_norm"] - norm.item()) / norm.item(), 1e-3, f"grad norm, step {step + 1}")
-        first, last = ours[0]["loss"], sum(m["loss"] for m in ours[-8:]) / 8
-        self.assertLess(last, 0.8 * first, f"the loss should fall clearly: {first} -> {last}")
+        first, last = ours[0]["loss"], sum(m["loss"] for m in ours[-4:]) / 4
+        self.assertLess(last, first - 1.0, f"the loss should fall clearly: {first} -> {last}")
         self.assertTrue(os.path.exists(os.path.join(save, "loss_curve.svg")))
 
     def data_variant(self, name, basic=None, rows_file=None):
@@ -95,10 +95,10 @@ class Train(TinyModelCase):
         return path
 
     def test_idle_towers_are_left_alone_as_torch_adamw_does(self):
-        """MBS 2, rows in order (image+audio, text+image, ...): every second step has no audio. Six steps with
+        """MBS 2, rows in order (image+audio, text+image, ...): every second step has no audio. Four steps with
         weight decay equal transformers + torch.optim.AdamW, which skips parameters whose .grad is None."""
         save = os.path.join(self.root, "idle_towers")
-        self.train(save, iters=6, mbs=2, gbs=2)
+        self.train(save, iters=4, mbs=2, gbs=2)
         ours = read_metrics(save)
         batches = []
         for first in range(0, 8, 2):
@@ -109,10 +109,10 @@ class Train(TinyModelCase):
         thinker = Qwen3OmniMoeForConditionalGeneration.from_pretrained(self.model, dtype=torch.float32).thinker.train()
         params = list(thinker.parameters())
         opt = torch.optim.AdamW(params, lr=LR, betas=(0.9, 0.999), eps=1e-8, weight_decay=WD, foreach=False)
-        for step in range(6):
+        for step in range(4):
             for group in opt.param_groups:
                 group["lr"] = megatron_lr(step)
-            loss = thinker(**batches[step % 4]).loss
+            loss = thinker(**batches[step]).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, CLIP)
             opt.step()
@@ -128,19 +128,19 @@ class Train(TinyModelCase):
         stream = self.data_variant("data_stream.json", {"max_samples": 1000, "streaming": True})
         a_dir, b_dir, c_dir = (os.path.join(self.root, n) for n in ("in_memory", "streamed", "streamed_resumed"))
         for data, save in ((memory, a_dir), (stream, b_dir)):
-            r = self.train(save, iters=6, data=data)
+            r = self.train(save, iters=4, data=data)
             self.assertIn("using 8 of 8 rows (max_samples 1000)", r.stdout)
         a, b = read_metrics(a_dir), read_metrics(b_dir)
-        self.assertEqual(len(b), 6)
+        self.assertEqual(len(b), 4)
         for x, y in zip(a, b):
             self.assertEqual((x["loss"], x["grad_norm"]), (y["loss"], y["grad_norm"]), x["iteration"])
-        self.train(c_dir, iters=3, data=stream)
-        with open(os.path.join(c_dir, "iter_0000003", "trainer_state.json")) as f:
-            self.assertEqual(json.load(f)["sampler"], {"epoch": 0, "position": 3, "ranks": 1})
-        r = self.train(c_dir, "--load", c_dir, iters=6, data=stream)
-        self.assertIn("resuming at iteration 3", r.stdout + r.stderr)
+        self.train(c_dir, iters=2, data=stream)
+        with open(os.path.join(c_dir, "iter_0000002", "trainer_state.json")) as f:
+            self.assertEqual(json.load(f)["sampler"], {"epoch": 0, "position": 2, "ranks": 1})
+        r = self.train(c_dir, "--load", c_dir, iters=4, data=stream)
+        self.assertIn("resuming at iteration 2", r.stdout + r.stderr)
         c = read_metrics(c_dir)
-        self.assertEqual([m["iteration"] for m in c], list(range(1, 7)))
+        self.assertEqual([m["iteration"] for m in c], list(range(1, 5)))
         for x, y in zip(b, c):
             self.assertEqual((x["loss"], x["grad_norm"]), (y["loss"], y["grad_norm"]), x["iteration"])
 
@@ -172,36 +172,36 @@ class Train(TinyModelCase):
     def test_resume_is_bit_exact(self):
         straight, split, fresh = (os.path.join(self.root, n) for n in ("straight", "split", "fresh_optim"))
         tb = os.path.join(self.root, "tb")
-        self.train(straight, "--save-interval", "5", "--tensorboard-dir", tb, iters=10)
-        self.train(split, iters=5)
-        r = self.train(split, "--load", split, iters=10)
-        self.assertIn("resuming at iteration 5", r.stdout + r.stderr)
+        self.train(straight, "--save-interval", "3", "--tensorboard-dir", tb, iters=6)
+        self.train(split, iters=3)
+        r = self.train(split, "--load", split, iters=6)
+        self.assertIn("resuming at iteration 3", r.stdout + r.stderr)
         a, b = read_metrics(straight), read_metrics(split)
-        self.assertEqual([m["iteration"] for m in b], list(range(1, 11)))  # the resumed run appends
+        self.assertEqual([m["iteration"] for m in b], list(range(1, 7)))  # the resumed run appends
         for x, y in zip(a, b):
             self.assertEqual((x["loss"], x["grad_norm"], x["lr"]), (y["loss"], y["grad_norm"], y["lr"]), x["iteration"])
         for name in ("model.safetensors", "optimizer.safetensors"):
-            ta = load_file(os.path.join(straight, "iter_0000010", name))
-            tb_ = load_file(os.path.join(split, "iter_0000010", name))
+            ta = load_file(os.path.join(straight, "iter_0000006", name))
+            tb_ = load_file(os.path.join(split, "iter_0000006", name))
             self.assertEqual(sorted(ta), sorted(tb_))
             for k in ta:
                 self.assertTrue(torch.equal(ta[k], tb_[k]), f"{name}: {k}")
         with open(os.path.join(split, "latest_checkpointed_iteration.txt")) as f:
-            self.assertEqual(f.read().strip(), "10")
+            self.assertEqual(f.read().strip(), "6")
 
         # --no-load-optim: weights, iteration and data position resume; AdamW starts over.
-        self.train(fresh, "--load", os.path.join(straight, "iter_0000005"), "--no-load-optim", iters=7)
+        self.train(fresh, "--load", os.path.join(straight, "iter_0000003"), "--no-load-optim", iters=5)
         c = read_metrics(fresh)
-        self.assertEqual([m["iteration"] for m in c], [6, 7])
-        self.assertEqual(c[0]["loss"], a[5]["loss"])  # same weights, same sample: same loss before the update
-        self.assertNotEqual(c[1]["loss"], a[6]["loss"])  # a fresh optimizer moves the weights differently
+        self.assertEqual([m["iteration"] for m in c], [4, 5])
+        self.assertEqual(c[0]["loss"], a[3]["loss"])  # same weights, same sample: same loss before the update
+        self.assertNotEqual(c[1]["loss"], a[4]["loss"])  # a fresh optimizer moves the weights differently
 
         from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
         events = EventAccumulator(tb)
         events.Reload()
         self.assertIn("train/loss", events.Tags()["scalars"])
         tb_loss = [(e.step, e.value) for e in events.Scalars("train/loss")]
-        self.assertEqual([s for s, _ in tb_loss], list(range(1, 11)))
+        self.assertEqual([s for s, _ in tb_loss], list(range(1, 7)))
         for (step, value), m in zip(tb_loss, a):
             self.assertAlmostEqual(value, m["loss"], delta=1e-6 * abs(m["loss"]))
 
@@ -210,16 +210,16 @@ class Train(TinyModelCase):
         bf16 rounding, and the checkpoint holds fp32 weights."""
         fp32, bf16 = os.path.join(self.root, "fp32"), os.path.join(self.root, "bf16")
         yaml = os.path.join(SOURCE_DIR, "examples", "qwen3omni", "fsdp2_config.yaml")
-        self.train(fp32, iters=12, style="constant")
-        r = self.train(bf16, "--fsdp2-config", yaml, "--save-interval", "12", iters=12, style="constant")
+        self.train(fp32, iters=8, style="constant")
+        r = self.train(bf16, "--fsdp2-config", yaml, "--save-interval", "8", iters=8, style="constant")
         self.assertIn("param_dtype bf16 is the compute dtype", r.stdout + r.stderr)
         a, b = read_metrics(fp32), read_metrics(bf16)
         diffs = [abs(x["loss"] - y["loss"]) / x["loss"] for x, y in zip(a, b)]
-        self.assertEqual(len(diffs), 12)
+        self.assertEqual(len(diffs), 8)
         self.assertGreater(max(diffs), 0, "bf16 compute should round differently from fp32")
         self.assertLess(max(diffs), 2e-2, f"fp32 {[m['loss'] for m in a]}\nbf16 {[m['loss'] for m in b]}")
         self.assertLess(b[-1]["loss"], b[0]["loss"] - 1.0)
-        weights = load_file(os.path.join(bf16, "iter_0000012", "model.safetensors"))
+        weights = load_file(os.path.join(bf16, "iter_0000008", "model.safetensors"))
         self.assertEqual({v.dtype for v in weights.values()}, {torch.float32})
 
     def test_keep_towers_active_changes_no_loss(self):
@@ -239,10 +239,10 @@ class Train(TinyModelCase):
                   "audio_encoder": {"audio_encoder": {"freeze": True, "attn_implementation": "sdpa"}}}
         os.makedirs(os.path.join(self.root, "frozen_towers"))
         model_json = make_model_json(os.path.join(self.root, "frozen_towers"), self.model, extra=frozen)
-        self.train(plain, iters=6, model_json=model_json)
-        self.train(towers, iters=6, data=data, model_json=model_json)
+        self.train(plain, iters=4, model_json=model_json)
+        self.train(towers, iters=4, data=data, model_json=model_json)
         a, b = read_metrics(plain), read_metrics(towers)
-        self.assertEqual(len(b), 6)
+        self.assertEqual(len(b), 4)
         for x, y in zip(a, b):
             self.assertLessEqual(abs(x["loss"] - y["loss"]) / x["loss"], 1e-5, x["iteration"])
 

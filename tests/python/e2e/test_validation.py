@@ -40,9 +40,9 @@ class Validation(TinyModelCase):
             json.dump(cfg, f)
         return path
 
-    def args(self, name, data, *extra):
+    def args(self, name, data, *extra, iters=4):
         return ["--mm-data", data, "--mm-model", self.model_json, "--global-batch-size", "2", "--lr", "1e-3",
-                "--train-iters", "4", "--log-interval", "1", "--seed", "3", "--save", self.path(name), "--device",
+                "--train-iters", str(iters), "--log-interval", "1", "--seed", "3", "--save", self.path(name), "--device",
                 "cpu", "--distributed-timeout-minutes", "1", *extra]
 
     def test_eval_loss_equals_forward_on_the_held_out_rows(self):
@@ -81,8 +81,8 @@ class Validation(TinyModelCase):
         self.assertEqual([m["iteration"] for m in metrics if "eval_loss" in m], [4])
 
     def test_no_evaluation_without_rows_or_interval(self):
-        omnitune("train", *self.args("none", self.data, "--eval-interval", "2"))
-        omnitune("train", *self.args("zero", self.with_val, "--eval-interval", "0"))
+        omnitune("train", *self.args("none", self.data, "--eval-interval", "2", iters=2))
+        omnitune("train", *self.args("zero", self.with_val, "--eval-interval", "0", iters=2))
         for name in ("none", "zero"):
             self.assertFalse(any("eval_loss" in m for m in read_metrics(self.path(name))), name)
 

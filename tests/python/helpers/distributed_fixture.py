@@ -16,7 +16,8 @@ from safetensors.torch import load_file
 from train_fixture import TinyModelCase, make_dataset, read_metrics
 from common import OMNITUNE, omnitune
 
-GBS, STEPS = 6, 6
+GBS, STEPS = 6, 4  # 6 divides over 1, 2 and 3 ranks; 4 steps: warm-up, cosine decay, a resume at 2
+HALF = STEPS // 2
 TORCHRUN = os.path.join(os.path.dirname(sys.executable), "torchrun")
 
 
@@ -131,11 +132,18 @@ class DistributedCase(TinyModelCase):
             self.assertEqual(m["lr"], r["lr"], label)
 
 
-    def resume_copy(self, source, world, extra=(), **kw):
-        """metrics.jsonl of a copy of run `source` resumed from its last checkpoint on `world` ranks."""
+    def resume_copy(self, source, world, extra=(), at=None, **kw):
+        """metrics.jsonl of a copy of run `source` resumed on `world` ranks from its last checkpoint, or from
+        that of iteration `at` (the later ones removed from the copy)."""
         save = self.path(f"resume_{source}_on_{world}")
         shutil.copytree(self.path(source), save)
         os.remove(os.path.join(save, "metrics.jsonl"))
+        if at is not None:
+            for entry in os.listdir(save):
+                if entry.startswith("iter_") and int(entry[len("iter_"):]) > at:
+                    shutil.rmtree(os.path.join(save, entry))
+            with open(os.path.join(save, "latest_checkpointed_iteration.txt"), "w") as f:
+                f.write(str(at))
         args = self.args(save, extra=("--load", save, *extra), **kw)
         if world == 1:
             omnitune("train", *args)
