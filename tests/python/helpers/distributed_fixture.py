@@ -151,9 +151,10 @@ class DistributedCase(TinyModelCase):
             launch(world, *args)
         return read_metrics(save)
 
-    def kill_rank_1_and_resume(self, save, extra=()):
+    def kill_rank_1_and_resume(self, save, extra=(), survivors_name_it=True):
         """3 ranks run until their checkpoint of step 2; rank 1 is SIGKILLed: the job ends within 60 s, launch
-        names the rank and its signal, the survivors name the lost rank; one process resumes the checkpoint."""
+        names the rank and its signal, the survivors name the lost rank (when `survivors_name_it`); one process
+        resumes the checkpoint."""
         cmd = [OMNITUNE, "launch", "--nproc-per-node", "3", "--master-port", str(free_port()), "--", "train",
                *self.args(save, iters=10000, gbs=3, extra=("--save-interval", "2", *extra))]
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -180,7 +181,8 @@ class DistributedCase(TinyModelCase):
         self.assertLess(time.time() - killed_at, 60, out[-3000:])
         self.assertNotEqual(p.returncode, 0, out[-3000:])
         self.assertIn(f"rank 1 (pid {victim}) failed with signal 9", out)
-        self.assertIn("lost contact with rank 1", out)  # the surviving ranks name it themselves
+        if survivors_name_it:
+            self.assertIn("lost contact with rank 1", out)  # the surviving ranks name it themselves
         omnitune("train", *self.args(save, iters=4, gbs=3, extra=("--load", save)))
         self.assertEqual(read_metrics(save)[-1]["iteration"], 4)
 
