@@ -124,6 +124,14 @@ class Distributed(DistributedCase):
         one = self.run_on(1, name="mixed1", data=data, gbs=2, iters=4, model_json=model_json)
         two = self.run_on(2, name="mixed2", data=data, gbs=2, iters=4, model_json=model_json)
         self.assert_same_curve(two, one, "text-only rank + video/audio rank")
+        trained = model_tensors(self.path("mixed2", "iter_0000004"))
+        start = load_file(os.path.join(self.model, "model.safetensors"))
+        frozen = [k for k in trained if k.startswith("visual.merger.")]
+        self.assertTrue(frozen)
+        for k in frozen:
+            self.assertTrue(torch.equal(trained[k], start["thinker." + k]), f"{k} is frozen")
+        self.assertFalse(torch.equal(trained["visual.blocks.0.attn.qkv.weight"],
+                                     start["thinker.visual.blocks.0.attn.qkv.weight"]), "the vision tower trains")
 
     def test_a_killed_rank_stops_the_others_and_the_checkpoint_resumes(self):
         self.kill_rank_1_and_resume(self.path("killed"))
