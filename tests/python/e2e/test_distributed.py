@@ -7,7 +7,6 @@ with a message naming it, and the last checkpoint resumes; ranks started with di
 saying what differs."""
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -66,14 +65,8 @@ class Distributed(DistributedCase):
         parts = [load_file(self.path("zero3", last, f"optimizer-0000{k}-of-00003.safetensors")) for k in (1, 2, 3)]
         self.assertTrue(all(parts), "every rank owns a share")
         self.assertFalse(set(parts[0]) & set(parts[1]), "each parameter's state lives on one rank")
-        save = self.path("zero3_on_2")
-        shutil.copytree(self.path("zero3"), save)
-        shutil.rmtree(os.path.join(save, last))
-        os.remove(os.path.join(save, "metrics.jsonl"))
-        with open(os.path.join(save, "latest_checkpointed_iteration.txt"), "w") as f:
-            f.write(str(HALF))
-        launch(2, *self.args(save, extra=("--load", save)))
-        self.assert_same_curve(read_metrics(save), self.run_on(1)[HALF:], "distributed optimizer resumed on 2")
+        self.assert_same_curve(self.resume_copy("zero3", 2, at=HALF), self.run_on(1)[HALF:],
+                               "distributed optimizer resumed on 2")
 
     def test_launch_torchrun_two_nodes_slurm_and_mpirun_run_the_same_job(self):
         """Two ranks started five ways (2 steps, a micro-batch a rank): the same losses, norms and tokens."""
