@@ -19,6 +19,7 @@ struct Subcommand {
 Subcommand register_inspect(CLI::App& app);
 Subcommand register_init_model(CLI::App& app);
 Subcommand register_forward(CLI::App& app);
+Subcommand register_generate(CLI::App& app);
 Subcommand register_tokenize(CLI::App& app);
 Subcommand register_data(CLI::App& app);
 Subcommand register_train(CLI::App& app);

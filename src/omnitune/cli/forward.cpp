@@ -7,16 +7,13 @@
 
 #include "omnitune/cli/commands.h"
 #include "omnitune/cli/flag_checks.h"
+#include "omnitune/cli/inference_model.h"
 #include "omnitune/core/closest_match.h"
 #include "omnitune/core/error.h"
-#include "omnitune/core/log.h"
 #include "omnitune/core/output_paths.h"
 #include "omnitune/io/torch_tensors.h"
 #include "omnitune/model/hf_checkpoint.h"
-#include "omnitune/model/model_memory.h"
 #include "omnitune/model/thinker_inputs_file.h"
-#include "omnitune/weights/checkpoint_model.h"
-#include "omnitune/weights/peft_adapter.h"
 
 namespace omnitune {
 
@@ -59,18 +56,6 @@ TowerSet parse_towers(const std::string& spec, const std::string& flag) {
   return towers;
 }
 
-// Hugging Face weights or a training checkpoint (save root, iter_N or release) into `thinker`.
-void load_weights(ThinkerImpl& thinker, const std::string& path) {
-  if (is_training_checkpoint(path)) {
-    const std::string dir = locate_checkpoint(path).dir;
-    load_checkpoint_model(thinker, dir, checkpoint_config_text(dir));
-    return;
-  }
-  LoadReport report = load_hf_thinker(thinker, path);
-  log_debug(
-      cat("forward: loaded ", report.loaded, " tensors, ignored ", report.ignored_talker, " talker/code2wav tensors"));
-}
-
 int run_forward(const ForwardOptions& o) {
   if (o.dtype != "fp32" && o.dtype != "bf16") throw Error("--dtype: '" + o.dtype + "' is not fp32 or bf16");
   ThinkerRunOptions run;
@@ -98,25 +83,12 @@ int run_forward(const ForwardOptions& o) {
   run.text_activations = {recompute.text || offload.text, offload.text};
 
   check_output_is_not_input({"--out", o.out_path}, {{"--model", o.model_dir}, {"--batch", o.batch_path}});
-  // --model: a Hugging Face directory, or a training checkpoint (save root, iter_N or release).
-  const bool training = is_training_checkpoint(o.model_dir);
-  const std::string model_dir = training ? locate_checkpoint(o.model_dir).dir : o.model_dir;
-  ThinkerConfig config = load_thinker_config(model_dir);
+  ThinkerConfig config = inference_model_config(o.model_dir);
   ThinkerInputs in = read_thinker_inputs(o.batch_path);
   check_thinker_inputs(in, config, o.batch_path);
   if (o.grads && !in.labels.defined()) throw Error("--grads needs 'labels' in the batch (gradients are of the loss)");
-  check_thinker_fits_in_memory(config, model_dir + "/config.json");
-  Thinker thinker(config, run);
-  // A LoRA run's checkpoint holds the adapter; the base is the model its adapter_config.json names.
-  const std::string base = training ? adapter_base(model_dir) : "";
-  if (!base.empty())
-    add_lora(*thinker, read_peft_adapter_config(*thinker, model_dir + "/" + kCheckpointAdapterConfig),
-             model_dir + "/" + kCheckpointAdapterConfig);
-  load_weights(*thinker, base.empty() ? model_dir : base);
-  if (!base.empty()) load_checkpoint_model(*thinker, model_dir, checkpoint_config_text(model_dir));
-  if (!o.adapter_dir.empty()) load_peft_adapter(*thinker, o.adapter_dir);
+  Thinker thinker = load_inference_model(o.model_dir, o.adapter_dir, run).thinker;
   if (o.dtype == "bf16") thinker->to(at::kBFloat16);
-  thinker->eval();  // no LoRA dropout
 
   std::optional<at::NoGradGuard> no_grad;
   if (!o.grads) no_grad.emplace();

@@ -28,10 +28,10 @@ int main(int argc, char** argv) {
       "Print the git revision, the libtorch version and whether CUDA is available");
   std::string level = "info";
   app.add_option("--log-level", level, "debug, info, warn or error")->capture_default_str();
-  const omnitune::Subcommand commands[] = {omnitune::register_inspect(app), omnitune::register_init_model(app),
-                                           omnitune::register_forward(app), omnitune::register_tokenize(app),
-                                           omnitune::register_data(app),    omnitune::register_train(app),
-                                           omnitune::register_convert(app), omnitune::register_launch(app)};
+  const omnitune::Subcommand commands[] = {
+      omnitune::register_inspect(app),  omnitune::register_init_model(app), omnitune::register_forward(app),
+      omnitune::register_generate(app), omnitune::register_tokenize(app),   omnitune::register_data(app),
+      omnitune::register_train(app),    omnitune::register_convert(app),    omnitune::register_launch(app)};
 
   try {
     app.parse(argc, argv);

@@ -69,6 +69,21 @@ Sample SampleBuilder::build(const RowSample& row, const std::string& where) cons
   return s;
 }
 
+Sample SampleBuilder::build_prompt(const RowSample& row, const std::string& where) const {
+  RowSample asked = row;
+  asked.conversation.messages.push_back({Role::kAssistant, ""});  // the answer to come
+  Sample s;
+  s.use_audio_in_video = config_.preprocess.use_audio_in_video;
+  MediaTokens media = decode_media(asked, where, s);
+  std::vector<TurnTokens> turns = expand_placeholders(asked, media, where, s.text);
+  for (size_t i = 0; i < turns.size(); ++i) {
+    s.input_ids.insert(s.input_ids.end(), turns[i].prompt.begin(), turns[i].prompt.end());
+    if (i + 1 < turns.size()) s.input_ids.insert(s.input_ids.end(), turns[i].response.begin(), turns[i].response.end());
+  }
+  s.labels.assign(s.input_ids.size(), kIgnoreIndex);
+  return s;
+}
+
 bool SampleBuilder::is_media(int64_t id) const {
   return id == ids_.image_pad || id == ids_.video_pad || id == ids_.audio_pad || id == ids_.vision_start ||
          id == ids_.vision_end || id == ids_.audio_start || id == ids_.audio_end;

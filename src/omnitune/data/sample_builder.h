@@ -26,6 +26,10 @@ class SampleBuilder {
   // Media decoding (decode_media), placeholder expansion (expand_placeholders), then the token budget
   // (data/token_budget.h).
   Sample build(const RowSample& row, const std::string& where) const;
+  // Generation: a conversation that ends with a prompt (user or tool response), rendered up to where the
+  // answer starts (the template's prompt side of an empty answer), media processed as build() does. No
+  // token budget (nothing is cut); labels are all kIgnoreIndex.
+  Sample build_prompt(const RowSample& row, const std::string& where) const;
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   const DataConfig& config() const { return config_; }
   // The tokens a placeholder expands to: <|vision_start|> <|image_pad|> x t*h*w/4 <|vision_end|> for an

@@ -162,4 +162,15 @@ at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::
   return run(q, kr, vr, mask, scale, backend.impl);
 }
 
+at::Tensor causal_attention_with_past(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
+                                      const AttentionBackend& backend) {
+  if (backend.impl == AttnImpl::kFlashAttention2)
+    throw Error("generation with attn_implementation 'flash_attention_2' is not supported yet; use 'sdpa'");
+  const int64_t fresh = q.size(2), seen = k.size(2), groups = q.size(1) / k.size(1);
+  at::Tensor kr = repeat_kv(k, groups), vr = repeat_kv(v, groups);
+  if (fresh == seen) return run_causal(q, kr, vr, scale, backend.impl);
+  if (fresh != 1) throw Error(cat("internal: generation runs the prompt or one token at a time, not ", fresh));
+  return run(q, kr, vr, at::Tensor(), scale, backend.impl);  // the newest token sees every one
+}
+
 }  // namespace omnitune

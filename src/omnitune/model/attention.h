@@ -39,4 +39,10 @@ at::Tensor segment_attention(const at::Tensor& q, const at::Tensor& k, const at:
 at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                             const at::Tensor& attention_mask, double scale, const AttentionBackend& backend);
 
+// Generation: the s newest tokens attend causally to all T cached ones (themselves included), no padding;
+// s = T (the prompt) or s = 1 (one new token). q: [B, Hq, s, D]; k, v: [B, Hkv, T, D]. Returns [B, Hq, s, D]. eager and
+// sdpa (any layout: the same math); flash_attention_2 is not supported here.
+at::Tensor causal_attention_with_past(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
+                                      const AttentionBackend& backend);
+
 }  // namespace omnitune

@@ -44,7 +44,7 @@ TextAttentionImpl::TextAttentionImpl(const TextConfig& c)
 
 at::Tensor TextAttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
                                       const at::Tensor& attention_mask, const AttentionBackend& backend,
-                                      ContextParallelComm* cp) {
+                                      ContextParallelComm* cp, LayerKv* kv) {
   const int64_t b = x.size(0), s = x.size(1);
   at::Tensor q = q_norm->forward(q_proj->forward(x).view({b, s, heads_, head_dim_})).transpose(1, 2);  // [B, Hq, S, D]
   at::Tensor k =
@@ -55,7 +55,10 @@ at::Tensor TextAttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos
   k = k * c + rotate_half(k) * sn;
   const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim_));
   at::Tensor out;
-  if (cp) {  // [B, Hq / CP, S, D] over the whole sequence, then this rank's tokens with every head
+  if (kv) {
+    auto [keys, values] = kv->append(k, v);  // [B, Hkv, T, D]
+    out = causal_attention_with_past(q, keys, values, scale, backend);
+  } else if (cp) {  // [B, Hq / CP, S, D] over the whole sequence, then this rank's tokens with every head
     q = ulysses_gather_sequence(*cp, q);
     k = ulysses_gather_sequence(*cp, ulysses_kv_heads(k, cp->size()));
     v = ulysses_gather_sequence(*cp, ulysses_kv_heads(v, cp->size()));
@@ -66,7 +69,7 @@ at::Tensor TextAttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos
   return o_proj->forward(out.transpose(1, 2).reshape({b, s, heads_ * head_dim_}));  // [B, S, H]
 }
 
-DecoderLayerImpl::DecoderLayerImpl(const TextConfig& c, int64_t layer) {
+DecoderLayerImpl::DecoderLayerImpl(const TextConfig& c, int64_t layer) : index_(layer) {
   self_attn = register_module("self_attn", TextAttention(c));
   if (c.is_moe_layer(layer))
     moe = register_module("mlp", SparseMoe(c.hidden_size, c.moe_intermediate_size, c.num_experts, c.num_experts_per_tok,
@@ -80,8 +83,9 @@ DecoderLayerImpl::DecoderLayerImpl(const TextConfig& c, int64_t layer) {
 at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
                                      const at::Tensor& attention_mask, const TextRunOptions& options,
                                      at::Tensor* router_logits) {
+  LayerKv* kv = options.kv_cache ? &options.kv_cache->layers.at(index_) : nullptr;
   at::Tensor h = x + self_attn->forward(input_layernorm->forward(x), cos, sin, attention_mask, options.attention,
-                                        options.context_parallel);
+                                        options.context_parallel, kv);
   at::Tensor normed = post_attention_layernorm->forward(h);
   if (!moe) return h + dense->forward(normed);
   auto shape = normed.sizes().vec();

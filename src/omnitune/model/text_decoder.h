@@ -11,6 +11,7 @@
 #include "omnitune/model/attention.h"
 #include "omnitune/model/config.h"
 #include "omnitune/model/context_parallel.h"
+#include "omnitune/model/kv_cache.h"
 #include "omnitune/model/layers.h"
 #include "omnitune/model/moe.h"
 #include "omnitune/model/recompute.h"
@@ -24,6 +25,8 @@ struct TextRunOptions {
   ActivationMemory activations;    // per-layer recompute / offload of the decoder layers
   // Ulysses: the hidden states hold this rank's part of the sequence; attention exchanges heads for it.
   ContextParallelComm* context_parallel = nullptr;
+  // Generation: each layer appends its keys and values here and attends over all cached tokens (no padding).
+  KvCache* kv_cache = nullptr;
 };
 
 // cos, sin [B, S, head_dim] (in `dtype`) of interleaved M-RoPE for position_ids [3, B, S].
@@ -34,10 +37,11 @@ class TextAttentionImpl : public torch::nn::Module {
  public:
   explicit TextAttentionImpl(const TextConfig& config);
   // x [B, S, H]; cos/sin [B, S, D]; attention_mask [B, S] or undefined -> [B, S, H]. With `cp`: x, cos, sin
-  // hold this rank's s = S / CP tokens, attention_mask the whole sequence.
+  // hold this rank's s = S / CP tokens, attention_mask the whole sequence. With `kv`: x holds the newest
+  // tokens, whose keys and values are appended to it and which attend to every cached token.
   at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
                      const at::Tensor& attention_mask, const AttentionBackend& backend,
-                     ContextParallelComm* cp = nullptr);
+                     ContextParallelComm* cp = nullptr, LayerKv* kv = nullptr);
   Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   RMSNorm q_norm{nullptr}, k_norm{nullptr};
 
@@ -56,6 +60,9 @@ class DecoderLayerImpl : public torch::nn::Module {
   SparseMoe moe{nullptr};   // registered as "mlp" on MoE layers
   DenseMlp dense{nullptr};  // registered as "mlp" on mlp_only layers
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
+
+ private:
+  int64_t index_;  // its place in the stack (its KvCache entry)
 };
 TORCH_MODULE(DecoderLayer);
 

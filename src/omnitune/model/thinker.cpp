@@ -29,7 +29,7 @@ at::Tensor ThinkerImpl::scatter_features(const at::Tensor& embeds, const at::Ten
   return embeds.masked_scatter(mask.unsqueeze(-1), features.to(embeds.scalar_type()));
 }
 
-ThinkerOutputs ThinkerImpl::forward(const ThinkerInputs& in) {
+DecoderInputs ThinkerImpl::decoder_inputs(const ThinkerInputs& in) {
   if (!in.input_ids.defined() || in.input_ids.dim() != 2) throw Error("input_ids must be given as [batch, sequence]");
   at::Tensor embeds = model->embed(in.input_ids);  // [B, S, H]
   auto pad_mask = [&](int64_t id) { return in.input_ids == id; };
@@ -88,7 +88,7 @@ ThinkerOutputs ThinkerImpl::forward(const ThinkerInputs& in) {
     deepstack = video.deepstack;
   }
 
-  ThinkerOutputs out;
+  at::Tensor position_ids;
   if (in.attention_mask.defined()) {
     RopeIndexInputs r;
     r.input_ids = in.input_ids;
@@ -98,11 +98,18 @@ ThinkerOutputs ThinkerImpl::forward(const ThinkerInputs& in) {
     r.video_second_per_grid = in.video_second_per_grid;
     if (in.feature_attention_mask.defined()) r.audio_seqlens = in.feature_attention_mask.sum(1);
     r.use_audio_in_video = in.use_audio_in_video;
-    out.position_ids = get_rope_index(config, r);
+    position_ids = get_rope_index(config, r);
   } else {
-    out.position_ids =
+    position_ids =
         at::arange(in.input_ids.size(1), in.input_ids.options()).view({1, 1, -1}).expand({3, in.input_ids.size(0), -1});
   }
+  return {embeds, visual_mask, deepstack, position_ids};
+}
+
+ThinkerOutputs ThinkerImpl::forward(const ThinkerInputs& in) {
+  auto [embeds, visual_mask, deepstack, position_ids] = decoder_inputs(in);
+  ThinkerOutputs out;
+  out.position_ids = position_ids;
 
   TextRunOptions text_options{options.text_attention, options.moe, options.bf16_position_ids, options.text_activations,
                               options.context_parallel.get()};

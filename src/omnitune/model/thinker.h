@@ -24,6 +24,15 @@ struct ThinkerOutputs {
   at::Tensor aux_loss;      // scalar, when the config enables router logits
 };
 
+// What the text decoder reads for a batch: the token embeddings with each tower's features at its pad tokens,
+// the DeepStack features over the visual positions, and the 3-D position ids.
+struct DecoderInputs {
+  at::Tensor embeds;                  // [B, S, H]
+  at::Tensor visual_mask;             // [B, S] bool, undefined without images and videos
+  std::vector<at::Tensor> deepstack;  // [#visual, H] added after decoder layer j
+  at::Tensor position_ids;            // [3, B, S]
+};
+
 struct ThinkerRunOptions {
   AttentionBackend text_attention, vision_attention, audio_attention;
   MoeImpl moe = MoeImpl::kGrouped;
@@ -41,6 +50,8 @@ class ThinkerImpl : public torch::nn::Module {
  public:
   ThinkerImpl(const ThinkerConfig& config, const ThinkerRunOptions& options = {});
   ThinkerOutputs forward(const ThinkerInputs& in);
+  // The towers run on the batch's media, their features merged into the embeddings, and the position ids.
+  DecoderInputs decoder_inputs(const ThinkerInputs& in);
   // The seed's FSDP2 wrapping units, as forward() may run them: the embedding, each audio layer, each vision
   // block / DeepStack merger / the merger, each LLM layer, lm_head (every other parameter is the root's).
   std::vector<torch::nn::Module*> wrapping_units();

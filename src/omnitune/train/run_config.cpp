@@ -170,21 +170,6 @@ void validate(const TrainOptions& o, int64_t dp_size) {
   if (o.save_interval > 0 && o.save.empty()) throw Error("--save-interval needs --save");
 }
 
-// A GPU rank binds cuda:LOCAL_RANK.
-at::Device pick_device(const std::string& device, int64_t local_rank) {
-  if (device == "cpu") return at::kCPU;
-  if (device != "auto" && device != "cuda") throw Error(cat("--device: '", device, "' is not auto, cpu or cuda"));
-  if (!torch::cuda::is_available()) {
-    if (device == "cuda") throw Error("--device cuda: no CUDA device is available");
-    return at::kCPU;
-  }
-  const int64_t count = static_cast<int64_t>(torch::cuda::device_count());
-  if (local_rank >= count)
-    throw Error(cat("local rank ", local_rank, " needs cuda:", local_rank, " but this node has ", count,
-                    " CUDA devices (start at most ", count, " ranks a node)"));
-  return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(local_rank));
-}
-
 // The ranks a parameter is sharded over, from the FSDP2 yaml: `auto` = all of them, N < world = HSDP.
 int64_t sharding_size_for_job(const Fsdp2Config& f, const std::string& path, int64_t world, int64_t cp) {
   if (f.output_dtype)
@@ -250,6 +235,21 @@ ThinkerRunOptions run_options(const ModelConfig& m, int64_t micro_batch, at::Dev
 }
 
 }  // namespace
+
+// A GPU rank binds cuda:LOCAL_RANK.
+at::Device pick_device(const std::string& device, int64_t local_rank) {
+  if (device == "cpu") return at::kCPU;
+  if (device != "auto" && device != "cuda") throw Error(cat("--device: '", device, "' is not auto, cpu or cuda"));
+  if (!torch::cuda::is_available()) {
+    if (device == "cuda") throw Error("--device cuda: no CUDA device is available");
+    return at::kCPU;
+  }
+  const int64_t count = static_cast<int64_t>(torch::cuda::device_count());
+  if (local_rank >= count)
+    throw Error(cat("local rank ", local_rank, " needs cuda:", local_rank, " but this node has ", count,
+                    " CUDA devices (start at most ", count, " ranks a node)"));
+  return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(local_rank));
+}
 
 void check_save_series(const std::string& save, const ModelSource& source) {
   const std::vector<std::string> existing = checkpoint_dirs(save);

@@ -58,6 +58,9 @@ struct RunConfig {
 // the job this rank belongs to (its size divides the global batch; a GPU rank binds cuda:local_rank).
 RunConfig read_run_config(const TrainOptions& options, const LaunchEnv& launch);
 
+// --device auto|cpu|cuda; a GPU rank binds cuda:LOCAL_RANK (auto: the CPU when no GPU is available).
+at::Device pick_device(const std::string& device, int64_t local_rank);
+
 // --save holds one series of checkpoints: a run that does not resume from one of them must not add to it.
 void check_save_series(const std::string& save, const ModelSource& source);
 

@@ -127,6 +127,13 @@ std::string save_training_checkpoint(const SaveRequest& r, const TrainProgress& 
   return r.root + "/" + name;
 }
 
+nlohmann::json checkpoint_run_config(const std::string& dir) {
+  const std::string path = dir + "/" + kState;
+  if (!std::filesystem::exists(path)) return nullptr;
+  nlohmann::json state = load_json_file(path);
+  return state.is_object() && state.contains("config") ? state["config"] : nlohmann::json();
+}
+
 LoadedState load_training_state(const std::string& dir, bool optimizer, bool rng) {
   const std::string state_path = dir + "/" + kState;
   if (!std::filesystem::exists(state_path))

@@ -64,6 +64,10 @@ struct LoadedState {
 // generators when `rng`). Errors name the file and what is missing.
 LoadedState load_training_state(const std::string& dir, bool optimizer, bool rng);
 
+// The configuration a checkpoint's run was resolved to (trainer_state.json's "config": arguments, model_json,
+// data_json, fsdp2_yaml); null when the directory has no trainer_state.json.
+nlohmann::json checkpoint_run_config(const std::string& dir);
+
 // Every entry of a loaded optimizer state; for the parameters in `rows` only those rows of their moments
 // (a sharded rank's), the others whole.
 struct RowRange {
