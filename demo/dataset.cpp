@@ -140,7 +140,7 @@ std::string absolute(const std::string& path) {
 }  // namespace
 
 DatasetSummary write_dataset(Rng& rng, const MediaSet& media, const std::string& dir, const std::string& tokenizer_dir,
-                             int64_t rows) {
+                             int64_t rows, int64_t val_rows) {
   std::map<std::string, ordered_json> by_file;
   for (int64_t i = 0; i < rows; ++i) {
     const Kind kind = static_cast<Kind>(i % kKinds);
@@ -162,7 +162,7 @@ DatasetSummary write_dataset(Rng& rng, const MediaSet& media, const std::string&
     list += (list.empty() ? "" : ",") + path;
     ++summary.files;
   }
-  const ordered_json config = {
+  ordered_json config = {
       {"dataset_param",
        {{"dataset_type", "huggingface"},
         {"preprocess_parameters",
@@ -189,6 +189,7 @@ DatasetSummary write_dataset(Rng& rng, const MediaSet& media, const std::string&
           {"videos", "videos"},
           {"audios", "audios"}}}}},
       {"dataloader_param", {{"shuffle", true}, {"drop_last", true}}}};
+  if (val_rows > 0) config["dataset_param"]["basic_parameters"]["val_rate"] = val_rows;
   write_file_atomic(summary.data_json, config.dump(4) + "\n");
   return summary;
 }

@@ -20,8 +20,9 @@ struct DatasetSummary {
 
 // Writes `rows` rows, kinds in turn (image caption, audio, video, text, multi-turn about an image, tool
 // call, system prompt with an image and a clip) into one file per kind, then data.json. `dir` and
-// `tokenizer_dir` are written as absolute paths.
+// `tokenizer_dir` are written as absolute paths. `val_rows` > 0: data.json holds that many rows out for
+// validation (val_rate).
 DatasetSummary write_dataset(Rng& rng, const MediaSet& media, const std::string& dir, const std::string& tokenizer_dir,
-                             int64_t rows);
+                             int64_t rows, int64_t val_rows = 0);
 
 }  // namespace omnitune::demo

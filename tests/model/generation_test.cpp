@@ -29,8 +29,7 @@ TEST(Generation, CachedDecodingEqualsTheFullForward) {
   std::vector<at::Tensor> steps = {generator.prefill(prompt)};
   for (int64_t t = 7; t < 12; ++t) steps.push_back(generator.next(ids[0][t].item<int64_t>()));
   EXPECT_EQ(generator.length(), 12);
-  for (int64_t i = 0; i < 6; ++i)
-    EXPECT_TRUE(at::allclose(steps[i], full[6 + i], 1e-5, 1e-6)) << "position " << 6 + i;
+  for (int64_t i = 0; i < 6; ++i) EXPECT_TRUE(at::allclose(steps[i], full[6 + i], 1e-5, 1e-6)) << "position " << 6 + i;
 }
 
 TEST(Generation, RejectsABatchOrPadding) {

@@ -14,10 +14,10 @@
 #include "omnitune/core/config_file.h"
 #include "omnitune/core/error.h"
 #include "omnitune/core/output_paths.h"
-#include "omnitune/io/atomic_file.h"
 #include "omnitune/data/collate.h"
 #include "omnitune/data/generation_prompt.h"
 #include "omnitune/data/sample_builder.h"
+#include "omnitune/io/atomic_file.h"
 #include "omnitune/model/generation.h"
 #include "omnitune/model/sampling.h"
 #include "omnitune/model/thinker_inputs_file.h"
@@ -228,9 +228,10 @@ Subcommand register_generate(CLI::App& app) {
   sub->add_option("--attn", o->attn, "Attention of every tower: sdpa or eager")->capture_default_str();
   sub->add_option("--json", o->json_out,
                   "Also write prompt_ids, new_token_ids, text, stop and timings to this JSON file");
-  sub->add_option("--save-inputs", o->save_inputs,
-                  "Also write the prompt's model inputs (safetensors, Hugging Face argument names) as `omnitune forward` "
-                  "reads them");
+  sub->add_option(
+      "--save-inputs", o->save_inputs,
+      "Also write the prompt's model inputs (safetensors, Hugging Face argument names) as `omnitune forward` "
+      "reads them");
   return {sub, [o] { return run_generate(*o); }};
 }
 

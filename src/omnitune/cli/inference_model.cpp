@@ -31,7 +31,8 @@ void load_weights(ThinkerImpl& thinker, const std::string& path) {
 
 ThinkerConfig inference_model_config(const std::string& model) { return load_thinker_config(model_dir(model)); }
 
-InferenceModel load_inference_model(const std::string& model, const std::string& adapter, const ThinkerRunOptions& run) {
+InferenceModel load_inference_model(const std::string& model, const std::string& adapter,
+                                    const ThinkerRunOptions& run) {
   InferenceModel out;
   out.training_checkpoint = is_training_checkpoint(model);
   out.dir = model_dir(model);
