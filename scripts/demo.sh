@@ -10,8 +10,8 @@ cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 OMNITUNE=$BUILD/src/omnitune/omnitune
 D=${DEMO_DIR:-$BUILD/demo-run}
-FIRST=${DEMO_STEPS:-60}
-MORE=${DEMO_MORE_STEPS:-10}
+FIRST=${DEMO_STEPS:-90}
+MORE=${DEMO_MORE_STEPS:-20}
 PORT=${DEMO_MASTER_PORT:-29533}
 rm -rf "$D"
 mkdir -p "$D"
@@ -45,7 +45,7 @@ YAML
 
 TRAIN=(train --mm-data "$D/data/data.json" --mm-model "$D/model.json" --fsdp2-config "$D/fsdp2.yaml"
        --micro-batch-size 2 --global-batch-size 4
-       --lr 2e-3 --min-lr 2e-4 --lr-decay-style cosine --lr-warmup-fraction 0.05 --weight-decay 0.01 --clip-grad 1.0
+       --lr 1e-2 --min-lr 1e-3 --lr-decay-style cosine --lr-warmup-fraction 0.05 --weight-decay 0.01 --clip-grad 1.0
        --lr-decay-iters $((FIRST + MORE)) --seed 42 --log-interval 5 --eval-interval 10
        --save "$D/save" --tensorboard-dir "$D/save/tensorboard")
 

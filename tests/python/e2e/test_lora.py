@@ -102,6 +102,18 @@ class Lora(DistributedCase):
         names = self.check_against_peft("attention", ATTENTION)
         self.assertIn("model.layers.0.self_attn.q_proj.lora_A", names)
         self.assertIn("audio_tower.layers.0.self_attn.k_proj.lora_B", names)  # PEFT's suffix rule: every tower
+        # generate from the LoRA checkpoint (its base, the run's template and tokenizer) = PEFT's generate
+        out, prompt = self.path("attention_reply.json"), self.path("attention_prompt.safetensors")
+        omnitune("generate", "--model", self.path("attention"), "--prompt", "What colour is the square?",
+                 "--max-new-tokens", "12", "--json", out, "--save-inputs", prompt)
+        model = PeftModel.from_pretrained(Qwen3OmniMoeForConditionalGeneration.from_pretrained(self.model, dtype=torch.float32),
+                                          self.path("attention_peft"))
+        inputs = load_file(prompt)
+        with torch.no_grad():
+            ref = model.base_model.model.thinker.generate(**inputs, max_new_tokens=12, do_sample=False,
+                                                          eos_token_id=151645, pad_token_id=151643)
+        with open(out) as f:
+            self.assertEqual(json.load(f)["new_token_ids"], ref[0, inputs["input_ids"].shape[1]:].tolist())
 
     def test_all_linear_experts_and_lm_head_equal_peft(self):
         names = self.check_against_peft("everything", EVERYTHING)
