@@ -170,8 +170,7 @@ void print_lora_summary(const std::string& dir, const std::string& mm_model, boo
   ThinkerConfig config = load_thinker_config(dir);
   MetaInit meta;
   Thinker thinker(config);
-  const LoraSpec spec = resolve_lora(*thinker, model.lora);
-  add_lora(*thinker, spec, model.lora.where);
+  const LoraSpec spec = attach_lora(*thinker, model.lora);
   uint64_t all = 0, adapters = 0, saved = 0;
   for (const auto& item : thinker->named_parameters(true)) {
     const auto n = static_cast<uint64_t>(item.value().numel());

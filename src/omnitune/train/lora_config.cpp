@@ -6,6 +6,7 @@
 #include "omnitune/core/closest_match.h"
 #include "omnitune/core/error.h"
 #include "omnitune/train/module_pattern.h"
+#include "omnitune/weights/peft_adapter.h"
 
 namespace omnitune {
 
@@ -59,6 +60,13 @@ LoraSettings read_lora_settings(ConfigReader in) {
   if (in.has("target_modules")) s.target_modules = string_or_list(in, "target_modules");
   if (in.has("target_parameters")) s.target_parameters = string_or_list(in, "target_parameters");
   if (in.has("modules_to_save")) s.modules_to_save = string_or_list(in, "modules_to_save");
+  if (in.has("pretrained_lora_path")) {
+    s.pretrained_lora_path = in.required<std::string>("pretrained_lora_path");
+    for (const char* key : {"rank", "alpha", "dropout", "use_rslora", "init_lora_weights", "target_modules",
+                            "target_parameters", "modules_to_save"})
+      if (in.has(key))
+        in.fail(key, "with pretrained_lora_path the adapter's adapter_config.json sets it: leave it out");
+  }
   in.finish();
   return s;
 }
@@ -82,6 +90,13 @@ LoraSpec resolve_lora(ThinkerImpl& thinker, const LoraSettings& s) {
                matching(modules, s.modules_to_save[i], cat(s.where, ".modules_to_save[", i, "]")));
   if (spec.modules.empty() && spec.parameters.empty())
     throw Error(s.where + ": LoRA has no targets (target_modules and target_parameters are empty)");
+  return spec;
+}
+
+LoraSpec attach_lora(ThinkerImpl& thinker, const LoraSettings& settings) {
+  if (!settings.pretrained_lora_path.empty()) return attach_peft_adapter(thinker, settings.pretrained_lora_path);
+  LoraSpec spec = resolve_lora(thinker, settings);
+  add_lora(thinker, spec, settings.where);
   return spec;
 }
 

@@ -21,12 +21,19 @@ struct LoraSettings {
   std::vector<std::string> target_parameters;
   std::vector<std::string> modules_to_save;
   std::string where;  // "<model.json>: $.lora"
+  // The seed's pretrained_lora_path: a PEFT adapter directory to start from; its adapter_config.json then sets
+  // rank, alpha, dropout and targets (the keys above stay unset).
+  std::string pretrained_lora_path;
 };
 
 LoraSettings read_lora_settings(ConfigReader in);
 
 // The names the settings pick on this thinker. Error naming the entry when one matches nothing.
 LoraSpec resolve_lora(ThinkerImpl& thinker, const LoraSettings& settings);
+
+// Attaches the settings' adapters to `thinker` (those of pretrained_lora_path's adapter_config.json when set, their
+// factors not yet filled) and returns their spec.
+LoraSpec attach_lora(ThinkerImpl& thinker, const LoraSettings& settings);
 
 // What LoRA freezes: every parameter but the adapter factors and those of modules_to_save.
 std::set<std::string> lora_frozen_parameters(ThinkerImpl& thinker, const LoraSpec& spec);

@@ -76,6 +76,10 @@ void apply_lora_flags(const TrainOptions& o, LoraSettings& s) {
   const bool any = o.lora_rank || o.lora_alpha || o.lora_dropout || !o.lora_target_modules.empty() ||
                    !o.lora_target_parameters.empty() || !o.lora_modules_to_save.empty();
   if (!any) return;
+  if (s.enabled && !s.pretrained_lora_path.empty())
+    throw Error(s.where +
+                ".pretrained_lora_path: the adapter's adapter_config.json sets rank, alpha, dropout and "
+                "targets; the --lora-* flags cannot change them");
   if (!s.enabled) s = LoraSettings{}, s.where = "--lora-*";
   s.enabled = true;
   if (o.lora_rank) s.hyper.rank = *o.lora_rank;

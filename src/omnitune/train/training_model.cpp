@@ -14,6 +14,7 @@
 #include "omnitune/train/lora_config.h"
 #include "omnitune/train/sharded_weights.h"
 #include "omnitune/weights/checkpoint_model.h"
+#include "omnitune/weights/peft_adapter.h"
 
 namespace omnitune {
 
@@ -68,18 +69,22 @@ void load_whole(const RunConfig& c, ThinkerImpl& thinker, const std::optional<Lo
     load_checkpoint_model(thinker, source.checkpoint->dir, c.hf_config_json);
   }
   if (source.adapter) adapters_loaded = load_checkpoint_model(thinker, source.adapter->dir, c.hf_config_json);
-  if (lora && !adapters_loaded)
+  const std::string& pretrained = c.model.lora.pretrained_lora_path;
+  if (lora && !adapters_loaded && !pretrained.empty()) {
+    read_peft_adapter_values(thinker, *lora, pretrained);
+    log_info(cat("LoRA starts from the adapter of ", pretrained));
+  } else if (lora && !adapters_loaded) {
     for (auto& item : thinker.named_parameters(true))
       if (is_lora_parameter(item.key()))
         init_lora_parameter(item.key(), item.value(), *lora, static_cast<uint64_t>(c.options.seed));
+  }
   thinker.to(c.device);
 }
 
 // Attaches the model.json's adapters; logs what they are.
-std::optional<LoraSpec> attach_lora(const RunConfig& c, ThinkerImpl& thinker) {
+std::optional<LoraSpec> attach_run_lora(const RunConfig& c, ThinkerImpl& thinker) {
   if (!c.model.lora.enabled) return std::nullopt;
-  LoraSpec spec = resolve_lora(thinker, c.model.lora);
-  add_lora(thinker, spec, c.model.lora.where);
+  LoraSpec spec = attach_lora(thinker, c.model.lora);
   log_info(cat("LoRA rank ", spec.rank, ", alpha ", spec.alpha, " on ", spec.modules.size(), " linear layers and ",
                spec.parameters.size(), " expert tensors; ", spec.modules_to_save.size(),
                " modules trained whole (modules_to_save); the rest of the model is frozen"));
@@ -98,7 +103,7 @@ TrainingModel build_training_model(const RunConfig& c, DataParallel& dp) {
   if (source.random_init)
     log_warn(
         cat("--init-model-with-meta-device without --load: training starts from random weights (seed ", o.seed, ")"));
-  m.lora = attach_lora(c, *m.thinker);
+  m.lora = attach_run_lora(c, *m.thinker);
   const std::optional<LoraSpec>& lora = m.lora;
   std::set<std::string> frozen = frozen_parameters(*m.thinker, c.model);
   if (lora) frozen.merge(lora_frozen_parameters(*m.thinker, *lora));
@@ -108,6 +113,11 @@ TrainingModel build_training_model(const RunConfig& c, DataParallel& dp) {
                  " data-parallel group(s)"));
   }
   if (c.sharding_size > 1) {
+    if (lora && !c.model.lora.pretrained_lora_path.empty() && !source.adapter)
+      throw Error(c.model.lora.where +
+                  ".pretrained_lora_path: starting from a PEFT adapter with parameter sharding "
+                  "(FSDP2) is not supported yet; start it on replicated ranks, or shard a run "
+                  "that resumes from such a run's checkpoint");
     std::optional<CheckpointModel> checkpoint;
     std::optional<HfThinkerReader> hf;
     std::optional<ThinkerInit> init;

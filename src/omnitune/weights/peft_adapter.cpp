@@ -251,12 +251,23 @@ void convert_dcp_to_peft(const std::string& dcp_dir, const std::string& save_dir
   log_info(cat("dcp-to-peft: wrote ", tensors.size(), " adapter tensors of ", location.dir, " to ", save_dir));
 }
 
-LoraSpec load_peft_adapter(ThinkerImpl& thinker, const std::string& dir) {
+LoraSpec attach_peft_adapter(ThinkerImpl& thinker, const std::string& dir) {
   const std::string config = (fs::path(dir) / kConfigFile).string(), weights = (fs::path(dir) / kWeightsFile).string();
   if (!fs::exists(config)) throw Error(cat(dir, ": no ", kConfigFile, " (not a PEFT adapter directory)"));
   if (!fs::exists(weights)) throw Error(cat(dir, ": no ", kWeightsFile, " (OmniTune reads safetensors adapters)"));
   LoraSpec spec = read_peft_adapter_config(thinker, config);
   add_lora(thinker, spec, config);
+  return spec;
+}
+
+LoraSpec load_peft_adapter(ThinkerImpl& thinker, const std::string& dir) {
+  LoraSpec spec = attach_peft_adapter(thinker, dir);
+  read_peft_adapter_values(thinker, spec, dir);
+  return spec;
+}
+
+void read_peft_adapter_values(ThinkerImpl& thinker, const LoraSpec& spec, const std::string& dir) {
+  const std::string weights = (fs::path(dir) / kWeightsFile).string();
   const SafetensorsFile file(weights);
   std::string prefix = kPrefix;
   if (!file.tensors().empty() && file.tensors().front().name.rfind(kPrefix, 0) != 0) prefix = kThinkerPrefix;
@@ -289,7 +300,6 @@ LoraSpec load_peft_adapter(ThinkerImpl& thinker, const std::string& dir) {
                     missing.empty() ? "" : " (first " + missing.front() + ")", "; mis-shaped: ", shapes.size(),
                     shapes.empty() ? "" : " (first " + shapes.front() + ")", "; unexpected: ", unexpected.size(),
                     unexpected.empty() ? "" : " (first " + unexpected.front() + ")"));
-  return spec;
 }
 
 }  // namespace omnitune

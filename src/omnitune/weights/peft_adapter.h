@@ -49,5 +49,9 @@ void convert_dcp_to_peft(const std::string& dcp_dir, const std::string& save_dir
 // Attaches the adapter of a PEFT directory to `thinker` and loads its tensors (strict: every key used, every
 // adapter filled). Returns its spec.
 LoraSpec load_peft_adapter(ThinkerImpl& thinker, const std::string& dir);
+// The two halves: attach the adapter its adapter_config.json describes (factors not filled), then fill the
+// factors (and modules_to_save) of the attached `spec` from <dir>/adapter_model.safetensors.
+LoraSpec attach_peft_adapter(ThinkerImpl& thinker, const std::string& dir);
+void read_peft_adapter_values(ThinkerImpl& thinker, const LoraSpec& spec, const std::string& dir);
 
 }  // namespace omnitune

@@ -12,7 +12,7 @@ import tempfile
 import unittest
 
 import torch
-from peft import PeftModel
+from peft import LoraConfig, PeftModel, get_peft_model
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from transformers import Qwen3OmniMoeForConditionalGeneration
@@ -121,6 +121,28 @@ class Lora(DistributedCase):
                      "audio_tower.conv_out.lora_A", "lm_head.weight"):
             self.assertIn(name, names)
         self.assertNotIn("model.layers.0.mlp.gate.lora_A", names)  # routers are not in all-linear
+
+    def test_a_run_starts_from_a_peft_adapter(self):
+        """model.json's pretrained_lora_path: the run trains the adapter PEFT wrote (its adapter_config.json sets the
+        targets); at a vanishing LR the checkpoint holds that adapter unchanged, and the loss is not the base's."""
+        torch.manual_seed(7)
+        full = Qwen3OmniMoeForConditionalGeneration.from_pretrained(self.model, dtype=torch.float32)
+        start = self.path("start_adapter")
+        get_peft_model(full, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
+                                        init_lora_weights=False)).save_pretrained(start)
+        pretrained = self.train("pretrained", {"pretrained_lora_path": start}, iters=1, lr="1e-30")
+        fresh = self.train("fresh", {"rank": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"]}, iters=1, lr="1e-30")
+        self.assertGreater(rel_float(pretrained[0]["loss"], fresh[0]["loss"]), 1e-3, "the adapter changed nothing")
+        exported = self.path("pretrained_peft")
+        omnitune("convert", "dcp-to-peft", "--dcp-dir", self.path("pretrained"), "--save-dir", exported)
+        before = load_file(os.path.join(start, "adapter_model.safetensors"))
+        after = load_file(os.path.join(exported, "adapter_model.safetensors"))
+        self.assertEqual(sorted(before), sorted(after))
+        for name, value in before.items():
+            self.assertTrue(torch.equal(value, after[name]), name)
+        refused = omnitune("train", *self.lora_args("both", {"pretrained_lora_path": start, "rank": 8}, 1), check=False)
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn("pretrained_lora_path the adapter's adapter_config.json sets it", refused.stderr)
 
     def test_training_lowers_the_loss_and_resumes_with_the_base_from_its_files(self):
         straight = self.train("straight", ATTENTION, iters=9)
