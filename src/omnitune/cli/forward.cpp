@@ -83,11 +83,12 @@ int run_forward(const ForwardOptions& o) {
   run.text_activations = {recompute.text || offload.text, offload.text};
 
   check_output_is_not_input({"--out", o.out_path}, {{"--model", o.model_dir}, {"--batch", o.batch_path}});
-  ThinkerConfig config = inference_model_config(o.model_dir);
+  InferenceModel model = locate_inference_model(o.model_dir);
   ThinkerInputs in = read_thinker_inputs(o.batch_path);
-  check_thinker_inputs(in, config, o.batch_path);
+  check_thinker_inputs(in, model.config, o.batch_path);
   if (o.grads && !in.labels.defined()) throw Error("--grads needs 'labels' in the batch (gradients are of the loss)");
-  Thinker thinker = load_inference_model(o.model_dir, o.adapter_dir, run).thinker;
+  load_inference_model(model, o.adapter_dir, run);
+  Thinker thinker = model.thinker;
   if (o.dtype == "bf16") thinker->to(at::kBFloat16);
 
   std::optional<at::NoGradGuard> no_grad;

@@ -129,19 +129,22 @@ int run_generate(const GenerateOptions& o) {
 
   ThinkerRunOptions run;
   run.text_attention = run.vision_attention = run.audio_attention = {impl, AttnLayout::kBNSD};
-  InferenceModel m = load_inference_model(o.model, o.adapter, run);
-  m.thinker->to(device, dtype);
+  // The prompt first (a bad messages or media file is refused before the weights load), then the model.
+  InferenceModel m = locate_inference_model(o.model);
   const DataConfig data = processing_config(o, m);
   const std::string tokenizer_from = tokenizer_dir(m, data);
   auto tokenizer = std::make_shared<const Tokenizer>(Tokenizer::from_dir(tokenizer_from));
-  const SampleBuilder builder(data, tokenizer, m.thinker->config.position_id_per_seconds);
+  const SampleBuilder builder(data, tokenizer, m.config.position_id_per_seconds);
   const RowSample row = o.messages.empty() ? prompt_row(o.prompt, o.media) : messages_row(o.messages, o.media);
   const Sample prompt = builder.build_prompt(row, o.messages.empty() ? "--prompt" : o.messages);
   ThinkerInputs batch = collate({prompt}, 0, 1);  // [1, S], no padding
   batch.labels = at::Tensor();
+  check_thinker_inputs(batch, m.config, o.messages.empty() ? "--prompt" : o.messages);
   if (!o.save_inputs.empty()) write_thinker_inputs(o.save_inputs, batch);
-  const ThinkerInputs inputs = to_device(batch, device, dtype);
   const std::set<int64_t> stops = stop_tokens(*tokenizer, tokenizer_from, m.dir);
+  load_inference_model(m, o.adapter, run);
+  m.thinker->to(device, dtype);
+  const ThinkerInputs inputs = to_device(batch, device, dtype);
 
   at::NoGradGuard no_grad;
   Generator generator(*m.thinker);

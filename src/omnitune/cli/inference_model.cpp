@@ -12,10 +12,6 @@ namespace omnitune {
 
 namespace {
 
-std::string model_dir(const std::string& model) {
-  return is_training_checkpoint(model) ? locate_checkpoint(model).dir : model;
-}
-
 // Hugging Face weights or a training checkpoint (save root, iter_N or release) into `thinker`.
 void load_weights(ThinkerImpl& thinker, const std::string& path) {
   if (is_training_checkpoint(path)) {
@@ -29,16 +25,17 @@ void load_weights(ThinkerImpl& thinker, const std::string& path) {
 
 }  // namespace
 
-ThinkerConfig inference_model_config(const std::string& model) { return load_thinker_config(model_dir(model)); }
-
-InferenceModel load_inference_model(const std::string& model, const std::string& adapter,
-                                    const ThinkerRunOptions& run) {
+InferenceModel locate_inference_model(const std::string& model) {
   InferenceModel out;
   out.training_checkpoint = is_training_checkpoint(model);
-  out.dir = model_dir(model);
-  ThinkerConfig config = load_thinker_config(out.dir);
-  check_thinker_fits_in_memory(config, out.dir + "/config.json");
-  out.thinker = Thinker(config, run);
+  out.dir = out.training_checkpoint ? locate_checkpoint(model).dir : model;
+  out.config = load_thinker_config(out.dir);
+  return out;
+}
+
+void load_inference_model(InferenceModel& out, const std::string& adapter, const ThinkerRunOptions& run) {
+  check_thinker_fits_in_memory(out.config, out.dir + "/config.json");
+  out.thinker = Thinker(out.config, run);
   // A LoRA run's checkpoint holds the adapter; the base is the model its adapter_config.json names.
   const std::string base = out.training_checkpoint ? adapter_base(out.dir) : "";
   if (!base.empty())
@@ -48,7 +45,6 @@ InferenceModel load_inference_model(const std::string& model, const std::string&
   if (!base.empty()) load_checkpoint_model(*out.thinker, out.dir, checkpoint_config_text(out.dir));
   if (!adapter.empty()) load_peft_adapter(*out.thinker, adapter);
   out.thinker->eval();  // no LoRA dropout
-  return out;
 }
 
 }  // namespace omnitune

@@ -10,14 +10,16 @@
 namespace omnitune {
 
 struct InferenceModel {
-  Thinker thinker{nullptr};
   std::string dir;                   // the Hugging Face directory or the checkpoint directory found
   bool training_checkpoint = false;  // `dir` is a training checkpoint (trainer_state.json, no tokenizer)
+  ThinkerConfig config;              // its config.json (a checkpoint keeps a copy)
+  Thinker thinker{nullptr};          // set by load_inference_model
 };
 
-// The model's config.json as `dir` holds it (a checkpoint keeps a copy).
-ThinkerConfig inference_model_config(const std::string& model);
+// Finds what --model names and reads its config; loads no weights (cheap: requests are checked before the load).
+InferenceModel locate_inference_model(const std::string& model);
 
-InferenceModel load_inference_model(const std::string& model, const std::string& adapter, const ThinkerRunOptions& run);
+// The thinker of `located`, its weights loaded, `adapter` (a PEFT directory, or "") on top.
+void load_inference_model(InferenceModel& located, const std::string& adapter, const ThinkerRunOptions& run);
 
 }  // namespace omnitune

@@ -153,6 +153,16 @@ class Generate(unittest.TestCase):
             r = omnitune("generate", "--model", self.model, *args, check=False)
             self.assertNotEqual(r.returncode, 0, args)
             self.assertIn(message, r.stderr, args)
+        # The prompt is built before the weights load: a model without weights still reports the prompt's error.
+        no_weights = os.path.join(self.dir, "no_weights")
+        os.makedirs(no_weights, exist_ok=True)
+        for f in os.listdir(self.model):
+            if ".safetensors" not in f and not os.path.exists(os.path.join(no_weights, f)):
+                os.symlink(os.path.join(self.model, f), os.path.join(no_weights, f))
+        for args, message in cases[1:3]:
+            r = omnitune("generate", "--model", no_weights, *args, check=False)
+            self.assertNotEqual(r.returncode, 0, args)
+            self.assertIn(message, r.stderr, args)
 
 
 if __name__ == "__main__":
