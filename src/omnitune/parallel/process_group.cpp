@@ -7,7 +7,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include "omnitune/core/error.h"
@@ -52,17 +55,40 @@ DistBackend parse_dist_backend(const std::string& text) {
 
 // Every rank bumps hb/<rank> once a second over its own store connection. After a failed collective the
 // ranks whose counter stands still are the lost ones; when the store itself is gone, rank 0 (its host) is.
+// Once watch() is called, the thread also watches the neighbours' counters (ranks r - 1 and r + 1): one that
+// stands still for `lost_after` died or stopped without any collective saying so (Gloo did not always see a
+// SIGKILLed peer's sockets close, and a stopped rank closes nothing). The watcher publishes it under "lost",
+// which every rank reads each second, and calls `on_lost` with it. A rank that finished writes "left".
 class Heartbeat {
  public:
-  Heartbeat(StorePtr store, int64_t rank, int64_t world) : store_(std::move(store)), rank_(rank), world_(world) {
+  using OnLost = std::function<void(const std::string& lost)>;
+  // `store_on_rank0`: rank 0 serves the store (not torchrun's agent), so a store that stops answering is rank 0 lost.
+  Heartbeat(StorePtr store, int64_t rank, int64_t world, bool store_on_rank0, std::chrono::milliseconds lost_after,
+            OnLost on_lost)
+      : store_(std::move(store)),
+        rank_(rank),
+        world_(world),
+        store_on_rank0_(store_on_rank0),
+        lost_after_(lost_after),
+        on_lost_(std::move(on_lost)) {
+    store_->compareSet(kLostKey, {}, bytes(kNoneLost));  // the first rank creates it
+    for (int64_t r : {rank - 1, rank + 1})
+      if (int64_t n = (r + world) % world;
+          n != rank && std::find(neighbours_.begin(), neighbours_.end(), n) == neighbours_.end())
+        neighbours_.push_back(n);
     beat();
     thread_ = std::thread([this] {
       while (!stop_) {
-        for (int k = 0; k < 10 && !stop_; ++k) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        pause();
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (left_) return;
         try {
           beat();
+          if (watching_) watch_neighbours();
         } catch (const std::exception&) {
-          return;  // the store is gone; the next collective reports it
+          pause();  // a rank that is just ending (an error on every rank) stops this thread meanwhile
+          if (watching_ && store_on_rank0_ && rank_ != 0 && !stop_) on_lost_("rank 0 (it serves the rendezvous store)");
+          return;  // else the next collective reports it
         }
       }
     });
@@ -70,6 +96,17 @@ class Heartbeat {
   ~Heartbeat() {
     stop_ = true;
     thread_.join();
+  }
+
+  void watch() { watching_ = true; }  // every rank has written its first beat
+  // This rank has finished every collective: its counter may stand still from now on.
+  void leave() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    left_ = true;
+    try {
+      store_->set(cat("hb/", rank_), bytes(kLeft));
+    } catch (const std::exception&) {
+    }
   }
 
   // "rank 2" / "ranks 1, 3" / "" (none found), after watching the counters for `window`.
@@ -87,16 +124,51 @@ class Heartbeat {
     std::string list;
     int found = 0;
     for (int64_t r = 0; r < world_; ++r)
-      if (r != rank_ && before[r] == after[r]) list += cat(found++ ? ", " : "", r);
+      if (r != rank_ && before[r] == after[r] && text(after[r]) != kLeft) list += cat(found++ ? ", " : "", r);
     return found == 0 ? "" : cat(found == 1 ? "rank " : "ranks ", list);
   }
 
  private:
-  void beat() { store_->set(cat("hb/", rank_), bytes(std::to_string(++count_))); }
+  static constexpr const char* kLostKey = "lost";
+  static constexpr const char* kNoneLost = "-";
+  static constexpr const char* kLeft = "left";
 
+  void beat() { store_->set(cat("hb/", rank_), bytes(std::to_string(++count_))); }
+  void pause() {
+    for (int k = 0; k < 10 && !stop_; ++k) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+
+  void watch_neighbours() {
+    std::vector<std::string> keys = {kLostKey};
+    for (int64_t n : neighbours_) keys.push_back(cat("hb/", n));
+    const std::vector<std::vector<uint8_t>> values = store_->multiGet(keys);
+    if (const std::string published = text(values[0]); published != kNoneLost) return on_lost_(published);
+    const auto now = std::chrono::steady_clock::now();
+    for (size_t k = 0; k < neighbours_.size(); ++k) {
+      Seen& seen = seen_[neighbours_[k]];
+      if (values[k + 1] != seen.value || text(values[k + 1]) == kLeft) {
+        seen = {values[k + 1], now};
+      } else if (now - seen.since >= lost_after_) {
+        const std::string lost = cat("rank ", neighbours_[k]);
+        store_->set(kLostKey, bytes(lost));
+        return on_lost_(lost);
+      }
+    }
+  }
+
+  struct Seen {
+    std::vector<uint8_t> value;
+    std::chrono::steady_clock::time_point since;
+  };
   StorePtr store_;
   int64_t rank_, world_, count_ = 0;
-  std::atomic<bool> stop_{false};
+  bool store_on_rank0_;
+  std::chrono::milliseconds lost_after_;
+  OnLost on_lost_;
+  std::vector<int64_t> neighbours_;
+  std::map<int64_t, Seen> seen_;
+  std::atomic<bool> stop_{false}, watching_{false}, left_{false};
+  std::mutex mutex_;  // a beat and its watch, or leave()
   std::thread thread_;
 };
 
@@ -116,8 +188,12 @@ ProcessGroup::ProcessGroup(const LaunchEnv& env, const JoinOptions& options)
   const std::string where = cat(env.master_addr, ":", env.master_port);
   try {
     links_->store = connect_store(env, env.rank == 0 && !env.agent_store, options.timeout);
-    links_->heartbeat =
-        std::make_unique<Heartbeat>(connect_store(env, false, options.timeout), env.rank, env.world_size);
+    links_->heartbeat = std::make_unique<Heartbeat>(
+        connect_store(env, false, options.timeout), env.rank, env.world_size, !env.agent_store,
+        lost_after(options.timeout), [this](const std::string& lost) {
+          exit_lost(cat("error: rank ", rank_, ": lost contact with ", lost,
+                        " (its heartbeat stopped: it died or stopped answering; see its own output)"));
+        });
     auto gloo_options = c10d::ProcessGroupGloo::Options::create(options.timeout);
     links_->device = gloo_device(env);
     gloo_options->devices.push_back(links_->device);
@@ -127,17 +203,38 @@ ProcessGroup::ProcessGroup(const LaunchEnv& env, const JoinOptions& options)
     throw Error(cat("rank ", env.rank, " of ", env.world_size, ": could not join the job at ", where,
                     " (MASTER_ADDR:MASTER_PORT) within ", options.timeout.count() / 1000, " s: ", e.what()));
   }
+  links_->heartbeat->watch();  // every rank beat before the Gloo group formed
+}
+
+std::chrono::milliseconds ProcessGroup::lost_after(std::chrono::milliseconds timeout) {
+  return std::clamp<std::chrono::milliseconds>(timeout / 6, std::chrono::seconds(5), std::chrono::seconds(60));
+}
+
+void ProcessGroup::leave(const std::string& what) {
+  links_->heartbeat->leave();
+  barrier(what);
 }
 
 ProcessGroup::~ProcessGroup() = default;
 
+namespace {
+std::mutex g_exiting;  // held by the first failure path (a collective, the heartbeat watcher): one message
+}  // namespace
+
 void ProcessGroup::fail(const std::string& what, const std::exception& error) {
+  g_exiting.lock();
   const std::string lost = links_->heartbeat->lost(std::chrono::milliseconds(3000));
   std::string message = cat("error: rank ", rank_, ": ", what, " failed: ");
   if (!lost.empty())
     message += cat("lost contact with ", lost, " (it died or stopped answering; see its own output)");
   else
     message += error.what();
+  g_exiting.unlock();
+  exit_lost(message);
+}
+
+void ProcessGroup::exit_lost(const std::string& message) {
+  g_exiting.lock();  // never released: the process ends here
   std::cerr << message << std::endl;
   // Rank 0 serves the store: it stays a moment so that the others can still read the heartbeats.
   if (rank_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(4000));

@@ -1,7 +1,8 @@
 // parallel/process_group: the job's ranks joined through c10d — the TCPStore rendezvous (served by rank 0,
 // or by torchrun's agent) and a ProcessGroupGloo over all ranks — with the few collectives the trainer
 // issues. A failed collective never hangs and never ends in a stack trace: the rank logs which peer it lost
-// (from the heartbeats every rank writes to the store) and exits with status 1.
+// (from the heartbeats every rank writes to the store) and exits with status 1. A rank whose heartbeat
+// stands still for lost_after(timeout) makes every rank exit so too, whatever collective they wait in.
 #pragma once
 
 #include <chrono>
@@ -36,6 +37,11 @@ class ProcessGroup {
   int64_t rank() const { return rank_; }
   int64_t world() const { return world_; }
 
+  // How long a rank's heartbeat may stand still before it is lost: timeout / 6, within [5 s, 60 s].
+  static std::chrono::milliseconds lost_after(std::chrono::milliseconds timeout);
+  // This rank issues no more collectives after this barrier: its heartbeat may stop (every rank calls it last).
+  void leave(const std::string& what);
+
   // In place over every rank; `what` names the step in the message of a failure. One contiguous CPU tensor
   // (several are flattened by the caller: c10d reads a list as one tensor per local device).
   void all_reduce_sum(at::Tensor& tensor, const std::string& what);
@@ -53,6 +59,7 @@ class ProcessGroup {
   friend class PendingCollective;
   void all_reduce(at::Tensor& tensor, bool max, const std::string& what);
   [[noreturn]] void fail(const std::string& what, const std::exception& error);
+  [[noreturn]] void exit_lost(const std::string& message);
 
   struct Links;  // the store, the Gloo group and the heartbeat (c10d types stay out of this header)
   int64_t rank_ = 0, world_ = 1, exchanges_ = 0;

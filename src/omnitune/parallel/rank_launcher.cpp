@@ -160,11 +160,12 @@ int launch_ranks(const LaunchPlan& plan) {
     bool all_done = true, output_open = false;
     for (const auto& r : ranks) all_done = all_done && r.done, output_open = output_open || r.out >= 0 || r.err >= 0;
     if (all_done && !output_open) break;
-    // After a failure the others get 15 s to notice it and say so themselves, then SIGTERM; 10 s after a
-    // SIGTERM (or a forwarded signal), SIGKILL.
+    // After a failure the others get 20 s to notice it and say so themselves (a rank that stopped answering
+    // takes the heartbeat watch up to 12 s at a 1-minute timeout), then SIGTERM; 10 s after a SIGTERM (or a
+    // forwarded signal), SIGKILL.
     if (!all_done) {
       const auto now = Clock::now();
-      if (!failure.empty() && terminated_at == Clock::time_point{} && now - failed_at > std::chrono::seconds(15)) {
+      if (!failure.empty() && terminated_at == Clock::time_point{} && now - failed_at > std::chrono::seconds(20)) {
         signal_all(ranks, SIGTERM);
         terminated_at = now;
       } else if (terminated_at != Clock::time_point{} && now - terminated_at > std::chrono::seconds(10)) {

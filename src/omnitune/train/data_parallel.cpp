@@ -45,6 +45,10 @@ void DataParallel::barrier(const std::string& what) {
   if (group_) group_->barrier(what);
 }
 
+void DataParallel::leave() {
+  if (group_) group_->leave("finishing the job");
+}
+
 std::string DataParallel::from_rank0(const std::string& value, const std::string& what) {
   if (!group_) return value;
   return group_->exchange(cat("from_rank0/", what), value)[0];

@@ -33,6 +33,8 @@ class DataParallel {
   // `has_grad`: 1 where some rank's micro-batches gave the parameter a gradient.
   void sum_grads(std::vector<at::Tensor>& grads, std::vector<uint8_t>& has_grad, at::ScalarType reduce);
   void barrier(const std::string& what);
+  // The last collective of a successful run: from here on a rank that has exited is not a lost one.
+  void leave();
   // Rank 0's `value` on every rank (`what` names it in a failure).
   std::string from_rank0(const std::string& value, const std::string& what);
 

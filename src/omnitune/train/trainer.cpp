@@ -164,6 +164,7 @@ void run_training(const TrainOptions& options) {
     recorder.record(step, settings.lr, data_s, *loader, eval);
   }
   recorder.finish(*loader);
+  dp.leave();
 }
 
 }  // namespace omnitune

@@ -111,10 +111,7 @@ class Sharded(DistributedCase):
     def test_a_killed_rank_stops_the_others(self):
         """A rank SIGKILLed while the others gather or reduce its units: the job ends naming it; the sharded
         checkpoint of step 2 resumes on one process."""
-        # Open: once (CI, two suites side by side) the sharded survivors had not named the lost rank when launch
-        # stopped them 15 s after its death; launch's own message names it, and the job ends in time.
-        self.kill_rank_1_and_resume(self.path("killed"), extra=("--fsdp2-config", self.yaml()),
-                                    survivors_name_it=False)
+        self.kill_rank_1_and_resume(self.path("killed"), extra=("--fsdp2-config", self.yaml()))
 
     def test_unsupported_settings_are_refused(self):
         for text, message in (("sharding_size: 3\n", "sharding_size 3 does not divide the 2 ranks"),
