@@ -61,7 +61,8 @@ TEST(TrainStep, PerTokenLossDoesNotDependOnTheSplit) {
   Grads one_batch = run(LossType::kPerToken, {s});                                // MBS 4 x GA 1
   Grads four_steps = run(LossType::kPerToken, {{s[0]}, {s[1]}, {s[2]}, {s[3]}});  // MBS 1 x GA 4
   EXPECT_LE(std::abs(one_batch.loss - four_steps.loss) / one_batch.loss, 1e-6);
-  EXPECT_LE(max_relative(four_steps, one_batch), 1e-6);
+  // GEMMs of other shapes round differently: 1.3e-6 seen on an AVX2 AMD EPYC (below 1e-6 on earlier machines).
+  EXPECT_LE(max_relative(four_steps, one_batch), 5e-6);
   // The default loss averages per micro-batch, so there the split matters (this test can fail).
   Grads default_one = run(LossType::kDefault, {s});
   Grads default_four = run(LossType::kDefault, {{s[0]}, {s[1]}, {s[2]}, {s[3]}});

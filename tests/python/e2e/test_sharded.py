@@ -77,9 +77,9 @@ class Sharded(DistributedCase):
         hsdp = self.sharded(4, "hsdp4", yaml=hsdp_yaml, **kw)
         self.assert_same_curve(hsdp, straight, "HSDP 4 = 2 x 2, ignored_modules replicated")
         last = f"iter_{RESUME_STEPS:07d}"
-        # 12 micro-batches summed in groups over 2 x 2 ranks: seen 7e-6 on an expert's gate_up_proj (an element
-        # with a tiny gradient: AdamW turns its float noise into a step of the size of the LR)
-        self.assertLessEqual(weights_max_diff(self.path("hsdp4", last), self.path("gbs12", last)), 1e-5)
+        diff = weights_max_diff(self.path("hsdp4", last), self.path("gbs12", last))
+        print(f"HSDP 4 = 2 x 2 vs one process, final weights: max |diff| {diff!r}")
+        self.assertLessEqual(diff, 1e-6)
         for source, world in (("hsdp4", 3), ("gbs12", 2)):
             resumed = self.resume_copy(source, world, ("--fsdp2-config", self.yaml()), at=1, gbs=RESUME_GBS,
                                        iters=RESUME_STEPS)

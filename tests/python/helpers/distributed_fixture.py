@@ -101,6 +101,10 @@ class DistributedCase(TinyModelCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        # One thread in every process, the single-process reference included: a GEMM rounds differently on 1 and
+        # 2 threads (3e-5 apart on one element after 2 steps here, an AVX2 CPU), and launch would give the ranks
+        # cores / ranks threads.
+        os.environ["OMP_NUM_THREADS"] = "1"
         cls.data = make_dataset(cls.root, cls.model, rows=cls.rows, shuffle=True)
         cls.runs = {}
 
