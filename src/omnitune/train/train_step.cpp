@@ -22,6 +22,9 @@ std::string nonfinite_message(int64_t iteration, const std::string& what, const 
              "and the checkpoints are as they were. Check those rows, or lower --lr / set --clip-grad");
 }
 
+// "nan", "inf" or "-inf" (a NaN's sign bit differs between CPUs and means nothing).
+std::string nonfinite_text(double value) { return std::isnan(value) ? "nan" : value > 0 ? "inf" : "-inf"; }
+
 }  // namespace
 
 BackwardResult forward_backward(ThinkerImpl& model, const std::vector<ThinkerInputs>& micro, LossType type,
@@ -123,14 +126,14 @@ StepResult train_step(ThinkerImpl& model, const std::vector<ThinkerInputs>& micr
                StepFlops{g[4], g[5], g[6]}};
   for (size_t m = 0; m < micro.size(); ++m)
     if (!std::isfinite(v[2 + m]))
-      throw Error(nonfinite_message(iteration, cat("the loss is ", v[2 + m]), micro[m].sources));
+      throw Error(nonfinite_message(iteration, cat("the loss is ", nonfinite_text(v[2 + m])), micro[m].sources));
   if (g[7] > 0)
     throw Error(cat("iteration ", iteration, ": another rank's loss is not finite (its message names the rows); ",
                     "stopped before the optimizer step, so the weights and the checkpoints are as they were"));
   if (!std::isfinite(r.grad_norm)) {
     std::vector<std::string> rows;
     for (const auto& batch : micro) rows.insert(rows.end(), batch.sources.begin(), batch.sources.end());
-    throw Error(nonfinite_message(iteration, cat("the gradient norm is ", r.grad_norm), rows));
+    throw Error(nonfinite_message(iteration, cat("the gradient norm is ", nonfinite_text(r.grad_norm)), rows));
   }
   if (s.shard) {
     optimizer.step(s.lr, s.shard->pick(masters.grads()), s.shard->pick(masters.has_grad()));
