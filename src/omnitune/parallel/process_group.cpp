@@ -9,7 +9,6 @@
 #include <cstdlib>
 #include <functional>
 #include <iostream>
-#include <map>
 #include <mutex>
 #include <thread>
 
@@ -76,6 +75,7 @@ class Heartbeat {
       if (int64_t n = (r + world) % world;
           n != rank && std::find(neighbours_.begin(), neighbours_.end(), n) == neighbours_.end())
         neighbours_.push_back(n);
+    seen_.resize(neighbours_.size());
     beat();
     thread_ = std::thread([this] {
       while (!stop_) {
@@ -145,7 +145,7 @@ class Heartbeat {
     if (const std::string published = text(values[0]); published != kNoneLost) return on_lost_(published);
     const auto now = std::chrono::steady_clock::now();
     for (size_t k = 0; k < neighbours_.size(); ++k) {
-      Seen& seen = seen_[neighbours_[k]];
+      Seen& seen = seen_[k];
       if (values[k + 1] != seen.value || text(values[k + 1]) == kLeft) {
         seen = {values[k + 1], now};
       } else if (now - seen.since >= lost_after_) {
@@ -166,7 +166,7 @@ class Heartbeat {
   std::chrono::milliseconds lost_after_;
   OnLost on_lost_;
   std::vector<int64_t> neighbours_;
-  std::map<int64_t, Seen> seen_;
+  std::vector<Seen> seen_;  // of neighbours_[k]
   std::atomic<bool> stop_{false}, watching_{false}, left_{false};
   std::mutex mutex_;  // a beat and its watch, or leave()
   std::thread thread_;
@@ -222,19 +222,22 @@ std::mutex g_exiting;  // held by the first failure path (a collective, the hear
 }  // namespace
 
 void ProcessGroup::fail(const std::string& what, const std::exception& error) {
-  g_exiting.lock();
+  g_exiting.lock();  // never released: the process ends here
   const std::string lost = links_->heartbeat->lost(std::chrono::milliseconds(3000));
   std::string message = cat("error: rank ", rank_, ": ", what, " failed: ");
   if (!lost.empty())
     message += cat("lost contact with ", lost, " (it died or stopped answering; see its own output)");
   else
     message += error.what();
-  g_exiting.unlock();
-  exit_lost(message);
+  exit_with(message);
 }
 
 void ProcessGroup::exit_lost(const std::string& message) {
   g_exiting.lock();  // never released: the process ends here
+  exit_with(message);
+}
+
+void ProcessGroup::exit_with(const std::string& message) {
   std::cerr << message << std::endl;
   // Rank 0 serves the store: it stays a moment so that the others can still read the heartbeats.
   if (rank_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(4000));

@@ -59,7 +59,8 @@ class ProcessGroup {
   friend class PendingCollective;
   void all_reduce(at::Tensor& tensor, bool max, const std::string& what);
   [[noreturn]] void fail(const std::string& what, const std::exception& error);
-  [[noreturn]] void exit_lost(const std::string& message);
+  [[noreturn]] void exit_lost(const std::string& message);  // takes the exit lock first
+  [[noreturn]] void exit_with(const std::string& message);  // the exit lock held: print, exit 1
 
   struct Links;  // the store, the Gloo group and the heartbeat (c10d types stay out of this header)
   int64_t rank_ = 0, world_ = 1, exchanges_ = 0;
