@@ -96,5 +96,6 @@ OUTPUT_ARGS="
 
 mkdir -p logs
 logfile=logs/train_$(date +%Y%m%d)_$(date +%H%M%S).log
-# The seed passes --distributed-backend nccl; the NCCL path is not supported yet, Gloo carries GPU jobs too.
-$OMNITUNE launch $DISTRIBUTED_ARGS -- train $GPT_ARGS $MM_ARGS $OUTPUT_ARGS --distributed-backend gloo 2>&1 | tee "$logfile"
+# NCCL as the seed (not yet run on a GPU by the project: DISTRIBUTED_BACKEND=gloo carries GPU jobs through host memory).
+$OMNITUNE launch $DISTRIBUTED_ARGS -- train $GPT_ARGS $MM_ARGS $OUTPUT_ARGS \
+    --distributed-backend "${DISTRIBUTED_BACKEND:-nccl}" 2>&1 | tee "$logfile"

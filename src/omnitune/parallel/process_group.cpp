@@ -2,6 +2,7 @@
 
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <algorithm>
@@ -42,6 +43,54 @@ std::shared_ptr<gloo::transport::Device> gloo_device(const LaunchEnv& env) {
   if (env.master_addr == "127.0.0.1" || env.master_addr == "localhost")
     return c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1");
   return c10d::ProcessGroupGloo::createDefaultDevice();
+}
+
+using BackendPtr = c10::intrusive_ptr<c10d::Backend>;
+
+BackendPtr gloo_group(const StorePtr& store, const std::string& prefix, int64_t rank, int64_t size,
+                      const std::shared_ptr<gloo::transport::Device>& device, std::chrono::milliseconds timeout) {
+  auto options = c10d::ProcessGroupGloo::Options::create(timeout);
+  options->devices.push_back(device);
+  return c10::make_intrusive<c10d::ProcessGroupGloo>(c10::make_intrusive<c10d::PrefixStore>(prefix, store), rank, size,
+                                                     options);
+}
+
+// An NCCL communicator over the group on this rank's GPU, formed now (not at the first collective) so that a
+// failure to form it is a failure to join. Collectives run on the group's own CUDA stream, ordered after the
+// work queued on the current stream when they start; wait() orders the current stream after them.
+BackendPtr nccl_group(const StorePtr& store, const std::string& prefix, int64_t rank, int64_t size, at::Device device,
+                      std::chrono::milliseconds timeout) {
+  auto options = c10d::ProcessGroupNCCL::Options::create();
+  options->timeout = timeout;
+  auto group = c10::make_intrusive<c10d::ProcessGroupNCCL>(c10::make_intrusive<c10d::PrefixStore>(prefix, store), rank,
+                                                           size, options);
+  group->setBoundDeviceId(device);
+  group->eagerConnectSingleDevice(device);
+  return group;
+}
+
+// NCCL's watchdog must not end the process with its own message: on a failed or timed-out collective it only
+// aborts the communicators (CleanUpOnly), and the next collective this rank issues fails through
+// ProcessGroup::fail, which names the lost rank. A rank that died or stopped is named sooner by the heartbeat
+// watcher (lost_after < the collective timeout).
+void let_our_message_win_over_nccl() {
+  setenv("TORCH_NCCL_ASYNC_ERROR_HANDLING", "2", 1);
+  setenv("NCCL_ASYNC_ERROR_HANDLING", "2", 1);
+}
+
+void shut_down(BackendPtr& group) {
+  if (!group) return;
+  try {
+    group->shutdown();
+  } catch (const std::exception&) {
+  }
+  group.reset();
+}
+
+// The backend that carries `t`: NCCL for a GPU tensor where the job has it, else Gloo (host tensors; a GPU
+// tensor in a Gloo job).
+c10d::Backend& carrier(const BackendPtr& gloo, const BackendPtr& nccl, const at::Tensor& t) {
+  return t.is_cuda() && nccl ? *nccl : *gloo;
 }
 
 }  // namespace
@@ -174,17 +223,22 @@ class Heartbeat {
 
 struct ProcessGroup::Links {
   StorePtr store;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
+  BackendPtr gloo;  // barriers, host tensors; every tensor of a Gloo job
+  BackendPtr nccl;  // GPU tensors of an NCCL job; null with Gloo
   std::shared_ptr<gloo::transport::Device> device;
   std::unique_ptr<Heartbeat> heartbeat;
 };
 
 ProcessGroup::ProcessGroup(const LaunchEnv& env, const JoinOptions& options)
-    : rank_(env.rank), world_(env.world_size), timeout_(options.timeout), links_(std::make_unique<Links>()) {
-  if (options.backend == DistBackend::kNccl)
-    throw Error(
-        "--distributed-backend nccl is not supported yet (the NCCL path has not been built and checked on a GPU "
-        "here); use --distributed-backend gloo");
+    : rank_(env.rank),
+      world_(env.world_size),
+      timeout_(options.timeout),
+      device_(options.backend == DistBackend::kNccl ? options.device : at::Device(at::kCPU)),
+      links_(std::make_unique<Links>()) {
+  if (options.backend == DistBackend::kNccl && !options.device.is_cuda())
+    throw Error(cat("--distributed-backend nccl: rank ", env.rank, " computes on ", options.device.str(),
+                    ", not on a CUDA device (NCCL moves GPU memory): use --distributed-backend gloo on CPUs"));
+  if (options.backend == DistBackend::kNccl) let_our_message_win_over_nccl();
   const std::string where = cat(env.master_addr, ":", env.master_port);
   try {
     links_->store = connect_store(env, env.rank == 0 && !env.agent_store, options.timeout);
@@ -194,11 +248,10 @@ ProcessGroup::ProcessGroup(const LaunchEnv& env, const JoinOptions& options)
           exit_lost(cat("error: rank ", rank_, ": lost contact with ", lost,
                         " (its heartbeat stopped: it died or stopped answering; see its own output)"));
         });
-    auto gloo_options = c10d::ProcessGroupGloo::Options::create(options.timeout);
     links_->device = gloo_device(env);
-    gloo_options->devices.push_back(links_->device);
-    links_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(
-        c10::make_intrusive<c10d::PrefixStore>("gloo", links_->store), env.rank, env.world_size, gloo_options);
+    links_->gloo = gloo_group(links_->store, "gloo", env.rank, env.world_size, links_->device, options.timeout);
+    if (device_.is_cuda())
+      links_->nccl = nccl_group(links_->store, "nccl", env.rank, env.world_size, device_, options.timeout);
   } catch (const std::exception& e) {
     throw Error(cat("rank ", env.rank, " of ", env.world_size, ": could not join the job at ", where,
                     " (MASTER_ADDR:MASTER_PORT) within ", options.timeout.count() / 1000, " s: ", e.what()));
@@ -215,7 +268,7 @@ void ProcessGroup::leave(const std::string& what) {
   barrier(what);
 }
 
-ProcessGroup::~ProcessGroup() = default;
+ProcessGroup::~ProcessGroup() { shut_down(links_->nccl); }
 
 namespace {
 std::mutex g_exiting;  // held by the first failure path (a collective, the heartbeat watcher): one message
@@ -249,7 +302,7 @@ void ProcessGroup::all_reduce(at::Tensor& tensor, bool max, const std::string& w
     std::vector<at::Tensor> one = {tensor};
     c10d::AllreduceOptions o;
     o.reduceOp = max ? c10d::ReduceOp::MAX : c10d::ReduceOp::SUM;
-    links_->gloo->allreduce(one, o)->wait();
+    carrier(links_->gloo, links_->nccl, tensor).allreduce(one, o)->wait();
   } catch (const std::exception& e) {
     fail(what, e);
   }
@@ -281,7 +334,8 @@ std::vector<std::string> ProcessGroup::exchange(const std::string& key, const st
 }
 
 struct Subgroup::Group {
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
+  BackendPtr gloo, nccl;  // as ProcessGroup::Links
+  c10d::Backend& carrier(const at::Tensor& t) const { return omnitune::carrier(gloo, nccl, t); }
 };
 
 std::unique_ptr<Subgroup> ProcessGroup::subgroup(const std::string& name, const std::vector<int64_t>& members) {
@@ -294,17 +348,16 @@ std::unique_ptr<Subgroup> ProcessGroup::subgroup(const std::string& name, const 
   g->size_ = static_cast<int64_t>(members.size());
   g->group_ = std::make_unique<Subgroup::Group>();
   try {
-    auto gloo_options = c10d::ProcessGroupGloo::Options::create(timeout_);
-    gloo_options->devices.push_back(links_->device);
-    g->group_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(
-        c10::make_intrusive<c10d::PrefixStore>(cat("gloo/", name), links_->store), g->rank_, g->size_, gloo_options);
+    g->group_->gloo = gloo_group(links_->store, cat("gloo/", name), g->rank_, g->size_, links_->device, timeout_);
+    if (links_->nccl)
+      g->group_->nccl = nccl_group(links_->store, cat("nccl/", name), g->rank_, g->size_, device_, timeout_);
   } catch (const std::exception& e) {
     fail(cat("forming the process group '", name, "'"), e);
   }
   return g;
 }
 
-Subgroup::~Subgroup() = default;
+Subgroup::~Subgroup() { shut_down(group_->nccl); }
 
 PendingCollective::PendingCollective(std::shared_ptr<void> work, ProcessGroup* owner, std::string what)
     : work_(std::move(work)), owner_(owner), what_(std::move(what)) {}
@@ -331,7 +384,7 @@ std::shared_ptr<void> hold(c10::intrusive_ptr<c10d::Work> work) {
 
 PendingCollective Subgroup::all_gather(at::Tensor& out, at::Tensor& in, const std::string& what) {
   try {
-    return {hold(group_->gloo->_allgather_base(out, in)), owner_, what};
+    return {hold(group_->carrier(in)._allgather_base(out, in)), owner_, what};
   } catch (const std::exception& e) {
     owner_->fail(what, e);
   }
@@ -341,7 +394,7 @@ PendingCollective Subgroup::reduce_scatter(at::Tensor& out, at::Tensor& in, cons
   try {
     c10d::ReduceScatterOptions o;
     o.reduceOp = c10d::ReduceOp::SUM;
-    return {hold(group_->gloo->_reduce_scatter_base(out, in, o)), owner_, what};
+    return {hold(group_->carrier(in)._reduce_scatter_base(out, in, o)), owner_, what};
   } catch (const std::exception& e) {
     owner_->fail(what, e);
   }
@@ -350,7 +403,7 @@ PendingCollective Subgroup::reduce_scatter(at::Tensor& out, at::Tensor& in, cons
 void Subgroup::all_reduce_sum(at::Tensor& tensor, const std::string& what) {
   try {
     std::vector<at::Tensor> one = {tensor};
-    group_->gloo->allreduce(one)->wait();
+    group_->carrier(tensor).allreduce(one)->wait();
   } catch (const std::exception& e) {
     owner_->fail(what, e);
   }
@@ -359,7 +412,7 @@ void Subgroup::all_reduce_sum(at::Tensor& tensor, const std::string& what) {
 void Subgroup::all_to_all(at::Tensor& out, at::Tensor& in, const std::string& what) {
   try {
     std::vector<int64_t> even;  // empty split sizes: dim 0 in equal parts
-    group_->gloo->alltoall_base(out, in, even, even)->wait();
+    group_->carrier(in).alltoall_base(out, in, even, even)->wait();
   } catch (const std::exception& e) {
     owner_->fail(what, e);
   }

@@ -15,7 +15,7 @@ class ContextParallelGroup : public ContextParallelComm {
   int64_t rank() const override { return group_->rank(); }
 
   at::Tensor all_to_all(const at::Tensor& in) override {
-    at::Tensor send = in.to(at::kCPU).contiguous();  // Gloo exchanges host memory
+    at::Tensor send = in.to(group_->device()).contiguous();  // the GPU with NCCL, the host with Gloo
     at::Tensor got = at::empty_like(send);
     group_->all_to_all(got, send, "exchanging attention heads for the sequence (context parallel)");
     return got.to(in.device());

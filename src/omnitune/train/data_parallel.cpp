@@ -27,8 +27,8 @@ void DataParallel::sum_grads(std::vector<at::Tensor>& grads, std::vector<uint8_t
   if (!group_ || grads.empty()) return;
   std::vector<at::Tensor> flat;
   for (const auto& g : grads) flat.push_back(g.reshape({-1}));
-  // [sum of numel]: one transfer, on the CPU (Gloo), in the reduce dtype.
-  at::Tensor buffer = at::cat(flat).to(at::kCPU, reduce).contiguous();
+  // [sum of numel]: one transfer in the reduce dtype, where the job's collectives run (GPU with NCCL, host with Gloo).
+  at::Tensor buffer = at::cat(flat).to(group_->device(), reduce).contiguous();
   group_->all_reduce_sum(buffer, "summing the gradients");
   int64_t offset = 0;
   for (auto& g : grads) {

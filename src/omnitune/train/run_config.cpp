@@ -174,15 +174,18 @@ void validate(const TrainOptions& o, int64_t dp_size) {
   if (o.save_interval > 0 && o.save.empty()) throw Error("--save-interval needs --save");
 }
 
-// The ranks a parameter is sharded over, from the FSDP2 yaml: `auto` = all of them, N < world = HSDP.
-int64_t sharding_size_for_job(const Fsdp2Config& f, const std::string& path, int64_t world, int64_t cp) {
+// The ranks a parameter is sharded over, from the FSDP2 yaml: `auto` = all of them, N < world = HSDP; 1 = none
+// (`sharded` false), except `auto` in a job of one rank: sharded over that rank.
+int64_t sharding_size_for_job(const Fsdp2Config& f, const std::string& path, int64_t world, int64_t cp, bool in_job,
+                              bool& sharded) {
   if (f.output_dtype)
     throw Error(cat(path, ": output_dtype is not supported yet (each unit's outputs stay in param_dtype); remove it"));
   if (!f.cast_forward_inputs)
     throw Error(
         cat(path, ": cast_forward_inputs: false is not supported yet (floating inputs are cast to param_dtype)"));
   const int64_t shard = f.sharding_size.value_or(world);
-  if (world == 1 || shard == 1) {
+  sharded = in_job && (shard > 1 || (world == 1 && !f.sharding_size));
+  if (!sharded) {
     if (f.offload_to_cpu)
       throw Error(cat(path,
                       ": offload_to_cpu needs parameter sharding (sharding_size auto or > 1 on several ranks); "
@@ -206,7 +209,7 @@ void log_ignored(const RunConfig& c) {
   for (const auto& key : c.data.ignored) log_info(cat("ignored: ", o.mm_data, " ", key));
   if (!c.fsdp) return;
   for (const auto& key : c.fsdp->ignored) log_info(cat("ignored: ", o.fsdp2_config, " ", key));
-  if (c.sharding_size > 1) {
+  if (c.sharded) {
     const int64_t replicas = c.world / c.sharding_size;
     log_info(cat(o.fsdp2_config, ": parameters sharded over ", c.sharding_size, " ranks",
                  replicas > 1 ? cat(" (HSDP: ", replicas, " replicas)") : "", ", gathered in ",
@@ -268,6 +271,16 @@ void check_save_series(const std::string& save, const ModelSource& source) {
                   kTrackerFile, " first)"));
 }
 
+bool joins_job(const TrainOptions& o, const LaunchEnv& launch) {
+  if (launch.world_size > 1) return true;
+  if (o.distributed_backend.empty()) return false;
+  if (launch.launcher == "none")
+    throw Error(cat("--distributed-backend ", o.distributed_backend,
+                    ": no launcher started this process (omnitune launch, torchrun, srun, mpirun), so there is no "
+                    "job to join; leave the flag out to train in one process"));
+  return true;  // a job of one rank
+}
+
 RunConfig read_run_config(const TrainOptions& o, const LaunchEnv& launch) {
   const int64_t cp = o.context_parallel_size;
   if (launch.world_size % cp != 0)
@@ -285,7 +298,9 @@ RunConfig read_run_config(const TrainOptions& o, const LaunchEnv& launch) {
   apply_lora_flags(o, c.model.lora);
   c.data = read_data_config(data_json, o.mm_data);
   if (!o.fsdp2_config.empty()) c.fsdp = read_fsdp2_config(fsdp_yaml, o.fsdp2_config);
-  if (c.fsdp) c.sharding_size = sharding_size_for_job(*c.fsdp, o.fsdp2_config, launch.world_size, cp);
+  if (c.fsdp)
+    c.sharding_size =
+        sharding_size_for_job(*c.fsdp, o.fsdp2_config, launch.world_size, cp, joins_job(o, launch), c.sharded);
   if (o.seq_length) c.data.basic.cutoff_len = *o.seq_length;
   c.schedule = make_schedule(o);
   c.global_batch = o.global_batch_size.value_or(o.micro_batch_size * c.dp_size);

@@ -49,10 +49,16 @@ struct RunConfig {
   int64_t dp_size = 1, dp_rank = 0;  // data-parallel ranks (each reads 1/dp_size of a global batch), this one
   int64_t cp_size = 1;               // context-parallel ranks that share each sample (world = dp_size x cp_size)
   int64_t world = 1, rank = 0;       // the job's ranks, this one
-  int64_t sharding_size = 1;         // ranks a parameter is sharded over (FSDP2); 1 = every rank holds it all
+  int64_t sharding_size = 1;         // ranks a parameter is sharded over (FSDP2)
+  bool sharded = false;              // FSDP2 parameter sharding: sharding_size > 1, or `auto` in a job of one rank
   int64_t grad_accumulation = 1, global_batch = 1;  // micro-batches a rank a step; samples a step
   nlohmann::json resolved;                          // the flags and the three files as read, for trainer_state.json
 };
+
+// Whether this process joins a job through c10d: several ranks, or one rank that a launcher started with
+// --distributed-backend given (the distributed code on one device: the backend's check). Error for
+// --distributed-backend on a process no launcher started.
+bool joins_job(const TrainOptions& options, const LaunchEnv& launch);
 
 // Error naming the file, key or flag on anything wrong; logs once what is accepted but ignored. `launch`:
 // the job this rank belongs to (its size divides the global batch; a GPU rank binds cuda:local_rank).

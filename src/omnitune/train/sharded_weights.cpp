@@ -214,7 +214,8 @@ void ShardedWeights::start_gather(size_t unit) {
   Unit& u = units_[unit];
   if (u.tensors.empty() || u.gathering) return;
   const int64_t size = shard_size(), block = u.gather_numel;
-  u.gather_input = at::empty({block}, at::TensorOptions().dtype(options_.compute));  // [block] this rank's rows
+  // [block] this rank's rows, where the group's collectives run (the GPU with NCCL, the host with Gloo)
+  u.gather_input = at::empty({block}, at::TensorOptions().dtype(options_.compute).device(gather_group_->device()));
   for (size_t i : u.tensors)
     u.gather_input.narrow(0, tensors_[i].gather_offset, tensors_[i].block()).copy_(tensors_[i].master);
   u.gather_output = at::empty({size * block}, u.gather_input.options());  // [size * block], rank-major
@@ -250,14 +251,15 @@ void ShardedWeights::start_reduce(size_t unit) {
   const int64_t size = shard_size(), block = u.reduce_numel;
   auto p = std::make_unique<Pending>();
   p->unit = unit;
-  p->input = at::zeros({size * block}, at::TensorOptions().dtype(options_.reduce));  // rank-major row blocks
+  // [size * block] rank-major row blocks
+  p->input = at::zeros({size * block}, at::TensorOptions().dtype(options_.reduce).device(reduce_group_->device()));
   for (size_t i : u.tensors) {
     Tensor& t = tensors_[i];
     if (t.reduce_offset < 0) continue;  // frozen
     at::Tensor& g = t.param.mutable_grad();
     if (!g.defined()) continue;  // no gradient on this rank: zeros
     has_grad_[t.trainable_index] = 1;
-    const at::Tensor flat = g.reshape({-1}).to(at::kCPU);
+    const at::Tensor flat = g.reshape({-1}).to(p->input.device());
     for (int64_t r = 0; r < size; ++r) {
       const int64_t n = t.rows_of(r) * t.row_numel;
       if (n > 0) p->input.narrow(0, r * block + t.reduce_offset, n).copy_(flat.narrow(0, r * t.block(), n));
@@ -303,13 +305,15 @@ bool ShardedWeights::any_rank_max(std::vector<bool>& flags, const std::string& w
 
 namespace {
 
-// Sums `grads` (fp32) over some ranks in `reduce` dtype: one flattened transfer through all_reduce(buffer).
+// Sums `grads` (fp32) over some ranks in `reduce` dtype: one flattened transfer through all_reduce(buffer), the
+// buffer on `device` (where the group's collectives run).
 template <class AllReduce>
-void sum_flattened(const std::vector<at::Tensor>& grads, at::ScalarType reduce, AllReduce&& all_reduce) {
+void sum_flattened(const std::vector<at::Tensor>& grads, at::ScalarType reduce, at::Device device,
+                   AllReduce&& all_reduce) {
   if (grads.empty()) return;
   std::vector<at::Tensor> flat;
   for (const at::Tensor& g : grads) flat.push_back(g.reshape({-1}));
-  at::Tensor buffer = at::cat(flat).to(at::kCPU, reduce).contiguous();
+  at::Tensor buffer = at::cat(flat).to(device, reduce).contiguous();
   all_reduce(buffer);
   int64_t offset = 0;
   for (const at::Tensor& g : grads) {
@@ -324,11 +328,11 @@ void ShardedWeights::reduce_grads(DataParallel& /*dp*/, at::ScalarType reduce) {
   std::vector<at::Tensor> replicated, rows;  // whole on every rank: summed over the job; rows: over the replicas
   for (size_t k = 0; k < grads_.size(); ++k)
     (tensors_[trainable_tensor_[k]].replicated ? replicated : rows).push_back(grads_[k]);
-  sum_flattened(replicated, reduce, [&](at::Tensor& buffer) {
+  sum_flattened(replicated, reduce, group_.device(), [&](at::Tensor& buffer) {
     group_.all_reduce_sum(buffer, "summing the gradients of the replicated modules");
   });
   if (replica_group_)  // HSDP: the shard groups' sums summed over the replicas
-    sum_flattened(rows, reduce, [&](at::Tensor& buffer) {
+    sum_flattened(rows, reduce, replica_group_->device(), [&](at::Tensor& buffer) {
       replica_group_->all_reduce_sum(buffer, "summing the gradients over the replicas");
     });
   std::vector<bool> flags(has_grad_.begin(), has_grad_.end());
@@ -338,10 +342,12 @@ void ShardedWeights::reduce_grads(DataParallel& /*dp*/, at::ScalarType reduce) {
 
 at::Tensor ShardedWeights::clip_grads(double max_norm) {
   // Each rank's rows once per shard group: the sum of squares over the group is the global one.
-  at::Tensor squares = at::zeros({1}, at::kDouble);
+  // Summed where the gradients live, then one value to the host for the group's sum (Gloo).
+  at::Tensor squares = at::zeros(
+      {1}, at::TensorOptions().dtype(at::kDouble).device(grads_.empty() ? at::Device(at::kCPU) : grads_[0].device()));
   for (size_t k = 0; k < grads_.size(); ++k)  // a replicated parameter counted once per shard group
-    if (!tensors_[trainable_tensor_[k]].replicated || shard_rank() == 0)
-      squares += sum_of_squares(grads_[k]).to(at::kCPU);
+    if (!tensors_[trainable_tensor_[k]].replicated || shard_rank() == 0) squares += sum_of_squares(grads_[k]);
+  squares = squares.to(at::kCPU);
   reduce_group_->all_reduce_sum(squares, "summing the gradient norm");
   return clip_to_norm(grads_, squares.sqrt().to(at::kFloat).reshape({}), max_norm);
 }

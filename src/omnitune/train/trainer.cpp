@@ -1,6 +1,6 @@
 #include "omnitune/train/trainer.h"
 
-#include <torch/cuda.h>
+#include <c10/cuda/CUDAFunctions.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -71,10 +71,13 @@ RunData build_data(const RunConfig& c, const std::optional<LoadedState>& resumed
 
 // The job this process belongs to (the launcher's environment; none: one process).
 DataParallel join_job(const TrainOptions& o, const LaunchEnv& env) {
-  if (env.world_size == 1) return DataParallel();
-  const bool gpu = o.device == "cuda" || (o.device == "auto" && torch::cuda::is_available());
+  if (!joins_job(o, env)) return DataParallel();
   JoinOptions join;
-  join.backend = parse_dist_backend(o.distributed_backend.empty() ? (gpu ? "nccl" : "gloo") : o.distributed_backend);
+  join.device = pick_device(o.device, env.local_rank);  // a GPU rank binds cuda:LOCAL_RANK
+  if (join.device.is_cuda()) c10::cuda::set_device(join.device.index());
+  join.backend = parse_dist_backend(!o.distributed_backend.empty() ? o.distributed_backend
+                                    : join.device.is_cuda()        ? "nccl"
+                                                                   : "gloo");
   join.timeout = std::chrono::milliseconds(static_cast<int64_t>(o.distributed_timeout_minutes * 60e3));
   if (std::getenv("OMNITUNE_LAUNCHED") == nullptr) set_log_rank(static_cast<int>(env.rank));  // else launch names it
   if (env.rank != 0) set_log_level(LogLevel::kWarn);  // rank 0 speaks for the job

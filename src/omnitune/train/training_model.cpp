@@ -97,7 +97,7 @@ TrainingModel build_training_model(const RunConfig& c, DataParallel& dp) {
   const TrainOptions& o = c.options;
   const ModelSource& source = c.source;
   at::manual_seed(static_cast<uint64_t>(o.seed));
-  if (c.sharding_size == 1) check_thinker_fits_in_memory(c.thinker, source.config_dir + "/config.json");
+  if (!c.sharded) check_thinker_fits_in_memory(c.thinker, source.config_dir + "/config.json");
   TrainingModel m;
   m.thinker = Thinker(c.thinker, c.run);
   if (source.random_init)
@@ -112,7 +112,7 @@ TrainingModel build_training_model(const RunConfig& c, DataParallel& dp) {
     log_info(cat("context parallel (Ulysses): each sequence split over ", c.cp_size, " ranks; ", c.dp_size,
                  " data-parallel group(s)"));
   }
-  if (c.sharding_size > 1) {
+  if (c.sharded) {
     if (lora && !c.model.lora.pretrained_lora_path.empty() && !source.adapter)
       throw Error(c.model.lora.where +
                   ".pretrained_lora_path: starting from a PEFT adapter with parameter sharding "
@@ -164,7 +164,7 @@ TrainingModel build_training_model(const RunConfig& c, DataParallel& dp) {
     m.resumed = load_training_state(source.resume_dir(), !o.no_load_optim, !o.no_load_rng);
   if (m.masters->trainable().empty()) throw Error(cat(o.mm_model, ": every parameter is frozen; nothing to train"));
   const AdamWOptions adam{o.adam_beta1, o.adam_beta2, o.adam_eps, o.weight_decay};
-  if (o.distributed_optimizer && c.world > 1 && c.sharding_size == 1) {
+  if (o.distributed_optimizer && c.world > 1 && !c.sharded) {
     m.shard.emplace(m.masters->trainable(), c.rank, c.world);
     m.optimizer.emplace(m.shard->pick(m.masters->trainable()), adam);
     log_info(cat("distributed optimizer: the AdamW state of ", m.shard->owned().size(), " of ",

@@ -239,10 +239,12 @@ class Distributed(DistributedCase):
             self.assertIn("rank 1's data.json differ", out)
         self.assertFalse(os.path.exists(self.path("differ", "iter_0000001")))
 
-    def test_nccl_is_refused(self):
+    def test_nccl_on_cpu_ranks_is_refused(self):
+        """NCCL moves GPU memory: on CPU ranks it is refused before any rendezvous (on a GPU: the GPU check)."""
         p = launch(2, *self.args(self.path("nccl"), extra=("--distributed-backend", "nccl")), check=False)
         self.assertNotEqual(p.returncode, 0)
-        self.assertIn("--distributed-backend nccl is not supported yet", p.stderr)
+        self.assertIn("--distributed-backend nccl: rank 0 computes on cpu, not on a CUDA device", p.stderr)
+        self.assertIn("use --distributed-backend gloo", p.stderr)
 
 
 if __name__ == "__main__":

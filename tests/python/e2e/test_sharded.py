@@ -3,8 +3,8 @@ unit's weights for its forward and backward and reduce-scatters its gradients. S
 (uneven rows), HSDP (4 ranks, shard groups of 2), a text-only rank next to a video+audio rank, recompute /
 offload / a frozen tower and reshard_after_forward off all equal the single process on the same global batch.
 A sharded checkpoint is blocks of rows with DCP_SHARDING_INFO: torch.distributed.checkpoint reads it, `convert
-dcp-to-hf` exports it, and it resumes on other world sizes (HSDP 2 x 2 -> 3, 1 -> 2, and 3 -> 1 after a rank is
-killed)."""
+dcp-to-hf` exports it, and it resumes on other world sizes (HSDP 4 = 2 x 2 -> 2 and -> 1, 1 -> 3, and 3 -> 1
+after a rank is killed)."""
 import json
 import os
 import unittest
@@ -13,10 +13,11 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from common import omnitune
+from train_fixture import read_metrics
 from distributed_fixture import (DistributedCase, STEPS, launch, model_tensors, recompute_offload_frozen, rel,
                                  weights_max_diff)
 
-RESUME_GBS, RESUME_STEPS = 12, 2  # divisible by 1, 2, 3 and 4 ranks; a resume at step 1
+RESUME_GBS, RESUME_STEPS, RESUME_AT = 12, 6, 3  # 12 divides over 1, 2, 3 and 4 ranks
 
 
 class Sharded(DistributedCase):
@@ -65,12 +66,26 @@ class Sharded(DistributedCase):
         self.assertTrue(torch.equal(load_file(self.path("fw_sharded.safetensors"))["logits"],
                                     load_file(self.path("fw_export.safetensors"))["logits"]))
 
+    def test_a_job_of_one_rank_runs_the_distributed_code(self):
+        """`launch --nproc-per-node 1 -- train --distributed-backend gloo` joins a job of one rank: `sharding_size:
+        auto` shards over it (its gathers and reduce-scatters go through the process group) and the run equals
+        the plain single process (the GPU check runs the same with nccl). Without a launcher the flag is refused."""
+        p = launch(1, *self.args(self.path("job_of_one"), extra=("--fsdp2-config", self.yaml(),
+                                                                  "--distributed-backend", "gloo")))
+        self.assertIn("parameters sharded over 1 ranks", p.stdout + p.stderr)
+        self.assert_same_curve(read_metrics(self.path("job_of_one")), self.run_on(1), "a job of one rank")
+        last = f"iter_{STEPS:07d}"
+        self.assertLessEqual(weights_max_diff(self.path("job_of_one", last), self.path("world1", last)), 1e-6)
+        alone = omnitune("train", *self.args(self.path("alone"), extra=("--distributed-backend", "gloo")), check=False)
+        self.assertNotEqual(alone.returncode, 0)
+        self.assertIn("--distributed-backend gloo: no launcher started this process", alone.stderr)
+
     def test_hsdp_and_resume_on_other_world_sizes(self):
-        """4 ranks in shard groups of 2 (HSDP; two modules replicated by ignored_modules) equal one process, its
-        checkpoint holds the same weights; HSDP's checkpoint of step 1 resumes on 3 sharded ranks (uneven rows),
-        the single process's on 2: each continuation = the straight run (a sharded checkpoint on one process:
-        the killed-rank test)."""
-        kw = dict(gbs=RESUME_GBS, iters=RESUME_STEPS, extra=("--save-interval", "1"))
+        """6 steps on 4 ranks in shard groups of 2 (HSDP; two modules replicated by ignored_modules) equal one
+        process, its checkpoint holds the same weights; HSDP's checkpoint of step 3 resumes on 2 sharded ranks
+        and on one process, the single process's on 3 sharded ranks (uneven rows): each continuation = the
+        straight run."""
+        kw = dict(gbs=RESUME_GBS, iters=RESUME_STEPS, extra=("--save-interval", str(RESUME_AT)))
         straight = self.run_on(1, name="gbs12", **kw)
         hsdp_yaml = self.yaml("sharding_size: 2\nparam_dtype: fp32\n"
                               "ignored_modules: [visual.merger, 'model.layers.{0-1}.input_layernorm']\n", "hsdp.yaml")
@@ -80,10 +95,10 @@ class Sharded(DistributedCase):
         diff = weights_max_diff(self.path("hsdp4", last), self.path("gbs12", last))
         print(f"HSDP 4 = 2 x 2 vs one process, final weights: max |diff| {diff!r}")
         self.assertLessEqual(diff, 1e-6)
-        for source, world in (("hsdp4", 3), ("gbs12", 2)):
-            resumed = self.resume_copy(source, world, ("--fsdp2-config", self.yaml()), at=1, gbs=RESUME_GBS,
-                                       iters=RESUME_STEPS)
-            self.assert_same_curve(resumed, straight[1:], f"{source} resumed on {world}")
+        for source, world in (("hsdp4", 2), ("hsdp4", 1), ("gbs12", 3)):
+            sharding = ("--fsdp2-config", self.yaml()) if world > 1 else ()
+            resumed = self.resume_copy(source, world, sharding, at=RESUME_AT, gbs=RESUME_GBS, iters=RESUME_STEPS)
+            self.assert_same_curve(resumed, straight[RESUME_AT:], f"{source} resumed on {world}")
 
     def test_text_only_rank_next_to_a_video_audio_rank_with_recompute_offload_and_a_frozen_tower(self):
         data = self.mixed_media_data()
