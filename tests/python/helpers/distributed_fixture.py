@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 from train_fixture import TinyModelCase, make_dataset, read_metrics
 from common import OMNITUNE, omnitune
 
-GBS, STEPS = 6, 4  # 6 divides over 1, 2 and 3 ranks; 4 steps: warm-up, cosine decay, a resume at 2
+GBS, STEPS = 6, 6  # 6 divides over 1, 2 and 3 ranks; 6 steps: warm-up, cosine decay, a resume at 3
 HALF = STEPS // 2
 TORCHRUN = os.path.join(os.path.dirname(sys.executable), "torchrun")
 
