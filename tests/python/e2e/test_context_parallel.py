@@ -16,7 +16,7 @@ GBS, STEPS = 4, 4  # micro-batches of 2: padded; GBS divisible by 2 x 2 data-par
 class ContextParallel(DistributedCase):
     def cp_run(self, world, cp, name, **kw):
         extra = ("--context-parallel-size", str(cp), *kw.pop("extra", ()))
-        return self.run_on(world, name=name, gbs=GBS, mbs=2, extra=extra, **kw)
+        return self.run_on(world, name=name, gbs=GBS, mbs=2, extra=extra, **{"iters": STEPS, **kw})
 
     def assert_equal_runs(self, ours, ref, label, names):
         self.assertEqual([m["iteration"] for m in ours], [m["iteration"] for m in ref], label)
@@ -51,7 +51,7 @@ class ContextParallel(DistributedCase):
         with open(yaml, "w") as f:
             f.write("sharding_size: auto\nparam_dtype: fp32\nreduce_dtype: fp32\n")
         self.cp_run(4, 2, "half_dp2_cp2", model_json=model_json, iters=STEPS // 2, extra=("--fsdp2-config", yaml))
-        resumed = self.resume_copy("half_dp2_cp2", 1, gbs=GBS, mbs=2, model_json=model_json)
+        resumed = self.resume_copy("half_dp2_cp2", 1, gbs=GBS, mbs=2, model_json=model_json, iters=STEPS)
         self.assertEqual([m["iteration"] for m in resumed], list(range(STEPS // 2 + 1, STEPS + 1)))
         for m, r in zip(resumed, one[STEPS // 2:]):
             self.assertLessEqual(rel(m["loss"], r["loss"]), 1e-5, f"resumed step {r['iteration']}")
