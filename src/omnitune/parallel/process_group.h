@@ -1,10 +1,10 @@
-// parallel/process_group: the job's ranks joined through c10d — the TCPStore rendezvous (served by rank 0,
-// or by torchrun's agent), a ProcessGroupGloo over all ranks and, with the NCCL backend, a ProcessGroupNCCL on
-// each rank's GPU — with the few collectives the trainer issues. A collective goes over NCCL when its tensor
-// is on the GPU of an NCCL job, else over Gloo (barriers and small host values always). A failed collective never hangs
-// and never ends in a stack trace: the rank logs which peer it lost (from the heartbeats every rank writes to the
-// store) and exits with status 1. A rank whose heartbeat stands still for lost_after(timeout) makes every rank exit so
-// too, whatever collective they wait in.
+// parallel/process_group: the job's ranks joined through c10d — the TCPStore rendezvous (served by rank 0, or by
+// torchrun's agent), a ProcessGroupGloo over all ranks and, with the NCCL backend, a ProcessGroupNCCL on each
+// rank's GPU — with the few collectives the trainer issues. A collective goes over NCCL when its tensor is on the
+// GPU of an NCCL job, else over Gloo (barriers and small host values always). A failed collective never hangs
+// and never ends in a stack trace: the rank logs which peer it lost (from the heartbeats every rank writes to
+// the store) and exits with status 1. A rank whose heartbeat stands still for lost_after(timeout) makes every
+// rank exit so too, whatever collective they wait in.
 #pragma once
 
 #include <chrono>
@@ -58,8 +58,8 @@ class ProcessGroup {
   std::vector<std::string> exchange(const std::string& key, const std::string& value);
 
   // A group of `members` (global ranks in increasing order, this rank among them; Gloo, and NCCL in an NCCL
-  // job) for the parameter sharding's collectives. Every member calls it with the same `name` (unique in the job) at
-  // the same point.
+  // job) for the parameter sharding's collectives. Every member calls it with the same `name` (unique in the
+  // job) at the same point.
   std::unique_ptr<Subgroup> subgroup(const std::string& name, const std::vector<int64_t>& members);
 
  private:

@@ -174,23 +174,22 @@ void validate(const TrainOptions& o, int64_t dp_size) {
   if (o.save_interval > 0 && o.save.empty()) throw Error("--save-interval needs --save");
 }
 
-// The ranks a parameter is sharded over, from the FSDP2 yaml: `auto` = all of them, N < world = HSDP; 1 = none
-// (`sharded` false), except `auto` in a job of one rank: sharded over that rank.
-int64_t sharding_size_for_job(const Fsdp2Config& f, const std::string& path, int64_t world, int64_t cp, bool in_job,
-                              bool& sharded) {
+// The ranks a parameter is sharded over, from the FSDP2 yaml: `auto` = all of them, N < world = HSDP; nullopt =
+// not sharded (one process, or 1), except that `auto` in a job of one rank shards over that rank.
+std::optional<int64_t> sharding_size_for_job(const Fsdp2Config& f, const std::string& path, int64_t world, int64_t cp,
+                                             bool in_job) {
   if (f.output_dtype)
     throw Error(cat(path, ": output_dtype is not supported yet (each unit's outputs stay in param_dtype); remove it"));
   if (!f.cast_forward_inputs)
     throw Error(
         cat(path, ": cast_forward_inputs: false is not supported yet (floating inputs are cast to param_dtype)"));
   const int64_t shard = f.sharding_size.value_or(world);
-  sharded = in_job && (shard > 1 || (world == 1 && !f.sharding_size));
-  if (!sharded) {
+  if (!in_job || (shard == 1 && f.sharding_size)) {
     if (f.offload_to_cpu)
       throw Error(cat(path,
                       ": offload_to_cpu needs parameter sharding (sharding_size auto or > 1 on several ranks); "
                       "without it there is nothing to offload in this build"));
-    return 1;
+    return std::nullopt;
   }
   if (shard < 1 || world % shard != 0)
     throw Error(cat(path, ": sharding_size ", shard, " does not divide the ", world,
@@ -299,8 +298,8 @@ RunConfig read_run_config(const TrainOptions& o, const LaunchEnv& launch) {
   c.data = read_data_config(data_json, o.mm_data);
   if (!o.fsdp2_config.empty()) c.fsdp = read_fsdp2_config(fsdp_yaml, o.fsdp2_config);
   if (c.fsdp)
-    c.sharding_size =
-        sharding_size_for_job(*c.fsdp, o.fsdp2_config, launch.world_size, cp, joins_job(o, launch), c.sharded);
+    if (const auto shard = sharding_size_for_job(*c.fsdp, o.fsdp2_config, launch.world_size, cp, joins_job(o, launch)))
+      c.sharding_size = *shard, c.sharded = true;
   if (o.seq_length) c.data.basic.cutoff_len = *o.seq_length;
   c.schedule = make_schedule(o);
   c.global_batch = o.global_batch_size.value_or(o.micro_batch_size * c.dp_size);
